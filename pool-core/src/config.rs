@@ -1,0 +1,112 @@
+//! The pool's settings as plain data.
+
+use std::time::Duration;
+
+/// The settings of a pool, as plain data.
+///
+/// Every field has a documented default ([`PoolConfig::default`]). The values
+/// are checked when the pool is built ([`Builder::build`](crate::Builder::build)),
+/// which returns an error for impossible combinations instead of panicking.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use tidepool_core::PoolConfig;
+///
+/// let mut config = PoolConfig::default();
+/// config.max_size = 20;
+/// config.timeout = Duration::from_secs(5);
+/// assert_eq!(config.min_size, 4);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolConfig {
+    /// A name for the pool, used in errors, logs and metrics to tell pools
+    /// apart. Defaults to `"tidepool"`.
+    pub name: String,
+    /// How many connections the pool opens in the background when it starts
+    /// and keeps open. Defaults to 4.
+    pub min_size: usize,
+    /// The most connections the pool ever has open at once, in use or idle.
+    /// Defaults to 10.
+    pub max_size: usize,
+    /// How long a checkout may take in total: waiting in the queue, waiting
+    /// for a new connection and checking it. Also the default limit of
+    /// [`Pool::wait`](crate::Pool::wait). Defaults to 30 s.
+    pub timeout: Duration,
+    /// How many requests may wait for a connection at once; a request beyond
+    /// that fails at once with a "too many requests" error (load shedding).
+    /// 0 means no limit. Defaults to 0.
+    pub max_waiting: usize,
+    /// How many connections may be opening at the same time, so that a burst
+    /// of demand or a recovering server does not see a storm of connects.
+    /// Defaults to 2.
+    pub max_connecting: usize,
+    /// How long one connection attempt may take before it is abandoned and
+    /// counted as failed. Defaults to 30 s.
+    pub connect_timeout: Duration,
+    /// How long the reset of a returned connection (for example the rollback
+    /// of a transaction left open) may take before the connection is closed
+    /// instead. Defaults to 5 s.
+    pub reset_timeout: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            name: "tidepool".to_owned(),
+            min_size: 4,
+            max_size: 10,
+            timeout: Duration::from_secs(30),
+            max_waiting: 0,
+            max_connecting: 2,
+            connect_timeout: Duration::from_secs(30),
+            reset_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The largest `max_size` a pool accepts.
+pub const MAX_SIZE_LIMIT: usize = 10_000;
+
+impl PoolConfig {
+    /// Checks the settings, describing the first problem found.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        if self.max_size == 0 {
+            return Err(
+                "max_size is 0; a pool needs at least one connection: set max_size to 1 or more"
+                    .into(),
+            );
+        }
+        if self.max_size > MAX_SIZE_LIMIT {
+            return Err(format!(
+                "max_size is {}, above the limit of {MAX_SIZE_LIMIT}; lower max_size",
+                self.max_size
+            ));
+        }
+        if self.min_size > self.max_size {
+            return Err(format!(
+                "min_size ({}) is larger than max_size ({}); lower min_size or raise max_size",
+                self.min_size, self.max_size
+            ));
+        }
+        if self.max_connecting == 0 {
+            return Err(
+                "max_connecting is 0, so no connection could ever open; set it to 1 or more".into(),
+            );
+        }
+        for (name, value) in [
+            ("timeout", self.timeout),
+            ("connect_timeout", self.connect_timeout),
+            ("reset_timeout", self.reset_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(format!(
+                    "{name} is 0; give it a positive duration such as 5 s"
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,111 @@
+//! The guard of a checked-out connection.
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::time::{Duration, Instant};
+
+use deadpool::unmanaged::Object;
+
+use crate::inner::{IdleObject, WeakInner};
+use crate::manager::Manager;
+
+/// A connection checked out of a [`Pool`](crate::Pool).
+///
+/// It dereferences to the connection and goes back to the pool when
+/// dropped. Its own operations are associated functions
+/// ([`Pooled::detach`]), so they never shadow the connection's methods.
+#[must_use = "dropping the guard returns the connection to the pool at once"]
+pub struct Pooled<M: Manager> {
+    /// Always `Some` until the guard is dropped or detached.
+    object: Option<IdleObject<M::Connection>>,
+    pool: WeakInner<M>,
+    checked_out_at: Instant,
+}
+
+impl<M: Manager> Pooled<M> {
+    pub(crate) fn new(
+        object: IdleObject<M::Connection>,
+        pool: WeakInner<M>,
+        checked_out_at: Instant,
+    ) -> Self {
+        Self {
+            object: Some(object),
+            pool,
+            checked_out_at,
+        }
+    }
+
+    fn object(&self) -> &IdleObject<M::Connection> {
+        // Invariant: `object` is only taken in `detach` and `drop`, which
+        // consume the guard.
+        self.object
+            .as_ref()
+            .expect("a live guard holds its connection")
+    }
+
+    /// Takes the connection out of the pool for good. The pool's size goes
+    /// down by one, and the pool opens a replacement if it falls below
+    /// `min_size`.
+    pub fn detach(mut this: Self) -> M::Connection {
+        let object = this
+            .object
+            .take()
+            .expect("a live guard holds its connection");
+        let slot = Object::take(object);
+        let Slot { conn, .. } = *slot;
+        conn
+    }
+
+    /// How long ago the connection was opened.
+    pub fn age(this: &Self) -> Duration {
+        this.object().created_at.elapsed()
+    }
+
+    /// How long ago the connection was checked out.
+    pub fn held_for(this: &Self) -> Duration {
+        this.checked_out_at.elapsed()
+    }
+}
+
+use crate::slot::Slot;
+
+impl<M: Manager> Deref for Pooled<M> {
+    type Target = M::Connection;
+
+    fn deref(&self) -> &M::Connection {
+        &self.object().conn
+    }
+}
+
+impl<M: Manager> DerefMut for Pooled<M> {
+    fn deref_mut(&mut self) -> &mut M::Connection {
+        // Invariant: see `object`.
+        &mut self
+            .object
+            .as_mut()
+            .expect("a live guard holds its connection")
+            .conn
+    }
+}
+
+impl<M: Manager> Drop for Pooled<M> {
+    fn drop(&mut self) {
+        let Some(object) = self.object.take() else {
+            return;
+        };
+        match self.pool.upgrade() {
+            Some(pool) => pool.put_back(object, self.checked_out_at),
+            // The pool is gone: the connection closes with the object.
+            None => drop(Object::take(object)),
+        }
+    }
+}
+
+impl<M: Manager> fmt::Debug for Pooled<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pooled")
+            .field("age", &self.object.as_ref().map(|o| o.created_at.elapsed()))
+            .field("held_for", &self.checked_out_at.elapsed())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,213 @@
+//! The engine: checkout and return.
+
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use deadpool::unmanaged::{self, PoolError};
+use tokio::runtime::Handle;
+
+use crate::config::PoolConfig;
+use crate::error::{Error, Exhausted};
+use crate::guard::Pooled;
+use crate::manager::Manager;
+use crate::shared::Shared;
+use crate::slot::Slot;
+use crate::stats::{Stats, add_time, bump};
+
+/// The idle connections: a LIFO stack behind deadpool's fair (FIFO) semaphore.
+pub(crate) type Idle<C> = unmanaged::Pool<Box<Slot<C>>>;
+/// A connection taken from the idle stack; dropping it puts it back.
+pub(crate) type IdleObject<C> = unmanaged::Object<Box<Slot<C>>>;
+
+/// The state behind every [`Pool`](crate::Pool) handle.
+pub(crate) struct PoolInner<M: Manager> {
+    pub(crate) manager: M,
+    pub(crate) config: PoolConfig,
+    pub(crate) idle: Idle<M::Connection>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) runtime: Handle,
+}
+
+/// Counts a request as waiting for as long as it lives, so that a checkout
+/// future dropped while it waits is no longer counted.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
+}
+
+impl<M: Manager> PoolInner<M> {
+    /// Hands out an idle connection, waiting at most `timeout` in all.
+    pub(crate) async fn checkout(self: &Arc<Self>, timeout: Duration) -> Result<Pooled<M>, Error> {
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let counters = &self.shared.counters;
+        bump(&counters.requests_num);
+        let mut queued = false;
+        loop {
+            let object = match self.idle.try_get() {
+                Ok(object) => object,
+                Err(PoolError::Closed) => return Err(self.failed(Error::closed(&self.shared.name))),
+                Err(_) => {
+                    let waiting = self.shared.waiting.fetch_add(1, Relaxed) + 1;
+                    let _waiting = Waiting(&self.shared.waiting);
+                    let max_waiting = self.config.max_waiting;
+                    if max_waiting > 0 && waiting > max_waiting {
+                        let error =
+                            Error::too_many_requests(&self.shared.name, waiting - 1, max_waiting);
+                        return Err(self.failed(error));
+                    }
+                    if !queued {
+                        queued = true;
+                        bump(&counters.requests_queued);
+                    }
+                    // Demand: the maintenance worker opens a connection if
+                    // the pool may grow.
+                    self.shared.wake.notify_one();
+                    match tokio::time::timeout_at(deadline.into(), self.idle.timeout_get(None))
+                        .await
+                    {
+                        Ok(Ok(object)) => object,
+                        Ok(Err(_)) => return Err(self.failed(Error::closed(&self.shared.name))),
+                        Err(_) => {
+                            let waiting = self.shared.waiting.load(Relaxed).saturating_sub(1);
+                            let error = self.timeout_error(started.elapsed(), waiting);
+                            return Err(self.failed(error));
+                        }
+                    }
+                }
+            };
+            if self.manager.is_broken(&object.conn) {
+                bump(&counters.connections_lost);
+                drop(unmanaged::Object::take(object));
+                continue;
+            }
+            let now = Instant::now();
+            if queued {
+                add_time(&counters.requests_wait_us, now - started);
+            }
+            return Ok(Pooled::new(object, Arc::downgrade(self), now));
+        }
+    }
+
+    fn failed(&self, error: Error) -> Error {
+        bump(&self.shared.counters.requests_errors);
+        error
+    }
+
+    fn timeout_error(&self, waited: Duration, waiting: usize) -> Error {
+        let (state, cause) = self.exhausted(waited, waiting);
+        Error::timeout(state, cause)
+    }
+
+    /// Describes the pool for an error after a wait of `waited`.
+    pub(crate) fn exhausted(
+        &self,
+        waited: Duration,
+        waiting: usize,
+    ) -> (Exhausted, Option<crate::error::BoxedCause>) {
+        let idle = self.idle.status().available;
+        let state = self.shared.lock();
+        let exhausted = Exhausted {
+            pool: self.shared.name.clone(),
+            waited,
+            in_use: state.open.saturating_sub(idle),
+            open: state.open,
+            min_size: state.min_size,
+            max_size: state.max_size,
+            waiting,
+        };
+        (exhausted, state.last_error.clone())
+    }
+
+    /// Takes back a connection from a caller: keeps it, resets it in the
+    /// background, or closes it.
+    pub(crate) fn put_back(
+        self: &Arc<Self>,
+        mut object: IdleObject<M::Connection>,
+        checked_out_at: Instant,
+    ) {
+        let now = Instant::now();
+        let counters = &self.shared.counters;
+        add_time(&counters.usage_us, now - checked_out_at);
+        if self.manager.is_broken(&object.conn) {
+            bump(&counters.returns_bad);
+            drop(unmanaged::Object::take(object));
+            return;
+        }
+        if self.manager.needs_reset(&object.conn) {
+            let slot = unmanaged::Object::take(object);
+            let inner = Arc::clone(self);
+            self.runtime.spawn(async move { inner.reset(slot).await });
+            return;
+        }
+        object.returned_at = now;
+        // Dropping the object puts it back on the idle stack, or closes the
+        // connection if the pool is closed.
+        drop(object);
+    }
+
+    /// Resets a returned connection, then keeps or closes it.
+    async fn reset(self: Arc<Self>, mut slot: Box<Slot<M::Connection>>) {
+        let outcome = tokio::time::timeout(
+            self.config.reset_timeout,
+            self.manager.reset(&mut slot.conn),
+        )
+        .await;
+        match outcome {
+            Ok(Ok(())) if !self.manager.is_broken(&slot.conn) => {
+                slot.returned_at = Instant::now();
+                // Fails only when the pool is closed; the connection then closes.
+                let _ = self.idle.try_add(slot);
+            }
+            Ok(Ok(())) => bump(&self.shared.counters.returns_bad),
+            Ok(Err(error)) => {
+                bump(&self.shared.counters.returns_bad);
+                tracing::warn!(pool = %self.shared.name, %error, "closing a returned connection: its reset failed");
+            }
+            Err(_) => {
+                bump(&self.shared.counters.returns_bad);
+                tracing::warn!(
+                    pool = %self.shared.name,
+                    reset_timeout = ?self.config.reset_timeout,
+                    "closing a returned connection: its reset took longer than reset_timeout"
+                );
+            }
+        }
+    }
+
+    /// Closes the pool: waiters fail, idle connections close now, connections
+    /// in use close when they come back, and nothing connects again.
+    pub(crate) fn close(&self) {
+        self.shared.lock().closed = true;
+        self.idle.close();
+        self.shared.wake.notify_one();
+        self.shared.progress.notify_waiters();
+    }
+
+    pub(crate) fn stats(&self, reset: bool) -> Stats {
+        let mut stats = Stats::default();
+        {
+            let state = self.shared.lock();
+            stats.pool_min = state.min_size;
+            stats.pool_max = state.max_size;
+            stats.pool_size = state.open + state.connecting;
+        }
+        stats.pool_available = self.idle.status().available;
+        stats.requests_waiting = self.shared.waiting.load(Relaxed);
+        self.shared.counters.fill(&mut stats, reset);
+        stats
+    }
+}
+
+impl<M: Manager> Drop for PoolInner<M> {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// A weak link from a guard back to its pool.
+pub(crate) type WeakInner<M> = Weak<PoolInner<M>>;

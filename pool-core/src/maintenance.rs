@@ -1,0 +1,174 @@
+//! The background worker that opens connections.
+//!
+//! Callers never connect: they wait for an idle connection, and whichever
+//! comes first serves them, one returned by another caller or one this
+//! worker opened. The worker opens connections while the pool is below
+//! `min_size`, or while more requests wait than connections are being
+//! opened, never more than `max_connecting` at once, and backs off after
+//! failures.
+
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+use std::{error::Error as StdError, fmt};
+
+use crate::backoff;
+use crate::inner::PoolInner;
+use crate::manager::Manager;
+use crate::shared::Shared;
+use crate::slot::{SizeGuard, Slot};
+use crate::stats::{add_time, bump};
+
+/// Starts the worker of a new pool. It stops when the pool closes or the
+/// last handle to it is dropped.
+pub(crate) fn spawn<M: Manager>(inner: &Arc<PoolInner<M>>) {
+    let weak = Arc::downgrade(inner);
+    let shared = Arc::clone(&inner.shared);
+    inner.runtime.spawn(run(weak, shared));
+}
+
+async fn run<M: Manager>(pool: Weak<PoolInner<M>>, shared: Arc<Shared>) {
+    loop {
+        let retry_at = {
+            let Some(inner) = pool.upgrade() else { return };
+            if shared.is_closed() {
+                return;
+            }
+            start_connects(&inner)
+        };
+        match retry_at {
+            Some(at) => {
+                tokio::select! {
+                    () = shared.wake.notified() => {}
+                    () = tokio::time::sleep_until(at.into()) => {}
+                }
+            }
+            None => shared.wake.notified().await,
+        }
+    }
+}
+
+/// Starts as many connects as the pool needs and allows. Returns when to
+/// look again if a backoff holds connects back.
+fn start_connects<M: Manager>(inner: &Arc<PoolInner<M>>) -> Option<Instant> {
+    let waiting = inner
+        .shared
+        .waiting
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let now = Instant::now();
+    let mut state = inner.shared.lock();
+    while !state.closed && state.connecting < inner.config.max_connecting {
+        let total = state.open + state.connecting;
+        let below_min = total < state.min_size;
+        let unserved = waiting > state.connecting;
+        if total >= state.max_size || !(below_min || unserved) {
+            break;
+        }
+        if let Some(at) = state.retry_at.filter(|at| *at > now) {
+            return Some(at);
+        }
+        state.connecting += 1;
+        let connecting = Connecting {
+            shared: Arc::clone(&inner.shared),
+            done: false,
+        };
+        inner.runtime.spawn(open_one(Arc::clone(inner), connecting));
+    }
+    None
+}
+
+/// Counts one connect in progress until it is settled, also when the task
+/// is cancelled or panics.
+struct Connecting {
+    shared: Arc<Shared>,
+    done: bool,
+}
+
+impl Drop for Connecting {
+    fn drop(&mut self) {
+        if !self.done {
+            self.shared.lock().connecting -= 1;
+            self.shared.wake.notify_one();
+        }
+    }
+}
+
+/// A connect that took longer than `connect_timeout`.
+#[derive(Debug)]
+struct ConnectTimedOut(Duration);
+
+impl fmt::Display for ConnectTimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "connecting took longer than connect_timeout ({})",
+            crate::error::Secs(self.0)
+        )
+    }
+}
+
+impl StdError for ConnectTimedOut {}
+
+async fn open_one<M: Manager>(inner: Arc<PoolInner<M>>, mut connecting: Connecting) {
+    let shared = &inner.shared;
+    let started = Instant::now();
+    let limit = inner.config.connect_timeout;
+    let outcome = tokio::time::timeout(limit, inner.manager.connect()).await;
+    let elapsed = started.elapsed();
+    bump(&shared.counters.connections_num);
+    add_time(&shared.counters.connections_us, elapsed);
+    let outcome = match outcome {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(error)) => Err(Arc::new(error) as crate::error::BoxedCause),
+        Err(_) => Err(Arc::new(ConnectTimedOut(limit)) as crate::error::BoxedCause),
+    };
+    match outcome {
+        Ok(conn) => {
+            let keep = {
+                let mut state = shared.lock();
+                state.connecting -= 1;
+                connecting.done = true;
+                state.failures = 0;
+                state.retry_at = None;
+                state.last_error = None;
+                if !state.closed {
+                    state.open += 1;
+                }
+                !state.closed
+            };
+            if keep {
+                let now = Instant::now();
+                let slot = Box::new(Slot {
+                    conn,
+                    created_at: now,
+                    returned_at: now,
+                    _size: SizeGuard(Arc::clone(shared)),
+                });
+                // Fails only when the pool closed meanwhile; the slot then
+                // closes the connection.
+                let _ = inner.idle.try_add(slot);
+            }
+            tracing::debug!(pool = %shared.name, elapsed = ?elapsed, "opened a connection");
+        }
+        Err(error) => {
+            bump(&shared.counters.connections_errors);
+            let delay = {
+                let mut state = shared.lock();
+                state.connecting -= 1;
+                connecting.done = true;
+                state.failures += 1;
+                let delay = backoff::delay(state.failures);
+                state.retry_at = Some(Instant::now() + delay);
+                state.last_error = Some(Arc::clone(&error));
+                delay
+            };
+            tracing::warn!(
+                pool = %shared.name,
+                %error,
+                retry_in = ?delay,
+                "could not open a connection"
+            );
+        }
+    }
+    shared.wake.notify_one();
+    shared.progress.notify_waiters();
+}

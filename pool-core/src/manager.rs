@@ -1,0 +1,46 @@
+//! What the engine needs to know about the things it pools.
+
+use std::future::Future;
+
+/// Opens, checks and resets the connections of a pool.
+///
+/// The engine knows nothing of any database: it calls these methods and
+/// keeps the books. `connect` runs in the background, never on a caller's
+/// path; `is_broken` and `needs_reset` are cheap, synchronous questions asked
+/// at every checkout and return; `reset` runs in the background after a
+/// return when `needs_reset` says so.
+pub trait Manager: Send + Sync + 'static {
+    /// The pooled connection.
+    type Connection: Send + 'static;
+    /// The error of a failed connect, check or reset.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Opens a new connection.
+    fn connect(&self) -> impl Future<Output = Result<Self::Connection, Self::Error>> + Send;
+
+    /// Whether the connection is known to be unusable (its socket closed, say).
+    ///
+    /// A broken connection is closed instead of being handed out or kept.
+    /// Defaults to `false`.
+    fn is_broken(&self, conn: &Self::Connection) -> bool {
+        let _ = conn;
+        false
+    }
+
+    /// Whether a returned connection must be reset (see [`reset`](Self::reset))
+    /// before anyone else may use it. Defaults to `false`.
+    fn needs_reset(&self, conn: &Self::Connection) -> bool {
+        let _ = conn;
+        false
+    }
+
+    /// Brings a returned connection back to a clean state; an error closes
+    /// the connection instead. Defaults to doing nothing.
+    fn reset(
+        &self,
+        conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        let _ = conn;
+        std::future::ready(Ok(()))
+    }
+}

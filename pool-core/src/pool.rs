@@ -1,0 +1,176 @@
+//! The pool handle.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use crate::builder::Builder;
+use crate::config::PoolConfig;
+use crate::error::Error;
+use crate::guard::Pooled;
+use crate::inner::PoolInner;
+use crate::manager::Manager;
+use crate::stats::Stats;
+
+/// A pool of connections opened by a [`Manager`].
+///
+/// Cheap to clone: every clone is a handle to the same pool. The pool
+/// closes when [`close`](Pool::close) is called or the last handle is
+/// dropped.
+pub struct Pool<M: Manager> {
+    inner: Arc<PoolInner<M>>,
+}
+
+impl<M: Manager> Clone for Pool<M> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<M: Manager> Pool<M> {
+    /// Starts building a pool of connections opened by `manager`.
+    pub fn builder(manager: M) -> Builder<M> {
+        Builder::new(manager)
+    }
+
+    pub(crate) fn from_inner(inner: Arc<PoolInner<M>>) -> Self {
+        Self { inner }
+    }
+
+    /// Checks out a connection, waiting at most the pool's `timeout`.
+    ///
+    /// Requests are served first come, first served. A request that finds no
+    /// idle connection waits for whichever comes first: a connection
+    /// returned by another user, or a new one opened in the background (if
+    /// the pool is below `max_size`).
+    ///
+    /// # Errors
+    ///
+    /// A timeout error (saying how long it waited and how busy the pool
+    /// was, with the last connection error if connects have been failing), a
+    /// "too many requests" error at once when `max_waiting` requests already
+    /// wait, or a closed error.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: dropping the future gives up the request's
+    /// place in the queue and never loses a connection.
+    pub async fn get(&self) -> Result<Pooled<M>, Error> {
+        self.inner.checkout(self.inner.config.timeout).await
+    }
+
+    /// Like [`get`](Pool::get), with a different limit for this checkout.
+    ///
+    /// # Errors
+    ///
+    /// As for [`get`](Pool::get).
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe, as [`get`](Pool::get) is.
+    pub async fn get_timeout(&self, timeout: Duration) -> Result<Pooled<M>, Error> {
+        self.inner.checkout(timeout).await
+    }
+
+    /// Waits until `min_size` connections are open, at most the pool's
+    /// `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// A timeout error, with the last connection error when connects
+    /// failed, or a closed error.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: it only watches the pool.
+    pub async fn wait(&self) -> Result<(), Error> {
+        self.wait_timeout(self.inner.config.timeout).await
+    }
+
+    /// Like [`wait`](Pool::wait), with a different limit.
+    ///
+    /// # Errors
+    ///
+    /// As for [`wait`](Pool::wait).
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe.
+    pub async fn wait_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        let started = Instant::now();
+        let deadline = started + timeout;
+        let shared = &self.inner.shared;
+        loop {
+            let progress = shared.progress.notified();
+            tokio::pin!(progress);
+            progress.as_mut().enable();
+            {
+                let state = shared.lock();
+                if state.closed {
+                    return Err(Error::closed(&shared.name));
+                }
+                if state.open >= state.min_size {
+                    return Ok(());
+                }
+            }
+            if tokio::time::timeout_at(deadline.into(), progress)
+                .await
+                .is_err()
+            {
+                let (state, cause) = self
+                    .inner
+                    .exhausted(started.elapsed(), shared.waiting.load(Relaxed));
+                return Err(Error::wait_timeout(state, cause));
+            }
+        }
+    }
+
+    /// Closes the pool: waiting requests fail with a closed error, idle
+    /// connections close at once, connections in use close when they are
+    /// returned, and no connection is opened again.
+    pub fn close(&self) {
+        self.inner.close();
+    }
+
+    /// Whether the pool was closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.shared.is_closed()
+    }
+
+    /// The pool's gauges and counters now.
+    pub fn stats(&self) -> Stats {
+        self.inner.stats(false)
+    }
+
+    /// The pool's gauges and counters now, setting the counters back to zero.
+    pub fn pop_stats(&self) -> Stats {
+        self.inner.stats(true)
+    }
+
+    /// The settings the pool was built with.
+    pub fn config(&self) -> &PoolConfig {
+        &self.inner.config
+    }
+
+    /// The pool's name.
+    pub fn name(&self) -> &str {
+        &self.inner.shared.name
+    }
+
+    /// The manager that opens the pool's connections.
+    pub fn manager(&self) -> &M {
+        &self.inner.manager
+    }
+}
+
+impl<M: Manager> fmt::Debug for Pool<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pool")
+            .field("name", &self.inner.shared.name)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}

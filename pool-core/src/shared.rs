@@ -1,0 +1,90 @@
+//! The books of a pool, shared by the pool, its connections and its workers.
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
+
+use tokio::sync::Notify;
+
+use crate::error::BoxedCause;
+use crate::stats::Counters;
+
+/// What the pool's background workers, its connections and its callers share.
+///
+/// It holds no connection, so a connection can point back at it without a
+/// reference cycle.
+pub(crate) struct Shared {
+    pub(crate) name: String,
+    state: Mutex<State>,
+    /// Requests waiting for a connection now.
+    pub(crate) waiting: AtomicUsize,
+    pub(crate) counters: Counters,
+    /// Wakes the maintenance worker: demand, a closed connection, a resize.
+    pub(crate) wake: Notify,
+    /// Wakes [`Pool::wait`](crate::Pool::wait) callers when a connection
+    /// opened, failed to open or closed.
+    pub(crate) progress: Notify,
+}
+
+/// The sizes that must change together, under one lock.
+#[derive(Debug)]
+pub(crate) struct State {
+    /// Connections open: idle, in use, or being reset.
+    pub(crate) open: usize,
+    /// Connections being opened.
+    pub(crate) connecting: usize,
+    pub(crate) min_size: usize,
+    pub(crate) max_size: usize,
+    pub(crate) closed: bool,
+    /// The error of the last failed connect, until a connect succeeds.
+    pub(crate) last_error: Option<BoxedCause>,
+    /// Connects that failed in a row.
+    pub(crate) failures: u32,
+    /// No new connect before this instant (backoff after failures).
+    pub(crate) retry_at: Option<Instant>,
+}
+
+impl Shared {
+    pub(crate) fn new(name: String, min_size: usize, max_size: usize) -> Self {
+        Self {
+            name,
+            state: Mutex::new(State {
+                open: 0,
+                connecting: 0,
+                min_size,
+                max_size,
+                closed: false,
+                last_error: None,
+                failures: 0,
+                retry_at: None,
+            }),
+            waiting: AtomicUsize::new(0),
+            counters: Counters::default(),
+            wake: Notify::new(),
+            progress: Notify::new(),
+        }
+    }
+
+    /// Locks the state. A panic while it was held cannot leave the counts
+    /// half-updated (every update is a plain assignment), so a poisoned
+    /// lock is used as it is.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Books the end of a connection and lets the workers refill the pool.
+    pub(crate) fn connection_closed(&self) {
+        {
+            let mut state = self.lock();
+            state.open = state.open.saturating_sub(1);
+        }
+        self.wake.notify_one();
+        self.progress.notify_waiters();
+    }
+}
