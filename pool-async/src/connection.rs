@@ -1,0 +1,195 @@
+//! The connection wrapper handed out by the pool.
+
+use std::fmt;
+
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{CancelToken, Client, Row, SimpleQueryMessage};
+
+use crate::error::Error;
+use crate::tracker::Tracker;
+use crate::transaction::{Transaction, TransactionBuilder};
+
+/// A PostgreSQL connection of the pool: a [`tokio_postgres::Client`] that
+/// tracks its session state, so that the pool never hands the next user a
+/// connection inside a transaction or with a statement still running.
+///
+/// Use the methods here and [`transaction`](Connection::transaction) for
+/// the usual work; [`client`](Connection::client) lends the raw client for
+/// anything else (the connection is then rolled back when returned).
+pub struct Connection {
+    client: Client,
+    tracker: Tracker,
+}
+
+impl Connection {
+    pub(crate) fn new(client: Client) -> Self {
+        Self {
+            client,
+            tracker: Tracker::default(),
+        }
+    }
+
+    /// Runs a statement and returns its rows.
+    ///
+    /// # Errors
+    ///
+    /// The server's error, or a connection error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future does not corrupt the connection: the statement
+    /// may still run on the server, and the pool resets the connection
+    /// before anyone else uses it.
+    pub async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        self.tracker.statement(sql);
+        self.tracker.run(self.client.query(sql, params)).await
+    }
+
+    /// Runs a statement that returns exactly one row.
+    ///
+    /// # Errors
+    ///
+    /// As [`query`](Connection::query), and an error when the statement
+    /// returns no row or more than one.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`query`](Connection::query).
+    pub async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
+        self.tracker.statement(sql);
+        self.tracker.run(self.client.query_one(sql, params)).await
+    }
+
+    /// Runs a statement that returns at most one row.
+    ///
+    /// # Errors
+    ///
+    /// As [`query`](Connection::query), and an error when the statement
+    /// returns more than one row.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`query`](Connection::query).
+    pub async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, Error> {
+        self.tracker.statement(sql);
+        self.tracker.run(self.client.query_opt(sql, params)).await
+    }
+
+    /// Runs a statement and returns the number of rows it changed.
+    ///
+    /// # Errors
+    ///
+    /// As for [`query`](Connection::query).
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`query`](Connection::query).
+    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
+        self.tracker.statement(sql);
+        self.tracker.run(self.client.execute(sql, params)).await
+    }
+
+    /// Runs one or more statements separated by semicolons, without
+    /// parameters, through the simple query protocol.
+    ///
+    /// # Errors
+    ///
+    /// The first statement's error; the statements after it do not run.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`query`](Connection::query).
+    pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
+        self.tracker.script(sql);
+        self.tracker.run(self.client.batch_execute(sql)).await
+    }
+
+    /// Runs one or more statements through the simple query protocol and
+    /// returns their rows as text.
+    ///
+    /// # Errors
+    ///
+    /// As for [`batch_execute`](Connection::batch_execute).
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`query`](Connection::query).
+    pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
+        self.tracker.script(sql);
+        self.tracker.run(self.client.simple_query(sql)).await
+    }
+
+    /// Begins a transaction. It commits only through
+    /// [`Transaction::commit`]; dropped any other way it rolls back.
+    ///
+    /// # Errors
+    ///
+    /// The server's error for `BEGIN`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes rolls back whatever it
+    /// began.
+    pub async fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
+        self.build_transaction().start().await
+    }
+
+    /// Starts building a transaction with an isolation level, read-only or
+    /// deferrable mode.
+    pub fn build_transaction(&mut self) -> TransactionBuilder<'_> {
+        TransactionBuilder::new(self.client.build_transaction(), &self.tracker)
+    }
+
+    /// Lends the raw tokio-postgres client, for what this wrapper does not
+    /// offer.
+    ///
+    /// The wrapper cannot see what is done through the raw client, so the
+    /// connection is rolled back when it goes back to the pool.
+    pub fn client(&self) -> &Client {
+        self.tracker.mark_dirty();
+        &self.client
+    }
+
+    /// A token to cancel the statement running on this connection from
+    /// elsewhere.
+    pub fn cancel_token(&self) -> CancelToken {
+        self.client.cancel_token()
+    }
+
+    /// Whether the connection to the server is closed.
+    pub fn is_closed(&self) -> bool {
+        self.client.is_closed()
+    }
+
+    pub(crate) fn needs_reset(&self) -> bool {
+        self.tracker.needs_reset()
+    }
+
+    /// Ends any transaction and forgets the tracked state. Statements still
+    /// running finish first (the server runs them in order).
+    pub(crate) async fn reset(&mut self) -> Result<(), Error> {
+        self.client
+            .batch_execute("ROLLBACK")
+            .await
+            .map_err(Error::db)?;
+        self.tracker.clear();
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("closed", &self.client.is_closed())
+            .field("needs_reset", &self.tracker.needs_reset())
+            .finish_non_exhaustive()
+    }
+}

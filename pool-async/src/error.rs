@@ -1,0 +1,187 @@
+//! The error type of the PostgreSQL pool.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use tokio_postgres::error::{DbError, SqlState};
+
+/// An error from the pool or from PostgreSQL.
+///
+/// Ask what happened through the predicates ([`is_timeout`](Error::is_timeout),
+/// [`is_too_many_requests`](Error::is_too_many_requests), [`is_closed`](Error::is_closed),
+/// [`is_config`](Error::is_config)); reach the server's error through
+/// [`as_db_error`](Error::as_db_error) and [`code`](Error::code), which also
+/// look into the last connection error behind a checkout timeout.
+pub struct Error {
+    kind: Kind,
+}
+
+enum Kind {
+    Pool(tidepool_core::Error),
+    Db(tokio_postgres::Error),
+    Connect {
+        target: String,
+        source: tokio_postgres::Error,
+    },
+    Config(String),
+    Blocking(&'static str),
+}
+
+impl Error {
+    pub(crate) fn pool(error: tidepool_core::Error) -> Self {
+        Self {
+            kind: Kind::Pool(error),
+        }
+    }
+
+    pub(crate) fn db(error: tokio_postgres::Error) -> Self {
+        Self {
+            kind: Kind::Db(error),
+        }
+    }
+
+    pub(crate) fn connect(target: String, source: tokio_postgres::Error) -> Self {
+        Self {
+            kind: Kind::Connect { target, source },
+        }
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Self {
+            kind: Kind::Config(message.into()),
+        }
+    }
+
+    /// The error of a blocking call made where blocking is not allowed.
+    ///
+    /// Used by the blocking facade (`tidepool-sync`); `method` names the
+    /// call.
+    #[doc(hidden)]
+    pub fn blocking_in_async(method: &'static str) -> Self {
+        Self {
+            kind: Kind::Blocking(method),
+        }
+    }
+
+    /// A configuration error with `message`.
+    ///
+    /// Used by the blocking facade (`tidepool-sync`) for its own settings.
+    #[doc(hidden)]
+    pub fn invalid_config(message: impl Into<String>) -> Self {
+        Self::config(message)
+    }
+
+    /// True when a checkout or a wait ran out of time.
+    pub fn is_timeout(&self) -> bool {
+        matches!(&self.kind, Kind::Pool(e) if e.is_timeout())
+    }
+
+    /// True when a checkout was turned away because `max_waiting` requests
+    /// were already waiting.
+    pub fn is_too_many_requests(&self) -> bool {
+        matches!(&self.kind, Kind::Pool(e) if e.is_too_many_requests())
+    }
+
+    /// True when the pool was closed.
+    pub fn is_closed(&self) -> bool {
+        matches!(&self.kind, Kind::Pool(e) if e.is_closed())
+    }
+
+    /// True when the settings or the connection string were rejected.
+    pub fn is_config(&self) -> bool {
+        match &self.kind {
+            Kind::Pool(e) => e.is_config(),
+            Kind::Config(_) => true,
+            _ => false,
+        }
+    }
+
+    /// True when a connection attempt failed (the server unreachable, the
+    /// password wrong, ...).
+    pub fn is_connect(&self) -> bool {
+        matches!(self.kind, Kind::Connect { .. })
+    }
+
+    /// True when a blocking call was made inside an async runtime.
+    pub fn is_blocking_in_async(&self) -> bool {
+        matches!(self.kind, Kind::Blocking(_))
+    }
+
+    /// The tokio-postgres error behind this one: a failed query or connect,
+    /// or the last failed connect behind a checkout timeout.
+    pub fn as_postgres(&self) -> Option<&tokio_postgres::Error> {
+        match &self.kind {
+            Kind::Db(e) | Kind::Connect { source: e, .. } => Some(e),
+            Kind::Pool(e) => e
+                .cause()
+                .and_then(|cause| cause.downcast_ref::<Error>())
+                .and_then(Error::as_postgres),
+            Kind::Config(_) | Kind::Blocking(_) => None,
+        }
+    }
+
+    /// The error the server reported, if there is one.
+    pub fn as_db_error(&self) -> Option<&DbError> {
+        self.as_postgres()
+            .and_then(tokio_postgres::Error::as_db_error)
+    }
+
+    /// The SQLSTATE code of the server's error, if there is one.
+    pub fn code(&self) -> Option<&SqlState> {
+        self.as_postgres().and_then(tokio_postgres::Error::code)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Pool(e) => fmt::Display::fmt(e, f),
+            Kind::Db(e) => fmt::Display::fmt(e, f),
+            Kind::Connect { target, source } => {
+                write!(f, "could not connect to {target}: {source}")
+            }
+            Kind::Config(message) => f.write_str(message),
+            Kind::Blocking(method) => write!(
+                f,
+                "{method} is a blocking call and was made inside an async runtime, where it \
+                 would stall the runtime's thread; use the async pool (tidepool-async) there, \
+                 or move the call into tokio::task::spawn_blocking"
+            ),
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            Kind::Pool(e) => f.debug_tuple("Error::Pool").field(e).finish(),
+            Kind::Db(e) => f.debug_tuple("Error::Db").field(e).finish(),
+            Kind::Connect { target, source } => f
+                .debug_struct("Error::Connect")
+                .field("target", target)
+                .field("source", source)
+                .finish(),
+            Kind::Config(message) => f.debug_tuple("Error::Config").field(message).finish(),
+            Kind::Blocking(method) => f
+                .debug_tuple("Error::BlockingInAsync")
+                .field(method)
+                .finish(),
+        }
+    }
+}
+
+impl StdError for Error {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match &self.kind {
+            Kind::Pool(e) => Some(e),
+            Kind::Db(e) | Kind::Connect { source: e, .. } => Some(e),
+            Kind::Config(_) | Kind::Blocking(_) => None,
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(error: tokio_postgres::Error) -> Self {
+        Self::db(error)
+    }
+}

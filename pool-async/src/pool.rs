@@ -1,0 +1,149 @@
+//! The PostgreSQL pool handle.
+
+use std::fmt;
+use std::time::Duration;
+
+use tidepool_core::{PoolConfig, Stats};
+
+use crate::builder::{PoolBuilder, parse_dsn};
+use crate::error::Error;
+use crate::guard::PooledConnection;
+use crate::manager::PgManager;
+
+/// A pool of PostgreSQL connections.
+///
+/// Cheap to clone: every clone is a handle to the same pool, so one pool is
+/// shared by all the tasks of a program. It closes when
+/// [`close`](Pool::close) is called or the last handle is dropped.
+#[derive(Clone)]
+pub struct Pool {
+    inner: tidepool_core::Pool<PgManager>,
+}
+
+impl Pool {
+    /// Starts building a pool for a libpq connection string: a URL
+    /// (`postgresql://user:password@host:5432/dbname?application_name=app`)
+    /// or key=value pairs (`host=/run/postgresql user=app dbname=app`; a
+    /// host that starts with `/` is a Unix socket directory). A string that
+    /// cannot be parsed is reported by [`PoolBuilder::build`].
+    pub fn builder(dsn: &str) -> PoolBuilder {
+        PoolBuilder::new(parse_dsn(dsn))
+    }
+
+    /// Starts building a pool from a tokio-postgres configuration.
+    pub fn builder_from_config(config: tokio_postgres::Config) -> PoolBuilder {
+        PoolBuilder::new(Ok(config))
+    }
+
+    pub(crate) fn from_core(inner: tidepool_core::Pool<PgManager>) -> Self {
+        Self { inner }
+    }
+
+    /// Checks out a connection, waiting at most the pool's `timeout` in all.
+    ///
+    /// Requests are served first come, first served, by whichever connection
+    /// is available first: one returned by another user, or one newly opened
+    /// in the background.
+    ///
+    /// # Errors
+    ///
+    /// A timeout error that says how long it waited and how busy the pool
+    /// was (with the last connection error when the server cannot be
+    /// reached), a "too many requests" error at once when `max_waiting`
+    /// requests already wait, or a closed error.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: dropping the future gives up its place
+    /// in the queue and never loses a connection.
+    pub async fn get(&self) -> Result<PooledConnection, Error> {
+        self.inner
+            .get()
+            .await
+            .map(PooledConnection::new)
+            .map_err(Error::pool)
+    }
+
+    /// Like [`get`](Pool::get), with a different limit for this checkout.
+    ///
+    /// # Errors
+    ///
+    /// As for [`get`](Pool::get).
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe.
+    pub async fn get_timeout(&self, timeout: Duration) -> Result<PooledConnection, Error> {
+        self.inner
+            .get_timeout(timeout)
+            .await
+            .map(PooledConnection::new)
+            .map_err(Error::pool)
+    }
+
+    /// Waits until `min_size` connections are open, at most the pool's
+    /// `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// A timeout error carrying the last connection error (unreachable
+    /// server, wrong password, ...), or a closed error.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: it only watches the pool.
+    pub async fn wait(&self) -> Result<(), Error> {
+        self.inner.wait().await.map_err(Error::pool)
+    }
+
+    /// Like [`wait`](Pool::wait), with a different limit.
+    ///
+    /// # Errors
+    ///
+    /// As for [`wait`](Pool::wait).
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe.
+    pub async fn wait_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        self.inner.wait_timeout(timeout).await.map_err(Error::pool)
+    }
+
+    /// Closes the pool: waiting requests fail, idle connections close at
+    /// once, connections in use close when they are returned, and nothing
+    /// connects again.
+    pub fn close(&self) {
+        self.inner.close();
+    }
+
+    /// Whether the pool was closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// The pool's gauges and counters now (psycopg_pool's names).
+    pub fn stats(&self) -> Stats {
+        self.inner.stats()
+    }
+
+    /// The pool's gauges and counters now, setting the counters back to zero.
+    pub fn pop_stats(&self) -> Stats {
+        self.inner.pop_stats()
+    }
+
+    /// The pool's settings.
+    pub fn config(&self) -> &PoolConfig {
+        self.inner.config()
+    }
+
+    /// The pool's name.
+    pub fn name(&self) -> &str {
+        self.inner.name()
+    }
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}

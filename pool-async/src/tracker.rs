@@ -1,0 +1,82 @@
+//! What a connection knows of its session's state.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+
+use crate::error::Error;
+use crate::sql;
+
+/// Tracks whether a connection may be left in a state that the next user
+/// must not see: a transaction open, an operation still running on the
+/// server, or SQL that may have changed the transaction state.
+///
+/// The pool asks [`needs_reset`](Tracker::needs_reset) when the connection
+/// comes back, and rolls back (or closes) the connection if so.
+#[derive(Debug, Default)]
+pub(crate) struct Tracker {
+    /// Operations started and not seen to finish. A future dropped while
+    /// it waited for the server leaves this above zero: its statement may
+    /// still be running.
+    in_flight: AtomicU32,
+    /// Transaction guards alive. Above zero at return only when a guard was
+    /// leaked (`mem::forget`), since guards borrow the connection.
+    open_transactions: AtomicU32,
+    /// The session may be inside a transaction block that no guard tracks:
+    /// transaction commands sent as SQL, or the raw client lent out.
+    dirty: AtomicBool,
+}
+
+impl Tracker {
+    /// Runs one operation, counting it as in flight until it finishes.
+    pub(crate) async fn run<T>(
+        &self,
+        operation: impl Future<Output = Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, Error> {
+        self.in_flight.fetch_add(1, Relaxed);
+        let result = operation.await;
+        // Not reached when the future is dropped: the count then stays up,
+        // which is the point.
+        self.in_flight.fetch_sub(1, Relaxed);
+        result.map_err(Error::db)
+    }
+
+    /// Notes a statement sent through the extended protocol.
+    pub(crate) fn statement(&self, sql: &str) {
+        if sql::statement_may_change_transaction(sql) {
+            self.mark_dirty();
+        }
+    }
+
+    /// Notes a script sent through the simple protocol.
+    pub(crate) fn script(&self, sql: &str) {
+        if sql::script_may_change_transaction(sql) {
+            self.mark_dirty();
+        }
+    }
+
+    pub(crate) fn mark_dirty(&self) {
+        self.dirty.store(true, Relaxed);
+    }
+
+    pub(crate) fn transaction_opened(&self) {
+        self.open_transactions.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn transaction_closed(&self) {
+        self.open_transactions.fetch_sub(1, Relaxed);
+    }
+
+    /// Whether the connection must be reset before another user gets it.
+    pub(crate) fn needs_reset(&self) -> bool {
+        self.in_flight.load(Relaxed) > 0
+            || self.open_transactions.load(Relaxed) > 0
+            || self.dirty.load(Relaxed)
+    }
+
+    /// Forgets everything after a successful reset.
+    pub(crate) fn clear(&self) {
+        self.in_flight.store(0, Relaxed);
+        self.open_transactions.store(0, Relaxed);
+        self.dirty.store(false, Relaxed);
+    }
+}

@@ -1,0 +1,253 @@
+//! Transactions, nested as savepoints, rolled back unless committed.
+
+use std::fmt;
+
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{IsolationLevel, Row, SimpleQueryMessage};
+
+use crate::error::Error;
+use crate::tracker::Tracker;
+
+/// A transaction on a pooled connection.
+///
+/// It commits only through [`commit`](Transaction::commit). Dropped any
+/// other way (an early return, an error, a panic, a cancelled future), it
+/// rolls back: the `ROLLBACK` is queued on the connection at once, before
+/// any later statement. A transaction opened inside another
+/// ([`transaction`](Transaction::transaction)) is a savepoint.
+pub struct Transaction<'a> {
+    inner: tokio_postgres::Transaction<'a>,
+    _open: Open<'a>,
+}
+
+/// Counts a transaction guard as alive in the connection's tracker.
+struct Open<'a>(&'a Tracker);
+
+impl<'a> Open<'a> {
+    fn new(tracker: &'a Tracker) -> Self {
+        tracker.transaction_opened();
+        Self(tracker)
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.0.transaction_closed();
+    }
+}
+
+impl<'a> Transaction<'a> {
+    fn tracker(&self) -> &'a Tracker {
+        self._open.0
+    }
+
+    /// Runs a statement and returns its rows.
+    ///
+    /// # Errors
+    ///
+    /// The server's error; the transaction is then aborted and can only
+    /// roll back (or roll back to a savepoint).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the connection to be reset by the pool.
+    pub async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        self.tracker().statement(sql);
+        self.tracker().run(self.inner.query(sql, params)).await
+    }
+
+    /// Runs a statement that returns exactly one row.
+    ///
+    /// # Errors
+    ///
+    /// As [`query`](Transaction::query), and an error when the statement
+    /// returns no row or more than one.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`query`](Transaction::query).
+    pub async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
+        self.tracker().statement(sql);
+        self.tracker().run(self.inner.query_one(sql, params)).await
+    }
+
+    /// Runs a statement that returns at most one row.
+    ///
+    /// # Errors
+    ///
+    /// As [`query`](Transaction::query), and an error when the statement
+    /// returns more than one row.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`query`](Transaction::query).
+    pub async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, Error> {
+        self.tracker().statement(sql);
+        self.tracker().run(self.inner.query_opt(sql, params)).await
+    }
+
+    /// Runs a statement and returns the number of rows it changed.
+    ///
+    /// # Errors
+    ///
+    /// As for [`query`](Transaction::query).
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`query`](Transaction::query).
+    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
+        self.tracker().statement(sql);
+        self.tracker().run(self.inner.execute(sql, params)).await
+    }
+
+    /// Runs statements separated by semicolons, without parameters.
+    ///
+    /// # Errors
+    ///
+    /// As for [`query`](Transaction::query).
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`query`](Transaction::query).
+    pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
+        self.tracker().script(sql);
+        self.tracker().run(self.inner.batch_execute(sql)).await
+    }
+
+    /// Runs statements through the simple query protocol and returns their
+    /// rows as text.
+    ///
+    /// # Errors
+    ///
+    /// As for [`query`](Transaction::query).
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`query`](Transaction::query).
+    pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
+        self.tracker().script(sql);
+        self.tracker().run(self.inner.simple_query(sql)).await
+    }
+
+    /// Opens a nested transaction: a savepoint that this transaction
+    /// survives whether it commits or rolls back.
+    ///
+    /// # Errors
+    ///
+    /// The server's error for `SAVEPOINT`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future rolls back to the savepoint if it was made.
+    pub async fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
+        let tracker = self.tracker();
+        let inner = tracker.run(self.inner.transaction()).await?;
+        Ok(Transaction {
+            inner,
+            _open: Open::new(tracker),
+        })
+    }
+
+    /// Commits the transaction (or releases the savepoint).
+    ///
+    /// # Errors
+    ///
+    /// The server's error; a transaction whose commit failed is rolled back.
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped the `COMMIT` may or may not have run, and
+    /// the pool resets the connection before anyone else uses it.
+    pub async fn commit(self) -> Result<(), Error> {
+        let Transaction { inner, _open } = self;
+        _open.0.run(inner.commit()).await
+    }
+
+    /// Rolls the transaction back (or back to the savepoint), reporting any
+    /// error, which dropping it would not.
+    ///
+    /// # Errors
+    ///
+    /// The server's error.
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped the pool resets the connection before
+    /// anyone else uses it.
+    pub async fn rollback(self) -> Result<(), Error> {
+        let Transaction { inner, _open } = self;
+        _open.0.run(inner.rollback()).await
+    }
+}
+
+impl fmt::Debug for Transaction<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transaction").finish_non_exhaustive()
+    }
+}
+
+/// Builds a transaction with non-default settings: start from
+/// [`Connection::build_transaction`](crate::Connection::build_transaction).
+pub struct TransactionBuilder<'a> {
+    inner: tokio_postgres::TransactionBuilder<'a>,
+    tracker: &'a Tracker,
+}
+
+impl<'a> TransactionBuilder<'a> {
+    pub(crate) fn new(inner: tokio_postgres::TransactionBuilder<'a>, tracker: &'a Tracker) -> Self {
+        Self { inner, tracker }
+    }
+
+    /// Sets the isolation level. Defaults to the session's
+    /// (`default_transaction_isolation`, normally read committed).
+    pub fn isolation_level(mut self, level: IsolationLevel) -> Self {
+        self.inner = self.inner.isolation_level(level);
+        self
+    }
+
+    /// Makes the transaction read-only (or read-write). Defaults to the
+    /// session's setting.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.inner = self.inner.read_only(read_only);
+        self
+    }
+
+    /// Makes the transaction deferrable (meaningful for serializable
+    /// read-only transactions). Defaults to the session's setting.
+    pub fn deferrable(mut self, deferrable: bool) -> Self {
+        self.inner = self.inner.deferrable(deferrable);
+        self
+    }
+
+    /// Begins the transaction.
+    ///
+    /// # Errors
+    ///
+    /// The server's error for `BEGIN`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes rolls back whatever it
+    /// began.
+    pub async fn start(self) -> Result<Transaction<'a>, Error> {
+        let inner = self.tracker.run(self.inner.start()).await?;
+        Ok(Transaction {
+            inner,
+            _open: Open::new(self.tracker),
+        })
+    }
+}
+
+impl fmt::Debug for TransactionBuilder<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransactionBuilder").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,119 @@
+//! Building a blocking pool in code.
+
+use std::fmt;
+use std::time::Duration;
+
+use tidepool_async::{Error, PoolConfig};
+
+use crate::pool::Pool;
+use crate::runtime::Blocker;
+
+/// Builds a blocking [`Pool`]: start from [`Pool::builder`], set what
+/// differs from the defaults, then call [`build`](PoolBuilder::build).
+pub struct PoolBuilder {
+    inner: tidepool_async::PoolBuilder,
+    worker_threads: usize,
+}
+
+impl PoolBuilder {
+    pub(crate) fn new(inner: tidepool_async::PoolBuilder) -> Self {
+        Self {
+            inner,
+            worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+
+    /// Replaces all pool settings at once.
+    pub fn config(self, config: PoolConfig) -> Self {
+        self.map(|b| b.config(config))
+    }
+
+    /// Sets [`PoolConfig::name`]. Defaults to `"tidepool"`.
+    pub fn name(self, name: impl Into<String>) -> Self {
+        self.map(|b| b.name(name))
+    }
+
+    /// Sets [`PoolConfig::min_size`]. Defaults to 4.
+    pub fn min_size(self, min_size: usize) -> Self {
+        self.map(|b| b.min_size(min_size))
+    }
+
+    /// Sets [`PoolConfig::max_size`]. Defaults to 10.
+    pub fn max_size(self, max_size: usize) -> Self {
+        self.map(|b| b.max_size(max_size))
+    }
+
+    /// Sets [`PoolConfig::timeout`], the limit of a whole checkout.
+    /// Defaults to 30 s.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.map(|b| b.timeout(timeout))
+    }
+
+    /// Sets [`PoolConfig::max_waiting`]. Defaults to 0 (no limit).
+    pub fn max_waiting(self, max_waiting: usize) -> Self {
+        self.map(|b| b.max_waiting(max_waiting))
+    }
+
+    /// Sets [`PoolConfig::max_connecting`]. Defaults to 2.
+    pub fn max_connecting(self, max_connecting: usize) -> Self {
+        self.map(|b| b.max_connecting(max_connecting))
+    }
+
+    /// Sets [`PoolConfig::connect_timeout`]. Defaults to 30 s.
+    pub fn connect_timeout(self, connect_timeout: Duration) -> Self {
+        self.map(|b| b.connect_timeout(connect_timeout))
+    }
+
+    /// Sets [`PoolConfig::reset_timeout`]. Defaults to 5 s.
+    pub fn reset_timeout(self, reset_timeout: Duration) -> Self {
+        self.map(|b| b.reset_timeout(reset_timeout))
+    }
+
+    /// Sets how many threads drive the pool's connections in the
+    /// background. Defaults to the number of CPU cores.
+    pub fn worker_threads(mut self, worker_threads: usize) -> Self {
+        self.worker_threads = worker_threads;
+        self
+    }
+
+    fn map(
+        mut self,
+        f: impl FnOnce(tidepool_async::PoolBuilder) -> tidepool_async::PoolBuilder,
+    ) -> Self {
+        self.inner = f(self.inner);
+        self
+    }
+
+    /// Checks the settings, starts the pool's background threads, and
+    /// begins opening `min_size` connections. Use [`Pool::wait`] to wait
+    /// for them.
+    ///
+    /// # Errors
+    ///
+    /// A configuration error for an unparseable connection string or
+    /// impossible settings (including `worker_threads` 0).
+    pub fn build(self) -> Result<Pool, Error> {
+        if self.worker_threads == 0 {
+            return Err(Error::invalid_config(
+                "worker_threads is 0; the blocking pool needs at least one thread",
+            ));
+        }
+        let blocker = Blocker::new(self.worker_threads).map_err(|e| {
+            Error::invalid_config(format!("could not start the blocking pool's threads: {e}"))
+        })?;
+        let pool = {
+            let _context = blocker.handle().enter();
+            self.inner.build()?
+        };
+        Ok(Pool::new(pool, blocker))
+    }
+}
+
+impl fmt::Debug for PoolBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolBuilder")
+            .field("inner", &self.inner)
+            .field("worker_threads", &self.worker_threads)
+            .finish()
+    }
+}

@@ -1,0 +1,166 @@
+//! The blocking connection and its guard.
+
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+
+use tidepool_async::tokio_postgres::CancelToken;
+use tidepool_async::{Error, Row, SimpleQueryMessage, ToSql};
+
+use crate::runtime::Blocker;
+use crate::transaction::{Transaction, TransactionBuilder};
+
+/// A connection checked out of a blocking [`Pool`](crate::Pool).
+///
+/// It dereferences to a [`Connection`] and goes back to the pool when
+/// dropped, rolled back first if it was left inside a transaction.
+#[must_use = "dropping the guard returns the connection to the pool at once"]
+pub struct PooledConnection {
+    conn: Connection,
+}
+
+impl PooledConnection {
+    pub(crate) fn new(inner: tidepool_async::PooledConnection, blocker: Blocker) -> Self {
+        Self {
+            conn: Connection { inner, blocker },
+        }
+    }
+}
+
+impl Deref for PooledConnection {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl DerefMut for PooledConnection {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl fmt::Debug for PooledConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PooledConnection")
+            .field("connection", &self.conn)
+            .finish()
+    }
+}
+
+/// A PostgreSQL connection of the blocking pool: the methods of
+/// [`tidepool_async::Connection`], blocking.
+///
+/// Each method returns an error, instead of blocking, when called from a
+/// thread that runs an async runtime.
+pub struct Connection {
+    inner: tidepool_async::PooledConnection,
+    blocker: Blocker,
+}
+
+impl Connection {
+    /// Runs a statement and returns its rows.
+    ///
+    /// # Errors
+    ///
+    /// The server's error, a connection error, or an error when called
+    /// inside an async runtime.
+    pub fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, Error> {
+        self.blocker
+            .block_on("Connection::query", self.inner.query(sql, params))
+    }
+
+    /// Runs a statement that returns exactly one row.
+    ///
+    /// # Errors
+    ///
+    /// As [`query`](Connection::query), and an error when the statement
+    /// returns no row or more than one.
+    pub fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
+        self.blocker
+            .block_on("Connection::query_one", self.inner.query_one(sql, params))
+    }
+
+    /// Runs a statement that returns at most one row.
+    ///
+    /// # Errors
+    ///
+    /// As [`query`](Connection::query), and an error when the statement
+    /// returns more than one row.
+    pub fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, Error> {
+        self.blocker
+            .block_on("Connection::query_opt", self.inner.query_opt(sql, params))
+    }
+
+    /// Runs a statement and returns the number of rows it changed.
+    ///
+    /// # Errors
+    ///
+    /// As for [`query`](Connection::query).
+    pub fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
+        self.blocker
+            .block_on("Connection::execute", self.inner.execute(sql, params))
+    }
+
+    /// Runs statements separated by semicolons, without parameters.
+    ///
+    /// # Errors
+    ///
+    /// The first statement's error; the statements after it do not run.
+    pub fn batch_execute(&self, sql: &str) -> Result<(), Error> {
+        self.blocker
+            .block_on("Connection::batch_execute", self.inner.batch_execute(sql))
+    }
+
+    /// Runs statements through the simple query protocol and returns their
+    /// rows as text.
+    ///
+    /// # Errors
+    ///
+    /// As for [`batch_execute`](Connection::batch_execute).
+    pub fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
+        self.blocker
+            .block_on("Connection::simple_query", self.inner.simple_query(sql))
+    }
+
+    /// Begins a transaction, which commits only through
+    /// [`Transaction::commit`] and rolls back when dropped any other way.
+    ///
+    /// # Errors
+    ///
+    /// The server's error for `BEGIN`, or an error when called inside an
+    /// async runtime.
+    pub fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
+        let Connection { inner, blocker } = self;
+        let tx = blocker.block_on("Connection::transaction", inner.transaction())?;
+        Ok(Transaction::new(tx, blocker))
+    }
+
+    /// Starts building a transaction with an isolation level, read-only or
+    /// deferrable mode.
+    pub fn build_transaction(&mut self) -> TransactionBuilder<'_> {
+        let Connection { inner, blocker } = self;
+        TransactionBuilder::new(inner.build_transaction(), blocker)
+    }
+
+    /// A token to cancel the statement running on this connection from
+    /// another thread.
+    pub fn cancel_token(&self) -> CancelToken {
+        self.inner.cancel_token()
+    }
+
+    /// Whether the connection to the server is closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.inner, f)
+    }
+}

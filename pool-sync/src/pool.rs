@@ -1,0 +1,127 @@
+//! The blocking pool handle.
+
+use std::fmt;
+use std::time::Duration;
+
+use tidepool_async::{Error, PoolConfig, Stats};
+
+use crate::builder::PoolBuilder;
+use crate::connection::PooledConnection;
+use crate::runtime::Blocker;
+
+/// A blocking pool of PostgreSQL connections, to share between threads.
+///
+/// The same pool as [`tidepool_async::Pool`], with blocking methods: a few
+/// background threads drive the connections, and each call blocks the
+/// calling thread until it is done. Cheap to clone; every clone is a
+/// handle to the same pool.
+///
+/// Its blocking methods return an error, instead of blocking, when called
+/// from a thread that runs an async runtime: use the async pool there.
+#[derive(Clone)]
+pub struct Pool {
+    inner: tidepool_async::Pool,
+    blocker: Blocker,
+}
+
+impl Pool {
+    /// Starts building a pool for a libpq connection string (a URL or
+    /// key=value pairs, as for [`tidepool_async::Pool::builder`]).
+    pub fn builder(dsn: &str) -> PoolBuilder {
+        PoolBuilder::new(tidepool_async::Pool::builder(dsn))
+    }
+
+    /// Starts building a pool from a tokio-postgres configuration.
+    pub fn builder_from_config(config: tidepool_async::tokio_postgres::Config) -> PoolBuilder {
+        PoolBuilder::new(tidepool_async::Pool::builder_from_config(config))
+    }
+
+    pub(crate) fn new(inner: tidepool_async::Pool, blocker: Blocker) -> Self {
+        Self { inner, blocker }
+    }
+
+    /// Checks out a connection, blocking at most the pool's `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`tidepool_async::Pool::get`], and an error when called inside an
+    /// async runtime.
+    pub fn get(&self) -> Result<PooledConnection, Error> {
+        let conn = self.blocker.block_on("Pool::get", self.inner.get())?;
+        Ok(PooledConnection::new(conn, self.blocker.clone()))
+    }
+
+    /// Like [`get`](Pool::get), with a different limit for this checkout.
+    ///
+    /// # Errors
+    ///
+    /// As for [`get`](Pool::get).
+    pub fn get_timeout(&self, timeout: Duration) -> Result<PooledConnection, Error> {
+        let conn = self
+            .blocker
+            .block_on("Pool::get_timeout", self.inner.get_timeout(timeout))?;
+        Ok(PooledConnection::new(conn, self.blocker.clone()))
+    }
+
+    /// Blocks until `min_size` connections are open, at most the pool's
+    /// `timeout`.
+    ///
+    /// # Errors
+    ///
+    /// As [`tidepool_async::Pool::wait`], and an error when called inside an
+    /// async runtime.
+    pub fn wait(&self) -> Result<(), Error> {
+        self.blocker.block_on("Pool::wait", self.inner.wait())
+    }
+
+    /// Like [`wait`](Pool::wait), with a different limit.
+    ///
+    /// # Errors
+    ///
+    /// As for [`wait`](Pool::wait).
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        self.blocker
+            .block_on("Pool::wait_timeout", self.inner.wait_timeout(timeout))
+    }
+
+    /// Closes the pool, as [`tidepool_async::Pool::close`].
+    pub fn close(&self) {
+        self.inner.close();
+    }
+
+    /// Whether the pool was closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// The pool's gauges and counters now (psycopg_pool's names).
+    pub fn stats(&self) -> Stats {
+        self.inner.stats()
+    }
+
+    /// The pool's gauges and counters now, setting the counters back to zero.
+    pub fn pop_stats(&self) -> Stats {
+        self.inner.pop_stats()
+    }
+
+    /// The pool's settings.
+    pub fn config(&self) -> &PoolConfig {
+        self.inner.config()
+    }
+
+    /// The pool's name.
+    pub fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    /// The async pool behind this one, to share it with async code.
+    pub fn as_async(&self) -> &tidepool_async::Pool {
+        &self.inner
+    }
+}
+
+impl fmt::Debug for Pool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}

@@ -1,0 +1,180 @@
+//! Blocking transactions.
+
+use std::fmt;
+
+use tidepool_async::{Error, IsolationLevel, Row, SimpleQueryMessage, ToSql};
+
+use crate::runtime::Blocker;
+
+/// A transaction on a blocking connection: the methods of
+/// [`tidepool_async::Transaction`], blocking. It commits only through
+/// [`commit`](Transaction::commit) and rolls back when dropped any other
+/// way, a panic included.
+pub struct Transaction<'a> {
+    inner: tidepool_async::Transaction<'a>,
+    blocker: &'a Blocker,
+}
+
+impl<'a> Transaction<'a> {
+    pub(crate) fn new(inner: tidepool_async::Transaction<'a>, blocker: &'a Blocker) -> Self {
+        Self { inner, blocker }
+    }
+
+    /// Runs a statement and returns its rows.
+    ///
+    /// # Errors
+    ///
+    /// The server's error (the transaction is then aborted), or an error
+    /// when called inside an async runtime.
+    pub fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, Error> {
+        self.blocker
+            .block_on("Transaction::query", self.inner.query(sql, params))
+    }
+
+    /// Runs a statement that returns exactly one row.
+    ///
+    /// # Errors
+    ///
+    /// As [`query`](Transaction::query), and an error when the statement
+    /// returns no row or more than one.
+    pub fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
+        self.blocker
+            .block_on("Transaction::query_one", self.inner.query_one(sql, params))
+    }
+
+    /// Runs a statement that returns at most one row.
+    ///
+    /// # Errors
+    ///
+    /// As [`query`](Transaction::query), and an error when the statement
+    /// returns more than one row.
+    pub fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, Error> {
+        self.blocker
+            .block_on("Transaction::query_opt", self.inner.query_opt(sql, params))
+    }
+
+    /// Runs a statement and returns the number of rows it changed.
+    ///
+    /// # Errors
+    ///
+    /// As for [`query`](Transaction::query).
+    pub fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
+        self.blocker
+            .block_on("Transaction::execute", self.inner.execute(sql, params))
+    }
+
+    /// Runs statements separated by semicolons, without parameters.
+    ///
+    /// # Errors
+    ///
+    /// As for [`query`](Transaction::query).
+    pub fn batch_execute(&self, sql: &str) -> Result<(), Error> {
+        self.blocker
+            .block_on("Transaction::batch_execute", self.inner.batch_execute(sql))
+    }
+
+    /// Runs statements through the simple query protocol and returns their
+    /// rows as text.
+    ///
+    /// # Errors
+    ///
+    /// As for [`query`](Transaction::query).
+    pub fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
+        self.blocker
+            .block_on("Transaction::simple_query", self.inner.simple_query(sql))
+    }
+
+    /// Opens a nested transaction (a savepoint).
+    ///
+    /// # Errors
+    ///
+    /// The server's error for `SAVEPOINT`, or an error when called inside
+    /// an async runtime.
+    pub fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
+        let blocker = self.blocker;
+        let inner = blocker.block_on("Transaction::transaction", self.inner.transaction())?;
+        Ok(Transaction { inner, blocker })
+    }
+
+    /// Commits the transaction (or releases the savepoint).
+    ///
+    /// # Errors
+    ///
+    /// The server's error, or an error when called inside an async runtime
+    /// (the transaction then rolls back).
+    pub fn commit(self) -> Result<(), Error> {
+        self.blocker
+            .block_on("Transaction::commit", self.inner.commit())
+    }
+
+    /// Rolls the transaction back (or back to the savepoint).
+    ///
+    /// # Errors
+    ///
+    /// The server's error, or an error when called inside an async runtime.
+    pub fn rollback(self) -> Result<(), Error> {
+        self.blocker
+            .block_on("Transaction::rollback", self.inner.rollback())
+    }
+}
+
+impl fmt::Debug for Transaction<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transaction").finish_non_exhaustive()
+    }
+}
+
+/// Builds a blocking transaction with non-default settings: start from
+/// [`Connection::build_transaction`](crate::Connection::build_transaction).
+pub struct TransactionBuilder<'a> {
+    inner: tidepool_async::TransactionBuilder<'a>,
+    blocker: &'a Blocker,
+}
+
+impl<'a> TransactionBuilder<'a> {
+    pub(crate) fn new(inner: tidepool_async::TransactionBuilder<'a>, blocker: &'a Blocker) -> Self {
+        Self { inner, blocker }
+    }
+
+    /// Sets the isolation level. Defaults to the session's.
+    pub fn isolation_level(mut self, level: IsolationLevel) -> Self {
+        self.inner = self.inner.isolation_level(level);
+        self
+    }
+
+    /// Makes the transaction read-only (or read-write). Defaults to the
+    /// session's setting.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.inner = self.inner.read_only(read_only);
+        self
+    }
+
+    /// Makes the transaction deferrable. Defaults to the session's setting.
+    pub fn deferrable(mut self, deferrable: bool) -> Self {
+        self.inner = self.inner.deferrable(deferrable);
+        self
+    }
+
+    /// Begins the transaction.
+    ///
+    /// # Errors
+    ///
+    /// The server's error for `BEGIN`, or an error when called inside an
+    /// async runtime.
+    pub fn start(self) -> Result<Transaction<'a>, Error> {
+        let inner = self
+            .blocker
+            .block_on("TransactionBuilder::start", self.inner.start())?;
+        Ok(Transaction::new(inner, self.blocker))
+    }
+}
+
+impl fmt::Debug for TransactionBuilder<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransactionBuilder").finish_non_exhaustive()
+    }
+}
