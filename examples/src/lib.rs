@@ -1,0 +1,34 @@
+#![doc = include_str!("../../README.md")]
+//!
+//! ---
+//!
+//! This package holds the runnable programs (`src/bin`), and shares with
+//! them the little they have in common ([`database_url`]).
+
+use tidepool_tests::{HarnessError, TestDatabase};
+
+/// The database an example should use: the server named by `DATABASE_URL`,
+/// or else a private PostgreSQL server started in a temporary directory
+/// (stopped and removed when the returned value is dropped). Says which on
+/// standard output.
+///
+/// # Errors
+///
+/// When no `DATABASE_URL` is set and no private server can be started
+/// (PostgreSQL's binaries missing, say): the error says what to install.
+pub fn database_url() -> Result<TestDatabase, HarnessError> {
+    if std::env::var_os(tidepool_tests::DATABASE_URL_ENV).is_some() {
+        println!("Using the server named by DATABASE_URL.");
+    } else {
+        println!("DATABASE_URL is not set: starting a private PostgreSQL server in a temporary directory...");
+    }
+    let db = tidepool_tests::test_database()?;
+    if let Some(server) = db.server() {
+        println!(
+            "Private PostgreSQL {} listening on 127.0.0.1:{} (removed when the program ends).",
+            server.binaries().version(),
+            server.port()
+        );
+    }
+    Ok(db)
+}

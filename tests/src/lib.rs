@@ -1,0 +1,52 @@
+//! Private PostgreSQL servers for tidepool's tests.
+//!
+//! The harness starts throw-away PostgreSQL clusters so the integration
+//! tests never depend on, or disturb, a server they did not start:
+//!
+//! * [`test_database`] gives a test the database to use: the server named by
+//!   the `DATABASE_URL` environment variable if set, otherwise a private
+//!   server shared by all tests of the process, stopped when the last test
+//!   using it finishes.
+//! * [`private_server`] / [`PgServer::start`] / [`PgServer::builder`] start a
+//!   server owned by one test, with optional extra settings, `pg_hba.conf`
+//!   rules and data-directory files (certificates for SSL tests). Such a
+//!   server supports fault injection on the same port: [`PgServer::stop`],
+//!   [`PgServer::start_again`] and [`PgServer::restart`].
+//! * [`PgServer::psql`], [`TestDatabase::psql`] and [`psql_url`] run SQL
+//!   through the `psql` client for setup and assertions.
+//!
+//! Servers listen on `127.0.0.1` on a free port (never 5432) and on a Unix
+//! socket in their own directory under the system temporary directory; the
+//! superuser `postgres` needs no password, other roles authenticate with
+//! `scram-sha-256` over TCP. Dropping a [`PgServer`], also during a panic,
+//! stops it and deletes its directory.
+//!
+//! The PostgreSQL binaries are looked up in `PATH`, then in
+//! `/usr/lib/postgresql/*/bin` (see [`PgBinaries::locate`]). When the tests
+//! run as root the server runs as the OS user `postgres`, via `runuser`.
+//! `initdb` runs once per machine and major version into a cached template
+//! in the temporary directory; each server starts from a copy of it.
+//!
+//! ```no_run
+//! let db = tidepool_tests::test_database()?;
+//! assert_eq!(db.psql("select 1")?, "1");
+//! println!("connect to {}", db.url());
+//! # Ok::<(), tidepool_tests::HarnessError>(())
+//! ```
+
+mod binaries;
+mod config;
+mod conninfo;
+mod error;
+mod process;
+mod psql;
+mod scratch;
+mod server;
+mod shared;
+mod template;
+
+pub use binaries::PgBinaries;
+pub use error::HarnessError;
+pub use psql::psql_url;
+pub use server::{PgServer, PgServerBuilder};
+pub use shared::{DATABASE_URL_ENV, TestDatabase, private_server, shared_server, test_database};
