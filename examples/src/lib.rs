@@ -20,7 +20,9 @@ pub fn database_url() -> Result<TestDatabase, HarnessError> {
     if std::env::var_os(tidepool_tests::DATABASE_URL_ENV).is_some() {
         println!("Using the server named by DATABASE_URL.");
     } else {
-        println!("DATABASE_URL is not set: starting a private PostgreSQL server in a temporary directory...");
+        println!(
+            "DATABASE_URL is not set: starting a private PostgreSQL server in a temporary directory..."
+        );
     }
     let db = tidepool_tests::test_database()?;
     if let Some(server) = db.server() {

@@ -44,7 +44,11 @@ async fn async_pool(url: &str) -> Result<(), tidepool_async::Error> {
         .build()?;
     let started = Instant::now();
     pool.wait().await?;
-    println!("Pool ready: {} connections open after {:.0?}.", pool.stats().pool_size, started.elapsed());
+    println!(
+        "Pool ready: {} connections open after {:.0?}.",
+        pool.stats().pool_size,
+        started.elapsed()
+    );
 
     {
         let mut conn = pool.get().await?;
@@ -57,7 +61,8 @@ async fn async_pool(url: &str) -> Result<(), tidepool_async::Error> {
         // A transaction commits only when told to; this one is dropped, so
         // it rolls back and the connection goes back to the pool clean.
         let tx = conn.transaction().await?;
-        tx.execute("INSERT INTO quickstart_orders VALUES (0, 0, 0)", &[]).await?;
+        tx.execute("INSERT INTO quickstart_orders VALUES (0, 0, 0)", &[])
+            .await?;
         drop(tx);
     }
 
@@ -83,10 +88,15 @@ async fn async_pool(url: &str) -> Result<(), tidepool_async::Error> {
     let elapsed = started.elapsed();
     let conn = pool.get().await?;
     let row = conn
-        .query_one("SELECT count(*), coalesce(sum(amount), 0) FROM quickstart_orders", &[])
+        .query_one(
+            "SELECT count(*), coalesce(sum(amount), 0) FROM quickstart_orders",
+            &[],
+        )
         .await?;
     let (count, sum): (i64, i64) = (row.get(0), row.get(1));
-    println!("{TASKS} transactions committed in {elapsed:.0?}: {count} rows, amounts summing to {sum}.");
+    println!(
+        "{TASKS} transactions committed in {elapsed:.0?}: {count} rows, amounts summing to {sum}."
+    );
     drop(conn);
     print_stats(&pool.stats());
     pool.close();
