@@ -2,7 +2,9 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use deadpool::unmanaged::{self, PoolError};
 use tokio::runtime::Handle;
@@ -67,9 +69,7 @@ impl<M: Manager> PoolInner<M> {
                     // Demand: the maintenance worker opens a connection if
                     // the pool may grow.
                     self.shared.wake.notify_one();
-                    match tokio::time::timeout_at(deadline.into(), self.idle.timeout_get(None))
-                        .await
-                    {
+                    match tokio::time::timeout_at(deadline, self.idle.timeout_get(None)).await {
                         Ok(Ok(object)) => object,
                         Ok(Err(_)) => return Err(self.failed(Error::closed(&self.shared.name))),
                         Err(_) => {

@@ -8,8 +8,10 @@
 //! failures.
 
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
 use std::{error::Error as StdError, fmt};
+use tokio::time::Instant;
 
 use crate::backoff;
 use crate::inner::PoolInner;
@@ -39,7 +41,7 @@ async fn run<M: Manager>(pool: Weak<PoolInner<M>>, shared: Arc<Shared>) {
             Some(at) => {
                 tokio::select! {
                     () = shared.wake.notified() => {}
-                    () = tokio::time::sleep_until(at.into()) => {}
+                    () = tokio::time::sleep_until(at) => {}
                 }
             }
             None => shared.wake.notified().await,
@@ -50,16 +52,19 @@ async fn run<M: Manager>(pool: Weak<PoolInner<M>>, shared: Arc<Shared>) {
 /// Starts as many connects as the pool needs and allows. Returns when to
 /// look again if a backoff holds connects back.
 fn start_connects<M: Manager>(inner: &Arc<PoolInner<M>>) -> Option<Instant> {
+    // A request counts as waiting until it runs again, also after a
+    // connection was handed to it; the idle count covers that gap.
     let waiting = inner
         .shared
         .waiting
         .load(std::sync::atomic::Ordering::Relaxed);
+    let idle = inner.idle.status().available;
     let now = Instant::now();
     let mut state = inner.shared.lock();
     while !state.closed && state.connecting < inner.config.max_connecting {
         let total = state.open + state.connecting;
         let below_min = total < state.min_size;
-        let unserved = waiting > state.connecting;
+        let unserved = waiting > state.connecting + idle;
         if total >= state.max_size || !(below_min || unserved) {
             break;
         }

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::builder::Builder;
 use crate::config::PoolConfig;
@@ -116,10 +118,7 @@ impl<M: Manager> Pool<M> {
                     return Ok(());
                 }
             }
-            if tokio::time::timeout_at(deadline.into(), progress)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout_at(deadline, progress).await.is_err() {
                 let (state, cause) = self
                     .inner
                     .exhausted(started.elapsed(), shared.waiting.load(Relaxed));

@@ -1,7 +1,7 @@
 //! A pooled connection with its bookkeeping.
 
 use std::sync::Arc;
-use std::time::Instant;
+use tokio::time::Instant;
 
 use crate::shared::Shared;
 
