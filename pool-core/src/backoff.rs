@@ -1,8 +1,8 @@
 //! Delays between failed connection attempts.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
+
+use crate::jitter::unit_random;
 
 /// The delay before the first retry after a failed connect.
 pub(crate) const INITIAL_DELAY: Duration = Duration::from_secs(1);
@@ -18,13 +18,6 @@ pub(crate) fn delay(failures: u32) -> Duration {
     let doublings = failures.saturating_sub(1).min(16);
     let base = INITIAL_DELAY.saturating_mul(1 << doublings).min(MAX_DELAY);
     base.mul_f64(1.0 + JITTER * (2.0 * unit_random() - 1.0))
-}
-
-/// A number in [0, 1), random enough for jitter.
-fn unit_random() -> f64 {
-    let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u64(0);
-    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@ use tokio::runtime::Handle;
 
 use crate::config::{MAX_SIZE_LIMIT, PoolConfig};
 use crate::error::Error;
-use crate::inner::{Idle, PoolInner};
+use crate::health::HealthCheck;
+use crate::inner::{Idle, PoolInner, ReconnectFailed};
 use crate::manager::Manager;
 use crate::pool::Pool;
 use crate::shared::Shared;
@@ -18,6 +19,7 @@ use crate::shared::Shared;
 pub struct Builder<M: Manager> {
     manager: M,
     config: PoolConfig,
+    reconnect_failed: Option<ReconnectFailed<M>>,
 }
 
 impl<M: Manager> Builder<M> {
@@ -25,6 +27,7 @@ impl<M: Manager> Builder<M> {
         Self {
             manager,
             config: PoolConfig::default(),
+            reconnect_failed: None,
         }
     }
 
@@ -82,6 +85,45 @@ impl<M: Manager> Builder<M> {
         self
     }
 
+    /// Sets [`PoolConfig::max_lifetime`]. Defaults to 1 h.
+    pub fn max_lifetime(mut self, max_lifetime: Option<Duration>) -> Self {
+        self.config.max_lifetime = max_lifetime;
+        self
+    }
+
+    /// Sets [`PoolConfig::max_idle`]. Defaults to 10 min.
+    pub fn max_idle(mut self, max_idle: Option<Duration>) -> Self {
+        self.config.max_idle = max_idle;
+        self
+    }
+
+    /// Sets [`PoolConfig::health_check`]. Defaults to checking connections
+    /// idle longer than 1 s.
+    pub fn health_check(mut self, health_check: HealthCheck) -> Self {
+        self.config.health_check = health_check;
+        self
+    }
+
+    /// Sets [`PoolConfig::health_check_timeout`]. Defaults to 5 s.
+    pub fn health_check_timeout(mut self, health_check_timeout: Duration) -> Self {
+        self.config.health_check_timeout = health_check_timeout;
+        self
+    }
+
+    /// Sets [`PoolConfig::reconnect_timeout`]. Defaults to 5 min.
+    pub fn reconnect_timeout(mut self, reconnect_timeout: Duration) -> Self {
+        self.config.reconnect_timeout = reconnect_timeout;
+        self
+    }
+
+    /// Sets a function to call when connects have failed for longer than
+    /// `reconnect_timeout` (once per run of failures). The pool keeps
+    /// retrying afterwards. Defaults to none (the failure is only logged).
+    pub fn reconnect_failed(mut self, callback: impl Fn(&Pool<M>) + Send + Sync + 'static) -> Self {
+        self.reconnect_failed = Some(Arc::new(callback));
+        self
+    }
+
     /// Checks the settings and starts the pool: its background worker
     /// begins opening `min_size` connections at once. Use
     /// [`Pool::wait`] to wait until they are open.
@@ -112,6 +154,7 @@ impl<M: Manager> Builder<M> {
             config: self.config,
             shared,
             runtime,
+            reconnect_failed: self.reconnect_failed,
         });
         crate::maintenance::spawn(&inner);
         Ok(Pool::from_inner(inner))

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::health::HealthCheck;
+
 /// The settings of a pool, as plain data.
 ///
 /// Every field has a documented default ([`PoolConfig::default`]). The values
@@ -50,6 +52,29 @@ pub struct PoolConfig {
     /// of a transaction left open) may take before the connection is closed
     /// instead. Defaults to 5 s.
     pub reset_timeout: Duration,
+    /// How long a connection may live; it is closed (and replaced if the pool
+    /// needs it) at the first checkout, return or sweep after that. Each
+    /// connection's lifetime is shortened by up to 5 % at random, so that
+    /// connections opened together do not all close together. `None` keeps
+    /// connections forever. Defaults to 1 h.
+    pub max_lifetime: Option<Duration>,
+    /// How long a connection may stay idle while the pool holds more than
+    /// `min_size`; longer-idle connections above `min_size` are closed.
+    /// `None` keeps them. Defaults to 10 min.
+    pub max_idle: Option<Duration>,
+    /// When to test an idle connection before handing it out. Defaults to
+    /// [`HealthCheck::IdleLongerThan`] 1 s.
+    pub health_check: HealthCheck,
+    /// How long one health check may take before the connection is deemed
+    /// broken. A check also ends at the checkout's own deadline. Defaults to
+    /// 5 s.
+    pub health_check_timeout: Duration,
+    /// How long connects may keep failing before the pool reports that it
+    /// cannot reconnect (an error in the log and the `reconnect_failed`
+    /// callback of the builder). The pool keeps retrying afterwards, every
+    /// 30 s at most, and recovers by itself when the server returns.
+    /// Defaults to 5 min.
+    pub reconnect_timeout: Duration,
 }
 
 impl Default for PoolConfig {
@@ -63,6 +88,11 @@ impl Default for PoolConfig {
             max_connecting: 2,
             connect_timeout: Duration::from_secs(30),
             reset_timeout: Duration::from_secs(5),
+            max_lifetime: Some(Duration::from_secs(60 * 60)),
+            max_idle: Some(Duration::from_secs(10 * 60)),
+            health_check: HealthCheck::default(),
+            health_check_timeout: Duration::from_secs(5),
+            reconnect_timeout: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -73,24 +103,7 @@ pub const MAX_SIZE_LIMIT: usize = 10_000;
 impl PoolConfig {
     /// Checks the settings, describing the first problem found.
     pub(crate) fn validate(&self) -> Result<(), String> {
-        if self.max_size == 0 {
-            return Err(
-                "max_size is 0; a pool needs at least one connection: set max_size to 1 or more"
-                    .into(),
-            );
-        }
-        if self.max_size > MAX_SIZE_LIMIT {
-            return Err(format!(
-                "max_size is {}, above the limit of {MAX_SIZE_LIMIT}; lower max_size",
-                self.max_size
-            ));
-        }
-        if self.min_size > self.max_size {
-            return Err(format!(
-                "min_size ({}) is larger than max_size ({}); lower min_size or raise max_size",
-                self.min_size, self.max_size
-            ));
-        }
+        validate_sizes(self.min_size, self.max_size)?;
         if self.max_connecting == 0 {
             return Err(
                 "max_connecting is 0, so no connection could ever open; set it to 1 or more".into(),
@@ -100,6 +113,10 @@ impl PoolConfig {
             ("timeout", self.timeout),
             ("connect_timeout", self.connect_timeout),
             ("reset_timeout", self.reset_timeout),
+            ("health_check_timeout", self.health_check_timeout),
+            ("reconnect_timeout", self.reconnect_timeout),
+            ("max_lifetime", self.max_lifetime.unwrap_or(Duration::MAX)),
+            ("max_idle", self.max_idle.unwrap_or(Duration::MAX)),
         ] {
             if value.is_zero() {
                 return Err(format!(
@@ -107,6 +124,34 @@ impl PoolConfig {
                 ));
             }
         }
+        if let HealthCheck::IdleLongerThan(threshold) = self.health_check
+            && threshold.is_zero()
+        {
+            return Err("health_check is IdleLongerThan(0); \
+                 use HealthCheck::Always to test at every checkout"
+                .into());
+        }
         Ok(())
     }
+}
+
+/// Checks a pair of sizes, as given to the builder or to `resize`.
+pub(crate) fn validate_sizes(min_size: usize, max_size: usize) -> Result<(), String> {
+    if max_size == 0 {
+        return Err(
+            "max_size is 0; a pool needs at least one connection: set max_size to 1 or more".into(),
+        );
+    }
+    if max_size > MAX_SIZE_LIMIT {
+        return Err(format!(
+            "max_size is {max_size}, above the limit of {MAX_SIZE_LIMIT}; lower max_size"
+        ));
+    }
+    if min_size > max_size {
+        return Err(format!(
+            "min_size ({min_size}) is larger than max_size ({max_size}); \
+             lower min_size or raise max_size"
+        ));
+    }
+    Ok(())
 }

@@ -30,6 +30,11 @@ enum Kind {
     Closed {
         pool: String,
     },
+    CloseTimeout {
+        pool: String,
+        open: usize,
+        waited: Duration,
+    },
 }
 
 /// What the pool looked like when a wait ran out.
@@ -86,9 +91,24 @@ impl Error {
         }
     }
 
-    /// True when a checkout or [`Pool::wait`](crate::Pool::wait) ran out of time.
+    pub(crate) fn close_timeout(pool: &str, open: usize, waited: Duration) -> Self {
+        Self {
+            kind: Kind::CloseTimeout {
+                pool: pool.to_owned(),
+                open,
+                waited,
+            },
+            cause: None,
+        }
+    }
+
+    /// True when a checkout, [`Pool::wait`](crate::Pool::wait) or
+    /// [`Pool::close_timeout`](crate::Pool::close_timeout) ran out of time.
     pub fn is_timeout(&self) -> bool {
-        matches!(self.kind, Kind::Timeout(_) | Kind::WaitTimeout(_))
+        matches!(
+            self.kind,
+            Kind::Timeout(_) | Kind::WaitTimeout(_) | Kind::CloseTimeout { .. }
+        )
     }
 
     /// True when a checkout was turned away at once because `max_waiting`
@@ -111,6 +131,7 @@ impl Error {
     pub fn waited(&self) -> Option<Duration> {
         match &self.kind {
             Kind::Timeout(state) | Kind::WaitTimeout(state) => Some(state.waited),
+            Kind::CloseTimeout { waited, .. } => Some(*waited),
             _ => None,
         }
     }
@@ -181,6 +202,12 @@ impl fmt::Display for Error {
                  (max_waiting is {max_waiting}); retry later, or raise max_waiting or max_size"
             )?,
             Kind::Closed { pool } => write!(f, "pool \"{pool}\" is closed")?,
+            Kind::CloseTimeout { pool, open, waited } => write!(
+                f,
+                "pool \"{pool}\" closed, but {open} connections were still in use after {}; \
+                 they close when they are returned",
+                Secs(*waited)
+            )?,
         }
         if let Some(cause) = &self.cause {
             write!(f, "; the last attempt to connect failed: {cause}")?;

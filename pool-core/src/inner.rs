@@ -4,31 +4,34 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use deadpool::unmanaged::{self, PoolError};
 use tokio::runtime::Handle;
+use tokio::time::Instant;
 
 use crate::config::PoolConfig;
-use crate::error::{Error, Exhausted};
+use crate::error::{BoxedCause, Error, Exhausted};
 use crate::guard::Pooled;
 use crate::manager::Manager;
+use crate::pool::Pool;
 use crate::shared::Shared;
-use crate::slot::Slot;
+use crate::slot::{CloseReason, Slot};
 use crate::stats::{Stats, add_time, bump};
 
 /// The idle connections: a LIFO stack behind deadpool's fair (FIFO) semaphore.
 pub(crate) type Idle<C> = unmanaged::Pool<Box<Slot<C>>>;
 /// A connection taken from the idle stack; dropping it puts it back.
 pub(crate) type IdleObject<C> = unmanaged::Object<Box<Slot<C>>>;
+/// The callback run when connects kept failing for `reconnect_timeout`.
+pub(crate) type ReconnectFailed<M> = Arc<dyn Fn(&Pool<M>) + Send + Sync>;
 
-/// The state behind every [`Pool`](crate::Pool) handle.
+/// The state behind every [`Pool`] handle.
 pub(crate) struct PoolInner<M: Manager> {
     pub(crate) manager: M,
     pub(crate) config: PoolConfig,
     pub(crate) idle: Idle<M::Connection>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) runtime: Handle,
+    pub(crate) reconnect_failed: Option<ReconnectFailed<M>>,
 }
 
 /// Counts a request as waiting for as long as it lives, so that a checkout
@@ -50,7 +53,7 @@ impl<M: Manager> PoolInner<M> {
         bump(&counters.requests_num);
         let mut queued = false;
         loop {
-            let object = match self.idle.try_get() {
+            let mut object = match self.idle.try_get() {
                 Ok(object) => object,
                 Err(PoolError::Closed) => return Err(self.failed(Error::closed(&self.shared.name))),
                 Err(_) => {
@@ -80,9 +83,8 @@ impl<M: Manager> PoolInner<M> {
                     }
                 }
             };
-            if self.manager.is_broken(&object.conn) {
-                bump(&counters.connections_lost);
-                drop(unmanaged::Object::take(object));
+            if let Err(reason) = self.vet(&mut object, deadline).await {
+                self.close(unmanaged::Object::take(object), reason);
                 continue;
             }
             let now = Instant::now();
@@ -91,6 +93,51 @@ impl<M: Manager> PoolInner<M> {
             }
             return Ok(Pooled::new(object, Arc::downgrade(self), now));
         }
+    }
+
+    /// Decides whether an idle connection may be handed out, testing it
+    /// when the health check policy asks.
+    async fn vet(
+        &self,
+        object: &mut IdleObject<M::Connection>,
+        deadline: Instant,
+    ) -> Result<(), CloseReason> {
+        let now = Instant::now();
+        if self.manager.is_broken(&object.conn) {
+            return Err(CloseReason::Lost);
+        }
+        if object.generation != self.shared.generation.load(Relaxed) {
+            return Err(CloseReason::Drained);
+        }
+        if object.is_expired(now) {
+            return Err(CloseReason::Lifetime);
+        }
+        if self.config.health_check.is_due(now - object.returned_at) {
+            let limit = deadline.min(now + self.config.health_check_timeout);
+            match tokio::time::timeout_at(limit, self.manager.check(&mut object.conn)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(pool = %self.shared.name, %error, "closing a connection that failed its health check");
+                    return Err(CloseReason::CheckFailed);
+                }
+                Err(_) => return Err(CloseReason::CheckFailed),
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes a connection that left the idle stack, counting why.
+    pub(crate) fn close(&self, slot: Box<Slot<M::Connection>>, reason: CloseReason) {
+        let counters = &self.shared.counters;
+        match reason {
+            CloseReason::Lost | CloseReason::CheckFailed => bump(&counters.connections_lost),
+            CloseReason::BadReturn => bump(&counters.returns_bad),
+            _ => {}
+        }
+        tracing::debug!(pool = %self.shared.name, reason = reason.as_str(), "closing a connection");
+        // The slot's size guard books the close and wakes the worker, which
+        // refills the pool up to min_size.
+        drop(slot);
     }
 
     fn failed(&self, error: Error) -> Error {
@@ -108,7 +155,7 @@ impl<M: Manager> PoolInner<M> {
         &self,
         waited: Duration,
         waiting: usize,
-    ) -> (Exhausted, Option<crate::error::BoxedCause>) {
+    ) -> (Exhausted, Option<BoxedCause>) {
         let idle = self.idle.status().available;
         let state = self.shared.lock();
         let exhausted = Exhausted {
@@ -131,11 +178,9 @@ impl<M: Manager> PoolInner<M> {
         checked_out_at: Instant,
     ) {
         let now = Instant::now();
-        let counters = &self.shared.counters;
-        add_time(&counters.usage_us, now - checked_out_at);
-        if self.manager.is_broken(&object.conn) {
-            bump(&counters.returns_bad);
-            drop(unmanaged::Object::take(object));
+        add_time(&self.shared.counters.usage_us, now - checked_out_at);
+        if let Some(reason) = self.must_close(&object, now) {
+            self.close(unmanaged::Object::take(object), reason);
             return;
         }
         if self.manager.needs_reset(&object.conn) {
@@ -150,6 +195,32 @@ impl<M: Manager> PoolInner<M> {
         drop(object);
     }
 
+    /// Why a returned connection must close rather than be kept, if it must.
+    fn must_close(&self, slot: &Slot<M::Connection>, now: Instant) -> Option<CloseReason> {
+        if self.manager.is_broken(&slot.conn) {
+            Some(CloseReason::BadReturn)
+        } else if slot.generation != self.shared.generation.load(Relaxed) {
+            Some(CloseReason::Drained)
+        } else if slot.is_expired(now) {
+            Some(CloseReason::Lifetime)
+        } else if self.shared.shrinking.load(Relaxed) && self.over_max_size() {
+            Some(CloseReason::Shrunk)
+        } else {
+            None
+        }
+    }
+
+    /// Whether the pool holds more connections than `max_size` (after a
+    /// resize); clears the shrinking flag once it does not.
+    fn over_max_size(&self) -> bool {
+        let state = self.shared.lock();
+        let over = state.open > state.max_size;
+        if !over {
+            self.shared.shrinking.store(false, Relaxed);
+        }
+        over
+    }
+
     /// Resets a returned connection, then keeps or closes it.
     async fn reset(self: Arc<Self>, mut slot: Box<Slot<M::Connection>>) {
         let outcome = tokio::time::timeout(
@@ -158,30 +229,34 @@ impl<M: Manager> PoolInner<M> {
         )
         .await;
         match outcome {
-            Ok(Ok(())) if !self.manager.is_broken(&slot.conn) => {
-                slot.returned_at = Instant::now();
+            Ok(Ok(())) => {
+                let now = Instant::now();
+                if let Some(reason) = self.must_close(&slot, now) {
+                    self.close(slot, reason);
+                    return;
+                }
+                slot.returned_at = now;
                 // Fails only when the pool is closed; the connection then closes.
                 let _ = self.idle.try_add(slot);
             }
-            Ok(Ok(())) => bump(&self.shared.counters.returns_bad),
             Ok(Err(error)) => {
-                bump(&self.shared.counters.returns_bad);
                 tracing::warn!(pool = %self.shared.name, %error, "closing a returned connection: its reset failed");
+                self.close(slot, CloseReason::BadReturn);
             }
             Err(_) => {
-                bump(&self.shared.counters.returns_bad);
                 tracing::warn!(
                     pool = %self.shared.name,
                     reset_timeout = ?self.config.reset_timeout,
                     "closing a returned connection: its reset took longer than reset_timeout"
                 );
+                self.close(slot, CloseReason::BadReturn);
             }
         }
     }
 
     /// Closes the pool: waiters fail, idle connections close now, connections
     /// in use close when they come back, and nothing connects again.
-    pub(crate) fn close(&self) {
+    pub(crate) fn shut(&self) {
         self.shared.lock().closed = true;
         self.idle.close();
         self.shared.wake.notify_one();
@@ -205,7 +280,7 @@ impl<M: Manager> PoolInner<M> {
 
 impl<M: Manager> Drop for PoolInner<M> {
     fn drop(&mut self) {
-        self.close();
+        self.shut();
     }
 }
 

@@ -13,9 +13,13 @@ use std::time::Duration;
 use std::{error::Error as StdError, fmt};
 use tokio::time::Instant;
 
+use std::sync::atomic::Ordering::Relaxed;
+
 use crate::backoff;
+use crate::error::BoxedCause;
 use crate::inner::PoolInner;
 use crate::manager::Manager;
+use crate::pool::Pool;
 use crate::shared::Shared;
 use crate::slot::{SizeGuard, Slot};
 use crate::stats::{add_time, bump};
@@ -29,15 +33,28 @@ pub(crate) fn spawn<M: Manager>(inner: &Arc<PoolInner<M>>) {
 }
 
 async fn run<M: Manager>(pool: Weak<PoolInner<M>>, shared: Arc<Shared>) {
+    let mut next_sweep = None;
     loop {
-        let retry_at = {
+        let wake_at = {
             let Some(inner) = pool.upgrade() else { return };
             if shared.is_closed() {
                 return;
             }
-            start_connects(&inner)
+            let now = Instant::now();
+            if let Some(period) = inner.sweep_period() {
+                let due = *next_sweep.get_or_insert(now + period);
+                if due <= now {
+                    inner.sweep();
+                    next_sweep = Some(now + period);
+                }
+            }
+            let retry_at = start_connects(&inner);
+            match (retry_at, next_sweep) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            }
         };
-        match retry_at {
+        match wake_at {
             Some(at) => {
                 tokio::select! {
                     () = shared.wake.notified() => {}
@@ -115,6 +132,7 @@ impl StdError for ConnectTimedOut {}
 
 async fn open_one<M: Manager>(inner: Arc<PoolInner<M>>, mut connecting: Connecting) {
     let shared = &inner.shared;
+    let generation = shared.generation.load(Relaxed);
     let started = Instant::now();
     let limit = inner.config.connect_timeout;
     let outcome = tokio::time::timeout(limit, inner.manager.connect()).await;
@@ -123,8 +141,8 @@ async fn open_one<M: Manager>(inner: Arc<PoolInner<M>>, mut connecting: Connecti
     add_time(&shared.counters.connections_us, elapsed);
     let outcome = match outcome {
         Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(error)) => Err(Arc::new(error) as crate::error::BoxedCause),
-        Err(_) => Err(Arc::new(ConnectTimedOut(limit)) as crate::error::BoxedCause),
+        Ok(Err(error)) => Err(Arc::new(error) as BoxedCause),
+        Err(_) => Err(Arc::new(ConnectTimedOut(limit)) as BoxedCause),
     };
     match outcome {
         Ok(conn) => {
@@ -135,45 +153,72 @@ async fn open_one<M: Manager>(inner: Arc<PoolInner<M>>, mut connecting: Connecti
                 state.failures = 0;
                 state.retry_at = None;
                 state.last_error = None;
-                if !state.closed {
+                state.failing_since = None;
+                state.reconnect_reported = false;
+                // A connect that began before a drain may carry what the
+                // drain meant to retire (old credentials, the old primary).
+                let keep = !state.closed && generation == shared.generation.load(Relaxed);
+                if keep {
                     state.open += 1;
                 }
-                !state.closed
+                keep
             };
             if keep {
-                let now = Instant::now();
-                let slot = Box::new(Slot {
-                    conn,
-                    created_at: now,
-                    returned_at: now,
-                    _size: SizeGuard(Arc::clone(shared)),
-                });
+                let size = SizeGuard(Arc::clone(shared));
+                let slot = Slot::new(conn, inner.config.max_lifetime, generation, size);
                 // Fails only when the pool closed meanwhile; the slot then
                 // closes the connection.
-                let _ = inner.idle.try_add(slot);
+                let _ = inner.idle.try_add(Box::new(slot));
             }
             tracing::debug!(pool = %shared.name, elapsed = ?elapsed, "opened a connection");
         }
-        Err(error) => {
-            bump(&shared.counters.connections_errors);
-            let delay = {
-                let mut state = shared.lock();
-                state.connecting -= 1;
-                connecting.done = true;
-                state.failures += 1;
-                let delay = backoff::delay(state.failures);
-                state.retry_at = Some(Instant::now() + delay);
-                state.last_error = Some(Arc::clone(&error));
-                delay
-            };
-            tracing::warn!(
-                pool = %shared.name,
-                %error,
-                retry_in = ?delay,
-                "could not open a connection"
-            );
-        }
+        Err(error) => connect_failed(&inner, error, connecting),
     }
     shared.wake.notify_one();
     shared.progress.notify_waiters();
+}
+
+/// Books a failed connect: backoff before the next, and the report once
+/// connects have failed for `reconnect_timeout`.
+fn connect_failed<M: Manager>(
+    inner: &Arc<PoolInner<M>>,
+    error: BoxedCause,
+    mut connecting: Connecting,
+) {
+    let shared = &inner.shared;
+    bump(&shared.counters.connections_errors);
+    let now = Instant::now();
+    let (delay, failing_for, report) = {
+        let mut state = shared.lock();
+        state.connecting -= 1;
+        connecting.done = true;
+        state.failures += 1;
+        let delay = backoff::delay(state.failures);
+        state.retry_at = Some(now + delay);
+        state.last_error = Some(Arc::clone(&error));
+        let failing_for = now - *state.failing_since.get_or_insert(now);
+        let report = !state.reconnect_reported && failing_for >= inner.config.reconnect_timeout;
+        if report {
+            state.reconnect_reported = true;
+        }
+        (delay, failing_for, report)
+    };
+    if report {
+        tracing::error!(
+            pool = %shared.name,
+            %error,
+            failing_for = ?failing_for,
+            "connects have failed for longer than reconnect_timeout; still retrying"
+        );
+        if let Some(callback) = &inner.reconnect_failed {
+            callback(&Pool::from_inner(Arc::clone(inner)));
+        }
+    } else {
+        tracing::warn!(
+            pool = %shared.name,
+            %error,
+            retry_in = ?delay,
+            "could not open a connection"
+        );
+    }
 }

@@ -7,8 +7,9 @@ use std::future::Future;
 /// The engine knows nothing of any database: it calls these methods and
 /// keeps the books. `connect` runs in the background, never on a caller's
 /// path; `is_broken` and `needs_reset` are cheap, synchronous questions asked
-/// at every checkout and return; `reset` runs in the background after a
-/// return when `needs_reset` says so.
+/// at every checkout and return; `check` runs at checkout when the health
+/// check policy asks; `reset` runs in the background after a return when
+/// `needs_reset` says so.
 pub trait Manager: Send + Sync + 'static {
     /// The pooled connection.
     type Connection: Send + 'static;
@@ -25,6 +26,18 @@ pub trait Manager: Send + Sync + 'static {
     fn is_broken(&self, conn: &Self::Connection) -> bool {
         let _ = conn;
         false
+    }
+
+    /// Tests an idle connection before it is handed out, when the pool's
+    /// [`HealthCheck`](crate::HealthCheck) policy asks; an error closes the
+    /// connection and the checkout goes on with another. Defaults to
+    /// passing.
+    fn check(
+        &self,
+        conn: &mut Self::Connection,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        let _ = conn;
+        std::future::ready(Ok(()))
     }
 
     /// Whether a returned connection must be reset (see [`reset`](Self::reset))

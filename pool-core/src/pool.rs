@@ -131,7 +131,67 @@ impl<M: Manager> Pool<M> {
     /// connections close at once, connections in use close when they are
     /// returned, and no connection is opened again.
     pub fn close(&self) {
-        self.inner.close();
+        self.inner.shut();
+    }
+
+    /// Closes the pool as [`close`](Pool::close) does, then waits at most
+    /// `timeout` for the connections in use to come back and close.
+    ///
+    /// # Errors
+    ///
+    /// A timeout error when connections were still in use at the end; they
+    /// close whenever they are returned.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: the pool is closed at the first poll,
+    /// and dropping the future only stops the waiting.
+    pub async fn close_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        let started = Instant::now();
+        self.inner.shut();
+        let remaining = self.inner.wait_all_closed(started + timeout).await;
+        if remaining == 0 {
+            Ok(())
+        } else {
+            Err(Error::close_timeout(
+                self.name(),
+                remaining,
+                started.elapsed(),
+            ))
+        }
+    }
+
+    /// Tests every idle connection now with [`Manager::check`], closing
+    /// those that fail (the pool then opens replacements). Returns how many
+    /// were closed. Requests that arrive meanwhile wait for the tested
+    /// connections.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: connections not yet tested go back to
+    /// the pool untested.
+    pub async fn check(&self) -> usize {
+        self.inner.check_idle().await
+    }
+
+    /// Replaces every connection: idle ones close now, those in use close
+    /// when they are returned, and new ones are opened as needed. Use it
+    /// after rotating credentials or a failover.
+    pub fn drain(&self) {
+        self.inner.drain();
+    }
+
+    /// Changes `min_size` and `max_size` at run time. Growing opens
+    /// connections in the background; shrinking closes idle connections at
+    /// once and connections in use when they are returned, until the pool
+    /// fits.
+    ///
+    /// # Errors
+    ///
+    /// A configuration error for impossible sizes (`max_size` 0, `min_size`
+    /// above `max_size`, ...); the pool keeps its sizes then.
+    pub fn resize(&self, min_size: usize, max_size: usize) -> Result<(), Error> {
+        self.inner.resize(min_size, max_size)
     }
 
     /// Whether the pool was closed.

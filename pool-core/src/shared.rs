@@ -1,6 +1,6 @@
 //! The books of a pool, shared by the pool, its connections and its workers.
 
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::{Mutex, MutexGuard};
 use tokio::time::Instant;
 
@@ -19,6 +19,11 @@ pub(crate) struct Shared {
     /// Requests waiting for a connection now.
     pub(crate) waiting: AtomicUsize,
     pub(crate) counters: Counters,
+    /// Bumped by `drain()`: connections of an older generation are closed.
+    pub(crate) generation: AtomicU64,
+    /// Set while the pool holds more connections than a lowered `max_size`,
+    /// so that returns check whether to close.
+    pub(crate) shrinking: AtomicBool,
     /// Wakes the maintenance worker: demand, a closed connection, a resize.
     pub(crate) wake: Notify,
     /// Wakes [`Pool::wait`](crate::Pool::wait) callers when a connection
@@ -42,6 +47,10 @@ pub(crate) struct State {
     pub(crate) failures: u32,
     /// No new connect before this instant (backoff after failures).
     pub(crate) retry_at: Option<Instant>,
+    /// When the current run of failed connects began.
+    pub(crate) failing_since: Option<Instant>,
+    /// Whether this run of failures was reported (`reconnect_timeout`).
+    pub(crate) reconnect_reported: bool,
 }
 
 impl Shared {
@@ -57,9 +66,13 @@ impl Shared {
                 last_error: None,
                 failures: 0,
                 retry_at: None,
+                failing_since: None,
+                reconnect_reported: false,
             }),
             waiting: AtomicUsize::new(0),
             counters: Counters::default(),
+            generation: AtomicU64::new(0),
+            shrinking: AtomicBool::new(false),
             wake: Notify::new(),
             progress: Notify::new(),
         }

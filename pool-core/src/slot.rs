@@ -1,17 +1,87 @@
 //! A pooled connection with its bookkeeping.
 
 use std::sync::Arc;
+use std::time::Duration;
+
 use tokio::time::Instant;
 
+use crate::jitter::unit_random;
 use crate::shared::Shared;
 
-/// A connection as the pool keeps it: the connection, when it was made and
-/// last returned, and the guard that counts it in the pool's size.
+/// The most a connection's lifetime is shortened, at random, below
+/// `max_lifetime`.
+const LIFETIME_JITTER: f64 = 0.05;
+
+/// A connection as the pool keeps it: the connection, when it was made, when
+/// it must close and when it was last returned, and the guard that counts it
+/// in the pool's size.
 pub(crate) struct Slot<C> {
     pub(crate) conn: C,
     pub(crate) created_at: Instant,
     pub(crate) returned_at: Instant,
+    /// When the connection has lived long enough (`max_lifetime`, jittered).
+    pub(crate) expires_at: Option<Instant>,
+    /// The pool's generation when the connect began: a connection of an
+    /// older generation was drained and must not be handed out.
+    pub(crate) generation: u64,
     pub(crate) _size: SizeGuard,
+}
+
+impl<C> Slot<C> {
+    pub(crate) fn new(
+        conn: C,
+        max_lifetime: Option<Duration>,
+        generation: u64,
+        size: SizeGuard,
+    ) -> Self {
+        let now = Instant::now();
+        Self {
+            conn,
+            created_at: now,
+            returned_at: now,
+            expires_at: max_lifetime
+                .map(|lifetime| now + lifetime.mul_f64(1.0 - LIFETIME_JITTER * unit_random())),
+            generation,
+            _size: size,
+        }
+    }
+
+    pub(crate) fn is_expired(&self, now: Instant) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+}
+
+/// Why the pool closed a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CloseReason {
+    /// Found broken (socket closed) at checkout.
+    Lost,
+    /// Returned broken, or its reset failed.
+    BadReturn,
+    /// Failed its health check.
+    CheckFailed,
+    /// Lived longer than `max_lifetime`.
+    Lifetime,
+    /// Idle longer than `max_idle` above `min_size`.
+    Idle,
+    /// Replaced by `drain()`.
+    Drained,
+    /// Above a lowered `max_size`.
+    Shrunk,
+}
+
+impl CloseReason {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::Lost => "broken",
+            CloseReason::BadReturn => "returned in a bad state",
+            CloseReason::CheckFailed => "health check failed",
+            CloseReason::Lifetime => "max_lifetime reached",
+            CloseReason::Idle => "idle longer than max_idle",
+            CloseReason::Drained => "drained",
+            CloseReason::Shrunk => "above max_size after a resize",
+        }
+    }
 }
 
 /// Counts one open connection in the pool's size for as long as it lives,

@@ -1,0 +1,171 @@
+//! Work on the idle connections as a whole: the periodic sweep (lifetimes,
+//! idle time), `check()`, `drain()` and `resize()`.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use deadpool::unmanaged::Object;
+use tokio::time::Instant;
+
+use crate::config::validate_sizes;
+use crate::error::Error;
+use crate::inner::{IdleObject, PoolInner};
+use crate::manager::Manager;
+use crate::slot::CloseReason;
+
+/// The longest time between two sweeps.
+const MAX_SWEEP_PERIOD: Duration = Duration::from_secs(30);
+/// The shortest time between two sweeps.
+const MIN_SWEEP_PERIOD: Duration = Duration::from_millis(100);
+
+impl<M: Manager> PoolInner<M> {
+    /// Takes every idle connection off the stack, the most recently returned
+    /// first. Requests that arrive meanwhile wait, and are served as the
+    /// connections are put back.
+    fn take_idle(&self) -> Vec<IdleObject<M::Connection>> {
+        let mut taken = Vec::new();
+        while let Ok(object) = self.idle.try_get() {
+            taken.push(object);
+        }
+        taken
+    }
+
+    /// Puts connections taken by [`take_idle`](Self::take_idle) back in
+    /// their order.
+    fn put_back_idle(&self, mut taken: Vec<IdleObject<M::Connection>>) {
+        // The last one taken was at the bottom of the stack: it goes back first.
+        while let Some(object) = taken.pop() {
+            drop(object);
+        }
+    }
+
+    /// How often the worker sweeps the idle connections: often enough to
+    /// honour `max_idle` and `max_lifetime` closely, rarely enough to cost
+    /// nothing.
+    pub(crate) fn sweep_period(&self) -> Option<Duration> {
+        let shortest = [self.config.max_idle, self.config.max_lifetime]
+            .into_iter()
+            .flatten()
+            .min()?;
+        Some((shortest / 4).clamp(MIN_SWEEP_PERIOD, MAX_SWEEP_PERIOD))
+    }
+
+    /// Closes idle connections past their lifetime, drained ones, and those
+    /// idle longer than `max_idle` while the pool holds more than
+    /// `min_size` (the longest idle first).
+    pub(crate) fn sweep(&self) {
+        let now = Instant::now();
+        let generation = self.shared.generation.load(Relaxed);
+        let mut taken = self.take_idle();
+        let (mut open, min_size) = {
+            let state = self.shared.lock();
+            (state.open, state.min_size)
+        };
+        let mut kept = Vec::with_capacity(taken.len());
+        // From the bottom of the stack: the longest idle first.
+        while let Some(object) = taken.pop() {
+            let reason = if object.generation != generation {
+                Some(CloseReason::Drained)
+            } else if object.is_expired(now) {
+                Some(CloseReason::Lifetime)
+            } else if open > min_size
+                && self
+                    .config
+                    .max_idle
+                    .is_some_and(|max_idle| now - object.returned_at >= max_idle)
+            {
+                Some(CloseReason::Idle)
+            } else {
+                None
+            };
+            match reason {
+                Some(reason) => {
+                    open = open.saturating_sub(1);
+                    self.close(Object::take(object), reason);
+                }
+                None => kept.push(object),
+            }
+        }
+        kept.reverse();
+        self.put_back_idle(kept);
+    }
+
+    /// Tests every idle connection now, closing those that fail; returns
+    /// how many were closed.
+    pub(crate) async fn check_idle(self: &Arc<Self>) -> usize {
+        let taken = self.take_idle();
+        let mut closed = 0;
+        for mut object in taken {
+            let healthy = !self.manager.is_broken(&object.conn)
+                && matches!(
+                    tokio::time::timeout(
+                        self.config.health_check_timeout,
+                        self.manager.check(&mut object.conn)
+                    )
+                    .await,
+                    Ok(Ok(()))
+                );
+            if healthy {
+                object.returned_at = Instant::now();
+                drop(object);
+            } else {
+                closed += 1;
+                self.close(Object::take(object), CloseReason::CheckFailed);
+            }
+        }
+        closed
+    }
+
+    /// Retires every connection: idle ones close now, those in use when
+    /// they are returned, and the worker opens new ones.
+    pub(crate) fn drain(&self) {
+        self.shared.generation.fetch_add(1, Relaxed);
+        self.sweep();
+        self.shared.wake.notify_one();
+    }
+
+    /// Changes the pool's sizes at run time.
+    pub(crate) fn resize(&self, min_size: usize, max_size: usize) -> Result<(), Error> {
+        validate_sizes(min_size, max_size).map_err(Error::config)?;
+        let excess = {
+            let mut state = self.shared.lock();
+            state.min_size = min_size;
+            state.max_size = max_size;
+            state.open.saturating_sub(max_size)
+        };
+        if excess > 0 {
+            self.shared.shrinking.store(true, Relaxed);
+            let mut taken = self.take_idle();
+            // Close the longest idle (the bottom of the stack) first.
+            let keep = taken.len().saturating_sub(excess);
+            for object in taken.drain(keep..) {
+                self.close(Object::take(object), CloseReason::Shrunk);
+            }
+            self.put_back_idle(taken);
+        }
+        self.shared.wake.notify_one();
+        self.shared.progress.notify_waiters();
+        Ok(())
+    }
+
+    /// Waits until every connection has closed (after [`shut`](Self::shut)),
+    /// at most until `deadline`; returns how many are still open.
+    pub(crate) async fn wait_all_closed(&self, deadline: Instant) -> usize {
+        loop {
+            let progress = self.shared.progress.notified();
+            tokio::pin!(progress);
+            progress.as_mut().enable();
+            let remaining = {
+                let state = self.shared.lock();
+                state.open + state.connecting
+            };
+            if remaining == 0 {
+                return 0;
+            }
+            if tokio::time::timeout_at(deadline, progress).await.is_err() {
+                return remaining;
+            }
+        }
+    }
+}
