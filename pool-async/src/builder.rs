@@ -3,9 +3,13 @@
 use std::fmt;
 use std::time::Duration;
 
-use tidepool_core::PoolConfig;
+use std::sync::Arc;
 
+use tidepool_core::{HealthCheck, PoolConfig};
+
+use crate::connection::Connection;
 use crate::error::Error;
+use crate::hooks::{HookFuture, Hooks};
 use crate::manager::PgManager;
 use crate::pool::Pool;
 
@@ -14,13 +18,20 @@ use crate::pool::Pool;
 pub struct PoolBuilder {
     pg: Result<tokio_postgres::Config, Error>,
     config: PoolConfig,
+    hooks: Hooks,
+    reconnect_failed: Option<ReconnectFailed>,
 }
+
+/// The callback run when connects kept failing for `reconnect_timeout`.
+type ReconnectFailed = Arc<dyn Fn(&Pool) + Send + Sync>;
 
 impl PoolBuilder {
     pub(crate) fn new(pg: Result<tokio_postgres::Config, Error>) -> Self {
         Self {
             pg,
             config: PoolConfig::default(),
+            hooks: Hooks::default(),
+            reconnect_failed: None,
         }
     }
 
@@ -79,6 +90,103 @@ impl PoolBuilder {
         self
     }
 
+    /// Sets [`PoolConfig::max_lifetime`]: connections older than this are
+    /// replaced. `None` keeps them forever. Defaults to 1 h.
+    pub fn max_lifetime(mut self, max_lifetime: Option<Duration>) -> Self {
+        self.config.max_lifetime = max_lifetime;
+        self
+    }
+
+    /// Sets [`PoolConfig::max_idle`]: connections above `min_size` idle
+    /// longer than this are closed. `None` keeps them. Defaults to 10 min.
+    pub fn max_idle(mut self, max_idle: Option<Duration>) -> Self {
+        self.config.max_idle = max_idle;
+        self
+    }
+
+    /// Sets [`PoolConfig::health_check`], when connections are tested
+    /// before being handed out. Defaults to testing connections idle longer
+    /// than 1 s.
+    pub fn health_check(mut self, health_check: HealthCheck) -> Self {
+        self.config.health_check = health_check;
+        self
+    }
+
+    /// Sets [`PoolConfig::health_check_timeout`]. Defaults to 5 s.
+    pub fn health_check_timeout(mut self, health_check_timeout: Duration) -> Self {
+        self.config.health_check_timeout = health_check_timeout;
+        self
+    }
+
+    /// Sets [`PoolConfig::reconnect_timeout`]. Defaults to 5 min.
+    pub fn reconnect_timeout(mut self, reconnect_timeout: Duration) -> Self {
+        self.config.reconnect_timeout = reconnect_timeout;
+        self
+    }
+
+    /// Sets a function called when connects have failed for longer than
+    /// `reconnect_timeout` (once per run of failures; the pool keeps
+    /// retrying). Defaults to none: the failure is logged.
+    pub fn reconnect_failed(mut self, callback: impl Fn(&Pool) + Send + Sync + 'static) -> Self {
+        self.reconnect_failed = Some(Arc::new(callback));
+        self
+    }
+
+    /// Sets a callback run once on every new connection before the pool
+    /// uses it (to set `search_path`, time zones, prepared statements, ...).
+    /// An error closes the connection and counts as a failed connect.
+    /// Defaults to none.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), tidepool_async::Error> {
+    /// let pool = tidepool_async::Pool::builder("postgresql://app@localhost/app")
+    ///     .configure(|conn| Box::pin(async move {
+    ///         conn.batch_execute("SET search_path TO app, public").await
+    ///     }))
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn configure(
+        mut self,
+        callback: impl for<'a> Fn(&'a mut Connection) -> HookFuture<'a> + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.configure = Some(Arc::new(callback));
+        self
+    }
+
+    /// Sets the health check run on idle connections when the
+    /// [`health_check`](PoolBuilder::health_check) policy asks, instead of
+    /// the default empty query. An error closes the connection. Defaults
+    /// to the empty query.
+    pub fn check(
+        mut self,
+        callback: impl for<'a> Fn(&'a mut Connection) -> HookFuture<'a> + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.check = Some(Arc::new(callback));
+        self
+    }
+
+    /// Sets a callback run on every returned connection, in the background,
+    /// after the rollback and the [`reset_sql`](PoolBuilder::reset_sql). An
+    /// error closes the connection. Defaults to none.
+    pub fn reset(
+        mut self,
+        callback: impl for<'a> Fn(&'a mut Connection) -> HookFuture<'a> + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.reset = Some(Arc::new(callback));
+        self
+    }
+
+    /// Sets SQL run on every returned connection, in the background, such as
+    /// `DISCARD ALL` (which clears settings, temporary tables, prepared
+    /// statements and advisory locks) or `RESET ALL`. An error closes the
+    /// connection. Defaults to none: a returned connection is only rolled
+    /// back, and only when it may be inside a transaction.
+    pub fn reset_sql(mut self, sql: impl Into<String>) -> Self {
+        self.hooks.reset_sql = Some(sql.into());
+        self
+    }
+
     /// Checks the settings and starts the pool, which begins opening
     /// `min_size` connections in the background. Use [`Pool::wait`] to
     /// wait for them.
@@ -102,11 +210,13 @@ impl PoolBuilder {
                  \"user=app\" or postgresql://app@localhost/dbname",
             ));
         }
-        let pool = tidepool_core::Pool::builder(PgManager::new(pg))
-            .config(self.config)
-            .build()
-            .map_err(Error::pool)?;
-        Ok(Pool::from_core(pool))
+        let mut builder =
+            tidepool_core::Pool::builder(PgManager::new(pg, self.hooks)).config(self.config);
+        if let Some(callback) = self.reconnect_failed {
+            builder =
+                builder.reconnect_failed(move |core| callback(&Pool::from_core(core.clone())));
+        }
+        Ok(Pool::from_core(builder.build().map_err(Error::pool)?))
     }
 }
 
@@ -127,6 +237,7 @@ impl fmt::Debug for PoolBuilder {
         f.debug_struct("PoolBuilder")
             .field("pg", &self.pg.as_ref().ok())
             .field("config", &self.config)
-            .finish()
+            .field("hooks", &self.hooks)
+            .finish_non_exhaustive()
     }
 }

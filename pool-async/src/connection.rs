@@ -3,7 +3,7 @@
 use std::fmt;
 
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{CancelToken, Client, Row, SimpleQueryMessage};
+use tokio_postgres::{CancelToken, Client, NoTls, Row, SimpleQueryMessage};
 
 use crate::error::Error;
 use crate::tracker::Tracker;
@@ -173,15 +173,45 @@ impl Connection {
         self.tracker.needs_reset()
     }
 
-    /// Ends any transaction and forgets the tracked state. Statements still
-    /// running finish first (the server runs them in order).
-    pub(crate) async fn reset(&mut self) -> Result<(), Error> {
-        self.client
-            .batch_execute("ROLLBACK")
-            .await
-            .map_err(Error::db)?;
-        self.tracker.clear();
+    pub(crate) fn has_statement_in_flight(&self) -> bool {
+        self.tracker.has_in_flight()
+    }
+
+    /// Asks the server to cancel the statement running on this connection,
+    /// if any. A failure is only logged: the rollback that follows waits for
+    /// the statement instead, within the pool's reset timeout.
+    pub(crate) async fn cancel_running(&self) {
+        if let Err(error) = self.client.cancel_token().cancel_query(NoTls).await {
+            tracing::debug!(%error, "could not cancel a statement left running on a returned connection");
+        }
+    }
+
+    /// Rolls back whatever the session may hold open, if the tracker says
+    /// it may, and forgets the tracked state.
+    pub(crate) async fn settle(&mut self) -> Result<(), Error> {
+        if self.tracker.needs_reset() {
+            self.client
+                .batch_execute("ROLLBACK")
+                .await
+                .map_err(Error::db)?;
+            self.tracker.clear();
+        }
         Ok(())
+    }
+
+    /// Runs the pool's reset SQL (such as `DISCARD ALL`) on a returned
+    /// connection.
+    pub(crate) async fn run_reset_sql(&self, sql: &str) -> Result<(), Error> {
+        self.client.batch_execute(sql).await.map_err(Error::db)
+    }
+
+    /// The default health check: an empty query, one round trip.
+    pub(crate) async fn ping(&self) -> Result<(), Error> {
+        self.client
+            .simple_query("")
+            .await
+            .map(drop)
+            .map_err(Error::db)
     }
 }
 

@@ -25,6 +25,10 @@ enum Kind {
     },
     Config(String),
     Blocking(&'static str),
+    Callback {
+        name: &'static str,
+        source: Box<Error>,
+    },
 }
 
 impl Error {
@@ -43,6 +47,15 @@ impl Error {
     pub(crate) fn connect(target: String, source: tokio_postgres::Error) -> Self {
         Self {
             kind: Kind::Connect { target, source },
+        }
+    }
+
+    pub(crate) fn callback(name: &'static str, source: Error) -> Self {
+        Self {
+            kind: Kind::Callback {
+                name,
+                source: Box::new(source),
+            },
         }
     }
 
@@ -116,6 +129,7 @@ impl Error {
                 .cause()
                 .and_then(|cause| cause.downcast_ref::<Error>())
                 .and_then(Error::as_postgres),
+            Kind::Callback { source, .. } => source.as_postgres(),
             Kind::Config(_) | Kind::Blocking(_) => None,
         }
     }
@@ -141,6 +155,7 @@ impl fmt::Display for Error {
                 write!(f, "could not connect to {target}: {source}")
             }
             Kind::Config(message) => f.write_str(message),
+            Kind::Callback { name, source } => write!(f, "the {name} callback failed: {source}"),
             Kind::Blocking(method) => write!(
                 f,
                 "{method} is a blocking call and was made inside an async runtime, where it \
@@ -166,6 +181,11 @@ impl fmt::Debug for Error {
                 .debug_tuple("Error::BlockingInAsync")
                 .field(method)
                 .finish(),
+            Kind::Callback { name, source } => f
+                .debug_struct("Error::Callback")
+                .field("name", name)
+                .field("source", source)
+                .finish(),
         }
     }
 }
@@ -175,6 +195,7 @@ impl StdError for Error {
         match &self.kind {
             Kind::Pool(e) => Some(e),
             Kind::Db(e) | Kind::Connect { source: e, .. } => Some(e),
+            Kind::Callback { source, .. } => Some(&**source),
             Kind::Config(_) | Kind::Blocking(_) => None,
         }
     }

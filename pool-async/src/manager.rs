@@ -1,4 +1,4 @@
-//! Opening and resetting PostgreSQL connections for the engine.
+//! Opening, checking and resetting PostgreSQL connections for the engine.
 
 use std::fmt;
 
@@ -7,19 +7,25 @@ use tokio_postgres::{Config, NoTls};
 
 use crate::connection::Connection;
 use crate::error::Error;
+use crate::hooks::Hooks;
 
-/// Opens tokio-postgres connections for the engine and resets them.
+/// Opens tokio-postgres connections for the engine, checks and resets them.
 pub(crate) struct PgManager {
     config: Config,
     /// Where connections go, for error messages ("127.0.0.1:5432"); never
     /// holds the password.
     target: String,
+    hooks: Hooks,
 }
 
 impl PgManager {
-    pub(crate) fn new(config: Config) -> Self {
+    pub(crate) fn new(config: Config, hooks: Hooks) -> Self {
         let target = describe_target(&config);
-        Self { config, target }
+        Self {
+            config,
+            target,
+            hooks,
+        }
     }
 }
 
@@ -60,19 +66,49 @@ impl tidepool_core::Manager for PgManager {
                 tracing::debug!(%error, "a pooled connection ended with an error");
             }
         });
-        Ok(Connection::new(client))
+        let mut conn = Connection::new(client);
+        if let Some(configure) = &self.hooks.configure {
+            configure(&mut conn)
+                .await
+                .map_err(|e| Error::callback("configure", e))?;
+            conn.settle().await?;
+        }
+        Ok(conn)
     }
 
     fn is_broken(&self, conn: &Connection) -> bool {
         conn.is_closed()
     }
 
+    async fn check(&self, conn: &mut Connection) -> Result<(), Error> {
+        match &self.hooks.check {
+            Some(check) => {
+                check(conn).await.map_err(|e| Error::callback("check", e))?;
+                conn.settle().await
+            }
+            None => conn.ping().await,
+        }
+    }
+
     fn needs_reset(&self, conn: &Connection) -> bool {
-        conn.needs_reset()
+        self.hooks.reset_always() || conn.needs_reset()
     }
 
     async fn reset(&self, conn: &mut Connection) -> Result<(), Error> {
-        conn.reset().await
+        if conn.has_statement_in_flight() {
+            // The server runs statements in order: the rollback below would
+            // wait for the running one. Cancel it instead of waiting.
+            conn.cancel_running().await;
+        }
+        conn.settle().await?;
+        if let Some(sql) = &self.hooks.reset_sql {
+            conn.run_reset_sql(sql).await?;
+        }
+        if let Some(reset) = &self.hooks.reset {
+            reset(conn).await.map_err(|e| Error::callback("reset", e))?;
+            conn.settle().await?;
+        }
+        Ok(())
     }
 }
 
@@ -80,6 +116,7 @@ impl fmt::Debug for PgManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PgManager")
             .field("target", &self.target)
+            .field("hooks", &self.hooks)
             .finish_non_exhaustive()
     }
 }

@@ -116,9 +116,55 @@ impl Pool {
         self.inner.close();
     }
 
+    /// Closes the pool as [`close`](Pool::close) does, then waits at most
+    /// `timeout` for the connections in use to come back and close.
+    ///
+    /// # Errors
+    ///
+    /// A timeout error when connections were still in use at the end; they
+    /// close whenever they are returned.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: the pool is closed at the first poll,
+    /// and dropping the future only stops the waiting.
+    pub async fn close_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        self.inner.close_timeout(timeout).await.map_err(Error::pool)
+    }
+
     /// Whether the pool was closed.
     pub fn is_closed(&self) -> bool {
         self.inner.is_closed()
+    }
+
+    /// Tests every idle connection now (with the health check), closing
+    /// those that fail; the pool opens replacements. Returns how many were
+    /// closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// This method is cancel safe: connections not yet tested go back to
+    /// the pool untested.
+    pub async fn check(&self) -> usize {
+        self.inner.check().await
+    }
+
+    /// Replaces every connection: idle ones close now, those in use when
+    /// they are returned, and new ones open as needed. Use it after
+    /// rotating credentials or a failover.
+    pub fn drain(&self) {
+        self.inner.drain();
+    }
+
+    /// Changes `min_size` and `max_size` at run time: growing opens
+    /// connections in the background, shrinking closes idle connections now
+    /// and connections in use when they are returned.
+    ///
+    /// # Errors
+    ///
+    /// A configuration error for impossible sizes; the pool keeps its sizes.
+    pub fn resize(&self, min_size: usize, max_size: usize) -> Result<(), Error> {
+        self.inner.resize(min_size, max_size).map_err(Error::pool)
     }
 
     /// The pool's gauges and counters now (psycopg_pool's names).

@@ -66,6 +66,11 @@ impl Tracker {
         self.open_transactions.fetch_sub(1, Relaxed);
     }
 
+    /// Whether an operation was left unfinished by a dropped future.
+    pub(crate) fn has_in_flight(&self) -> bool {
+        self.in_flight.load(Relaxed) > 0
+    }
+
     /// Whether the connection must be reset before another user gets it.
     pub(crate) fn needs_reset(&self) -> bool {
         self.in_flight.load(Relaxed) > 0

@@ -3,8 +3,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use tidepool_async::{Error, PoolConfig};
+use std::sync::Arc;
 
+use tidepool_async::{Error, HealthCheck, PoolConfig};
+
+use crate::callback::{CallbackConnection, to_async};
 use crate::pool::Pool;
 use crate::runtime::Blocker;
 
@@ -67,6 +70,80 @@ impl PoolBuilder {
     /// Sets [`PoolConfig::reset_timeout`]. Defaults to 5 s.
     pub fn reset_timeout(self, reset_timeout: Duration) -> Self {
         self.map(|b| b.reset_timeout(reset_timeout))
+    }
+
+    /// Sets [`PoolConfig::max_lifetime`]: connections older than this are
+    /// replaced. `None` keeps them forever. Defaults to 1 h.
+    pub fn max_lifetime(self, max_lifetime: Option<Duration>) -> Self {
+        self.map(|b| b.max_lifetime(max_lifetime))
+    }
+
+    /// Sets [`PoolConfig::max_idle`]: connections above `min_size` idle
+    /// longer than this are closed. `None` keeps them. Defaults to 10 min.
+    pub fn max_idle(self, max_idle: Option<Duration>) -> Self {
+        self.map(|b| b.max_idle(max_idle))
+    }
+
+    /// Sets [`PoolConfig::health_check`]. Defaults to testing connections
+    /// idle longer than 1 s.
+    pub fn health_check(self, health_check: HealthCheck) -> Self {
+        self.map(|b| b.health_check(health_check))
+    }
+
+    /// Sets [`PoolConfig::health_check_timeout`]. Defaults to 5 s.
+    pub fn health_check_timeout(self, health_check_timeout: Duration) -> Self {
+        self.map(|b| b.health_check_timeout(health_check_timeout))
+    }
+
+    /// Sets [`PoolConfig::reconnect_timeout`]. Defaults to 5 min.
+    pub fn reconnect_timeout(self, reconnect_timeout: Duration) -> Self {
+        self.map(|b| b.reconnect_timeout(reconnect_timeout))
+    }
+
+    /// Sets a function called (on a background thread) when connects have
+    /// failed for longer than `reconnect_timeout`. Defaults to none.
+    pub fn reconnect_failed(self, callback: impl Fn() + Send + Sync + 'static) -> Self {
+        self.map(|b| b.reconnect_failed(move |_| callback()))
+    }
+
+    /// Sets a callback run once on every new connection before the pool
+    /// uses it; an error closes the connection and counts as a failed
+    /// connect. Defaults to none.
+    pub fn configure(
+        self,
+        callback: impl Fn(&mut CallbackConnection<'_>) -> Result<(), Error> + Send + Sync + 'static,
+    ) -> Self {
+        let callback = to_async(Arc::new(callback));
+        self.map(|b| b.configure(callback))
+    }
+
+    /// Sets the health check run on idle connections when the
+    /// `health_check` policy asks, instead of the default empty query; an
+    /// error closes the connection. Defaults to the empty query.
+    pub fn check(
+        self,
+        callback: impl Fn(&mut CallbackConnection<'_>) -> Result<(), Error> + Send + Sync + 'static,
+    ) -> Self {
+        let callback = to_async(Arc::new(callback));
+        self.map(|b| b.check(callback))
+    }
+
+    /// Sets a callback run on every returned connection, on a background
+    /// thread, after the rollback and the reset SQL; an error closes the
+    /// connection. Defaults to none.
+    pub fn reset(
+        self,
+        callback: impl Fn(&mut CallbackConnection<'_>) -> Result<(), Error> + Send + Sync + 'static,
+    ) -> Self {
+        let callback = to_async(Arc::new(callback));
+        self.map(|b| b.reset(callback))
+    }
+
+    /// Sets SQL run on every returned connection, such as `DISCARD ALL`.
+    /// Defaults to none: a returned connection is only rolled back, and only
+    /// when it may be inside a transaction.
+    pub fn reset_sql(self, sql: impl Into<String>) -> Self {
+        self.map(|b| b.reset_sql(sql))
     }
 
     /// Sets how many threads drive the pool's connections in the

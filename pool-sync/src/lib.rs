@@ -28,12 +28,14 @@
 //! ```
 
 mod builder;
+mod callback;
 mod connection;
 mod pool;
 mod runtime;
 mod transaction;
 
 pub use builder::PoolBuilder;
+pub use callback::CallbackConnection;
 pub use connection::{Connection, PooledConnection};
 pub use pool::Pool;
 pub use tidepool_async::{

@@ -89,9 +89,48 @@ impl Pool {
         self.inner.close();
     }
 
+    /// Closes the pool, then blocks at most `timeout` until the connections
+    /// in use come back and close, as [`tidepool_async::Pool::close_timeout`].
+    ///
+    /// # Errors
+    ///
+    /// A timeout error when connections were still in use at the end, or an
+    /// error when called inside an async runtime (the pool is closed then).
+    pub fn close_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        self.inner.close();
+        self.blocker
+            .block_on("Pool::close_timeout", self.inner.close_timeout(timeout))
+    }
+
     /// Whether the pool was closed.
     pub fn is_closed(&self) -> bool {
         self.inner.is_closed()
+    }
+
+    /// Tests every idle connection now, closing those that fail, as
+    /// [`tidepool_async::Pool::check`]. Returns how many were closed.
+    ///
+    /// # Errors
+    ///
+    /// An error when called inside an async runtime.
+    pub fn check(&self) -> Result<usize, Error> {
+        self.blocker
+            .block_on("Pool::check", async { Ok(self.inner.check().await) })
+    }
+
+    /// Replaces every connection, as [`tidepool_async::Pool::drain`].
+    pub fn drain(&self) {
+        self.inner.drain();
+    }
+
+    /// Changes `min_size` and `max_size` at run time, as
+    /// [`tidepool_async::Pool::resize`].
+    ///
+    /// # Errors
+    ///
+    /// A configuration error for impossible sizes.
+    pub fn resize(&self, min_size: usize, max_size: usize) -> Result<(), Error> {
+        self.inner.resize(min_size, max_size)
     }
 
     /// The pool's gauges and counters now (psycopg_pool's names).
