@@ -150,9 +150,10 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.kind {
             Kind::Pool(e) => fmt::Display::fmt(e, f),
-            Kind::Db(e) => fmt::Display::fmt(e, f),
+            Kind::Db(e) => write_postgres(f, e),
             Kind::Connect { target, source } => {
-                write!(f, "could not connect to {target}: {source}")
+                write!(f, "could not connect to {target}: ")?;
+                write_postgres(f, source)
             }
             Kind::Config(message) => f.write_str(message),
             Kind::Callback { name, source } => write!(f, "the {name} callback failed: {source}"),
@@ -164,6 +165,35 @@ impl fmt::Display for Error {
             ),
         }
     }
+}
+
+/// Writes a tokio-postgres error with what its own `Display` leaves out:
+/// the server's message, SQLSTATE, detail and hint, or the chain of causes
+/// ("error connecting to server: Connection refused").
+fn write_postgres(f: &mut fmt::Formatter<'_>, error: &tokio_postgres::Error) -> fmt::Result {
+    if let Some(db) = error.as_db_error() {
+        write!(
+            f,
+            "{}: {} (SQLSTATE {})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        )?;
+        if let Some(detail) = db.detail() {
+            write!(f, "; detail: {detail}")?;
+        }
+        if let Some(hint) = db.hint() {
+            write!(f, "; hint: {hint}")?;
+        }
+        return Ok(());
+    }
+    write!(f, "{error}")?;
+    let mut source = error.source();
+    while let Some(cause) = source {
+        write!(f, ": {cause}")?;
+        source = cause.source();
+    }
+    Ok(())
 }
 
 impl fmt::Debug for Error {
