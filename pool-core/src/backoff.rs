@@ -7,13 +7,13 @@ use crate::jitter::unit_random;
 /// The delay before the first retry after a failed connect.
 pub(crate) const INITIAL_DELAY: Duration = Duration::from_secs(1);
 /// The longest delay between two attempts.
-pub(crate) const MAX_DELAY: Duration = Duration::from_secs(30);
+pub(crate) const MAX_DELAY: Duration = Duration::from_secs(10);
 /// The delay varies by up to this fraction either way, so that many pools
 /// (or many processes) do not retry in step.
 const JITTER: f64 = 0.1;
 
 /// The delay before the next attempt after `failures` failures in a row:
-/// 1 s, 2 s, 4 s, ... up to 30 s, each within 10 % either way.
+/// 1 s, 2 s, 4 s, 8 s, then 10 s, each within 10 % either way.
 pub(crate) fn delay(failures: u32) -> Duration {
     let doublings = failures.saturating_sub(1).min(16);
     let base = INITIAL_DELAY.saturating_mul(1 << doublings).min(MAX_DELAY);
@@ -30,9 +30,9 @@ mod tests {
             (1, 1.0),
             (2, 2.0),
             (3, 4.0),
-            (5, 16.0),
-            (6, 30.0),
-            (40, 30.0),
+            (4, 8.0),
+            (5, 10.0),
+            (40, 10.0),
         ] {
             let got = delay(failures).as_secs_f64();
             assert!(

@@ -72,7 +72,7 @@ pub struct PoolConfig {
     /// How long connects may keep failing before the pool reports that it
     /// cannot reconnect (an error in the log and the `reconnect_failed`
     /// callback of the builder). The pool keeps retrying afterwards, every
-    /// 30 s at most, and recovers by itself when the server returns.
+    /// 10 s at most, and recovers by itself when the server returns.
     /// Defaults to 5 min.
     pub reconnect_timeout: Duration,
 }

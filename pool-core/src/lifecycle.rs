@@ -51,7 +51,8 @@ impl<M: Manager> PoolInner<M> {
         Some((shortest / 4).clamp(MIN_SWEEP_PERIOD, MAX_SWEEP_PERIOD))
     }
 
-    /// Closes idle connections past their lifetime, drained ones, and those
+    /// Closes idle connections found broken, past their lifetime, drained
+    /// ones, and those
     /// idle longer than `max_idle` while the pool holds more than
     /// `min_size` (the longest idle first).
     pub(crate) fn sweep(&self) {
@@ -65,7 +66,9 @@ impl<M: Manager> PoolInner<M> {
         let mut kept = Vec::with_capacity(taken.len());
         // From the bottom of the stack: the longest idle first.
         while let Some(object) = taken.pop() {
-            let reason = if object.generation != generation {
+            let reason = if self.manager.is_broken(&object.conn) {
+                Some(CloseReason::Lost)
+            } else if object.generation != generation {
                 Some(CloseReason::Drained)
             } else if object.is_expired(now) {
                 Some(CloseReason::Lifetime)

@@ -88,6 +88,10 @@ fn start_connects<M: Manager>(inner: &Arc<PoolInner<M>>) -> Option<Instant> {
         if let Some(at) = state.retry_at.filter(|at| *at > now) {
             return Some(at);
         }
+        // While connects fail, one attempt at a time probes the server.
+        if state.failures > 0 && state.connecting > 0 {
+            break;
+        }
         state.connecting += 1;
         let connecting = Connecting {
             shared: Arc::clone(&inner.shared),
@@ -192,7 +196,11 @@ fn connect_failed<M: Manager>(
         let mut state = shared.lock();
         state.connecting -= 1;
         connecting.done = true;
-        state.failures += 1;
+        // Connects that fail together (started before the first failure was
+        // known) count as one failure: the backoff grows per round.
+        if state.retry_at.is_none_or(|at| at <= now) {
+            state.failures += 1;
+        }
         let delay = backoff::delay(state.failures);
         state.retry_at = Some(now + delay);
         state.last_error = Some(Arc::clone(&error));
