@@ -39,6 +39,7 @@ pub use callback::CallbackConnection;
 pub use connection::{Connection, PooledConnection};
 pub use pool::Pool;
 pub use tidepool_async::{
-    Error, IsolationLevel, PoolConfig, Row, SimpleQueryMessage, Stats, ToSql, tokio_postgres,
+    Error, HealthCheck, IsolationLevel, PoolConfig, Row, SimpleQueryMessage, Stats, ToSql,
+    tokio_postgres,
 };
 pub use transaction::{Transaction, TransactionBuilder};
