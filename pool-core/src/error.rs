@@ -204,8 +204,13 @@ impl fmt::Display for Error {
             Kind::Closed { pool } => write!(f, "pool \"{pool}\" is closed")?,
             Kind::CloseTimeout { pool, open, waited } => write!(
                 f,
-                "pool \"{pool}\" closed, but {open} connections were still in use after {}; \
+                "pool \"{pool}\" closed, but {open} {} still in use after {}; \
                  they close when they are returned",
+                if *open == 1 {
+                    "connection was"
+                } else {
+                    "connections were"
+                },
                 Secs(*waited)
             )?,
         }

@@ -34,6 +34,29 @@ pub(crate) struct PoolInner<M: Manager> {
     pub(crate) reconnect_failed: Option<ReconnectFailed<M>>,
 }
 
+/// Books the time a queued request waited, however the checkout ends
+/// (served, timed out, turned away by close, or dropped).
+struct WaitClock<'a> {
+    counter: &'a std::sync::atomic::AtomicU64,
+    since: Option<Instant>,
+}
+
+impl Drop for WaitClock<'_> {
+    fn drop(&mut self) {
+        if let Some(since) = self.since {
+            add_time(self.counter, since.elapsed());
+        }
+    }
+}
+
+/// What the checkout decided about an idle connection.
+enum Vetted {
+    Usable,
+    Close(CloseReason),
+    /// The checkout's deadline came before the connection could be checked.
+    OutOfTime,
+}
+
 /// Counts a request as waiting for as long as it lives, so that a checkout
 /// future dropped while it waits is no longer counted.
 struct Waiting<'a>(&'a AtomicUsize);
@@ -51,7 +74,10 @@ impl<M: Manager> PoolInner<M> {
         let deadline = started + timeout;
         let counters = &self.shared.counters;
         bump(&counters.requests_num);
-        let mut queued = false;
+        let mut clock = WaitClock {
+            counter: &counters.requests_wait_us,
+            since: None,
+        };
         loop {
             let mut object = match self.idle.try_get() {
                 Ok(object) => object,
@@ -65,8 +91,8 @@ impl<M: Manager> PoolInner<M> {
                             Error::too_many_requests(&self.shared.name, waiting - 1, max_waiting);
                         return Err(self.failed(error));
                     }
-                    if !queued {
-                        queued = true;
+                    if clock.since.is_none() {
+                        clock.since = Some(started);
                         bump(&counters.requests_queued);
                     }
                     // Demand: the maintenance worker opens a connection if
@@ -83,47 +109,64 @@ impl<M: Manager> PoolInner<M> {
                     }
                 }
             };
-            if let Err(reason) = self.vet(&mut object, deadline).await {
-                self.close(unmanaged::Object::take(object), reason);
-                continue;
+            match self.vet(&mut object, deadline).await {
+                Vetted::Usable => {
+                    return Ok(Pooled::new(object, Arc::downgrade(self), Instant::now()));
+                }
+                Vetted::Close(reason) => {
+                    self.close(unmanaged::Object::take(object), reason);
+                    if Instant::now() >= deadline {
+                        return Err(self.failed(self.timeout_error(started.elapsed(), 0)));
+                    }
+                }
+                Vetted::OutOfTime => {
+                    // The check was cut short by this checkout's deadline, not
+                    // failed: the connection goes back the usual way.
+                    let now = Instant::now();
+                    self.put_back(object, now);
+                    return Err(self.failed(self.timeout_error(now - started, 0)));
+                }
             }
-            let now = Instant::now();
-            if queued {
-                add_time(&counters.requests_wait_us, now - started);
-            }
-            return Ok(Pooled::new(object, Arc::downgrade(self), now));
         }
     }
 
     /// Decides whether an idle connection may be handed out, testing it
     /// when the health check policy asks.
-    async fn vet(
-        &self,
-        object: &mut IdleObject<M::Connection>,
-        deadline: Instant,
-    ) -> Result<(), CloseReason> {
+    async fn vet(&self, object: &mut IdleObject<M::Connection>, deadline: Instant) -> Vetted {
         let now = Instant::now();
         if self.manager.is_broken(&object.conn) {
-            return Err(CloseReason::Lost);
+            return Vetted::Close(CloseReason::Lost);
         }
         if object.generation != self.shared.generation.load(Relaxed) {
-            return Err(CloseReason::Drained);
+            return Vetted::Close(CloseReason::Drained);
         }
         if object.is_expired(now) {
-            return Err(CloseReason::Lifetime);
+            return Vetted::Close(CloseReason::Lifetime);
         }
-        if self.config.health_check.is_due(now - object.returned_at) {
-            let limit = deadline.min(now + self.config.health_check_timeout);
-            match tokio::time::timeout_at(limit, self.manager.check(&mut object.conn)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => {
-                    tracing::warn!(pool = %self.shared.name, %error, "closing a connection that failed its health check");
-                    return Err(CloseReason::CheckFailed);
-                }
-                Err(_) => return Err(CloseReason::CheckFailed),
+        if !self
+            .config
+            .health_check
+            .is_due(now - object.last_seen_fine())
+        {
+            return Vetted::Usable;
+        }
+        if now >= deadline {
+            return Vetted::OutOfTime;
+        }
+        let own_limit = now + self.config.health_check_timeout;
+        let check = self.manager.check(&mut object.conn);
+        match tokio::time::timeout_at(deadline.min(own_limit), check).await {
+            Ok(Ok(())) => {
+                object.checked_at = Instant::now();
+                Vetted::Usable
             }
+            Ok(Err(error)) => {
+                tracing::warn!(pool = %self.shared.name, %error, "closing a connection that failed its health check");
+                Vetted::Close(CloseReason::CheckFailed)
+            }
+            Err(_) if own_limit <= deadline => Vetted::Close(CloseReason::CheckFailed),
+            Err(_) => Vetted::OutOfTime,
         }
-        Ok(())
     }
 
     /// Closes a connection that left the idle stack, counting why.

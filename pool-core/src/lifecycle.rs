@@ -110,7 +110,8 @@ impl<M: Manager> PoolInner<M> {
                     Ok(Ok(()))
                 );
             if healthy {
-                object.returned_at = Instant::now();
+                // The idle clock (max_idle) goes on: a check is not a use.
+                object.checked_at = Instant::now();
                 drop(object);
             } else {
                 closed += 1;

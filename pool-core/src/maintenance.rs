@@ -161,7 +161,10 @@ async fn open_one<M: Manager>(inner: Arc<PoolInner<M>>, mut connecting: Connecti
                 state.reconnect_reported = false;
                 // A connect that began before a drain may carry what the
                 // drain meant to retire (old credentials, the old primary).
-                let keep = !state.closed && generation == shared.generation.load(Relaxed);
+                // And the pool may have shrunk (resize) while it connected.
+                let keep = !state.closed
+                    && generation == shared.generation.load(Relaxed)
+                    && state.open < state.max_size;
                 if keep {
                     state.open += 1;
                 }
@@ -176,7 +179,7 @@ async fn open_one<M: Manager>(inner: Arc<PoolInner<M>>, mut connecting: Connecti
             }
             tracing::debug!(pool = %shared.name, elapsed = ?elapsed, "opened a connection");
         }
-        Err(error) => connect_failed(&inner, error, connecting),
+        Err(error) => connect_failed(&inner, error, started, connecting),
     }
     shared.wake.notify_one();
     shared.progress.notify_waiters();
@@ -187,6 +190,7 @@ async fn open_one<M: Manager>(inner: Arc<PoolInner<M>>, mut connecting: Connecti
 fn connect_failed<M: Manager>(
     inner: &Arc<PoolInner<M>>,
     error: BoxedCause,
+    started: Instant,
     mut connecting: Connecting,
 ) {
     let shared = &inner.shared;
@@ -204,7 +208,8 @@ fn connect_failed<M: Manager>(
         let delay = backoff::delay(state.failures);
         state.retry_at = Some(now + delay);
         state.last_error = Some(Arc::clone(&error));
-        let failing_for = now - *state.failing_since.get_or_insert(now);
+        // The outage is timed from the start of the first failed attempt.
+        let failing_for = now - *state.failing_since.get_or_insert(started);
         let report = !state.reconnect_reported && failing_for >= inner.config.reconnect_timeout;
         if report {
             state.reconnect_reported = true;

@@ -19,6 +19,8 @@ pub(crate) struct Slot<C> {
     pub(crate) conn: C,
     pub(crate) created_at: Instant,
     pub(crate) returned_at: Instant,
+    /// When the connection last passed a health check.
+    pub(crate) checked_at: Instant,
     /// When the connection has lived long enough (`max_lifetime`, jittered).
     pub(crate) expires_at: Option<Instant>,
     /// The pool's generation when the connect began: a connection of an
@@ -39,11 +41,19 @@ impl<C> Slot<C> {
             conn,
             created_at: now,
             returned_at: now,
+            checked_at: now,
             expires_at: max_lifetime
                 .map(|lifetime| now + lifetime.mul_f64(1.0 - LIFETIME_JITTER * unit_random())),
             generation,
             _size: size,
         }
+    }
+
+    /// The last time the connection was known to work: returned by a user
+    /// or passing a health check. The health check policy counts idle time
+    /// from here; `max_idle` counts from the return only.
+    pub(crate) fn last_seen_fine(&self) -> Instant {
+        self.returned_at.max(self.checked_at)
     }
 
     pub(crate) fn is_expired(&self, now: Instant) -> bool {

@@ -26,7 +26,8 @@ pub struct Stats {
     pub requests_num: u64,
     /// Counter: checkouts that had to wait because no connection was idle.
     pub requests_queued: u64,
-    /// Counter: total milliseconds that checkouts spent waiting.
+    /// Counter: total milliseconds that checkouts spent waiting, whether
+    /// they were served in the end or not.
     pub requests_wait_ms: u64,
     /// Counter: checkouts that failed (timed out, turned away, pool closed).
     pub requests_errors: u64,

@@ -4,11 +4,14 @@
 //! Every test file uses a part of this module only.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use tidepool_core::{Manager, Pool};
 
@@ -16,6 +19,8 @@ use tidepool_core::{Manager, Pool};
 pub(crate) const CONNECT_ERROR: &str = "fake-db: connection refused by the test";
 /// The message of every failed fake reset.
 pub(crate) const RESET_ERROR: &str = "fake-db: reset failed on purpose";
+/// The message of every failed fake health check.
+pub(crate) const CHECK_ERROR: &str = "fake-db: health check failed on purpose";
 
 /// What [`FakeManager::reset`] does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +31,35 @@ pub(crate) enum ResetOutcome {
     Error,
     /// Never completes.
     Hang,
+}
+
+/// What [`FakeManager::check`] does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CheckOutcome {
+    /// Succeeds at once.
+    Ok,
+    /// Fails at once with [`CHECK_ERROR`].
+    Error,
+    /// Never completes.
+    Hang,
+}
+
+impl CheckOutcome {
+    fn to_raw(self) -> u8 {
+        match self {
+            CheckOutcome::Ok => 0,
+            CheckOutcome::Error => 1,
+            CheckOutcome::Hang => 2,
+        }
+    }
+
+    fn from_raw(raw: u8) -> Self {
+        match raw {
+            0 => CheckOutcome::Ok,
+            1 => CheckOutcome::Error,
+            _ => CheckOutcome::Hang,
+        }
+    }
 }
 
 /// The error of the fake manager.
@@ -66,6 +100,17 @@ pub(crate) struct FakeState {
     pub(crate) resets: AtomicUsize,
     /// The `broken` flag of every connection ever made, by id.
     broken_flags: Mutex<Vec<Arc<AtomicBool>>>,
+    /// What a check does, unless overridden for the connection.
+    check_outcome: AtomicU8,
+    /// What a check does, for particular connections (by id).
+    check_overrides: Mutex<HashMap<usize, CheckOutcome>>,
+    /// The ids of the connections checked, one entry per check started.
+    checked_ids: Mutex<Vec<usize>>,
+    /// When each connect began (tokio's clock), in order.
+    connect_times: Mutex<Vec<Instant>>,
+    /// When each connection was dropped (tokio's clock), by id; `None`
+    /// while it is alive.
+    closed_at: Mutex<Vec<Option<Instant>>>,
 }
 
 /// A fake connection.
@@ -80,13 +125,18 @@ pub(crate) struct FakeConn {
     alive: Alive,
 }
 
-/// Counts a connection as alive until it is dropped.
+/// Counts a connection as alive until it is dropped, and notes when it was.
 #[derive(Debug)]
-struct Alive(Arc<FakeState>);
+struct Alive {
+    state: Arc<FakeState>,
+    id: usize,
+}
 
 impl Drop for Alive {
     fn drop(&mut self) {
-        self.0.live.fetch_sub(1, SeqCst);
+        self.state.live.fetch_sub(1, SeqCst);
+        let mut closed_at = self.state.closed_at.lock().expect("not poisoned");
+        closed_at[self.id] = Some(Instant::now());
     }
 }
 
@@ -181,6 +231,66 @@ impl FakeManager {
         let flags = self.state.broken_flags.lock().expect("not poisoned");
         Arc::clone(&flags[id])
     }
+
+    /// What every check does from now on, unless overridden for the
+    /// connection with [`set_check_outcome_for`](Self::set_check_outcome_for).
+    pub(crate) fn set_check_outcome(&self, outcome: CheckOutcome) {
+        self.state.check_outcome.store(outcome.to_raw(), SeqCst);
+    }
+
+    /// What the checks of the connection with this id do from now on.
+    pub(crate) fn set_check_outcome_for(&self, id: usize, outcome: CheckOutcome) {
+        let mut overrides = self.state.check_overrides.lock().expect("not poisoned");
+        overrides.insert(id, outcome);
+    }
+
+    fn check_outcome_for(&self, id: usize) -> CheckOutcome {
+        let overrides = self.state.check_overrides.lock().expect("not poisoned");
+        overrides
+            .get(&id)
+            .copied()
+            .unwrap_or_else(|| CheckOutcome::from_raw(self.state.check_outcome.load(SeqCst)))
+    }
+
+    /// Checks started.
+    pub(crate) fn checks(&self) -> usize {
+        self.state.checked_ids.lock().expect("not poisoned").len()
+    }
+
+    /// The ids of the connections checked, in order, one per check started.
+    pub(crate) fn checked_ids(&self) -> Vec<usize> {
+        self.state.checked_ids.lock().expect("not poisoned").clone()
+    }
+
+    /// When the connection with this id was closed (dropped), on tokio's
+    /// clock; `None` while it is alive or if it was never made.
+    pub(crate) fn closed_at(&self, id: usize) -> Option<Instant> {
+        let closed_at = self.state.closed_at.lock().expect("not poisoned");
+        closed_at.get(id).copied().flatten()
+    }
+
+    /// When each connect began (tokio's clock), in order.
+    pub(crate) fn connect_times(&self) -> Vec<Instant> {
+        self.state
+            .connect_times
+            .lock()
+            .expect("not poisoned")
+            .clone()
+    }
+
+    /// Whether the connection with this id was made and is not closed.
+    pub(crate) fn is_alive(&self, id: usize) -> bool {
+        let closed_at = self.state.closed_at.lock().expect("not poisoned");
+        matches!(closed_at.get(id), Some(None))
+    }
+
+    /// The ids of the connections alive now, in increasing order.
+    pub(crate) fn live_ids(&self) -> Vec<usize> {
+        let closed_at = self.state.closed_at.lock().expect("not poisoned");
+        (0..closed_at.len())
+            .filter(|&id| closed_at[id].is_none())
+            .collect()
+    }
 }
 
 impl Manager for FakeManager {
@@ -190,6 +300,11 @@ impl Manager for FakeManager {
     async fn connect(&self) -> Result<FakeConn, FakeError> {
         let state = &self.state;
         state.connects_started.fetch_add(1, SeqCst);
+        state
+            .connect_times
+            .lock()
+            .expect("not poisoned")
+            .push(Instant::now());
         let now = state.connecting_now.fetch_add(1, SeqCst) + 1;
         state.connecting_max.fetch_max(now, SeqCst);
         let _in_progress = InProgress(state);
@@ -210,6 +325,13 @@ impl Manager for FakeManager {
             }
             flags[id] = Arc::clone(&broken);
         }
+        {
+            let mut closed_at = state.closed_at.lock().expect("not poisoned");
+            if closed_at.len() <= id {
+                closed_at.resize(id + 1, None);
+            }
+            closed_at[id] = None;
+        }
         let live = state.live.fetch_add(1, SeqCst) + 1;
         state.live_max.fetch_max(live, SeqCst);
         state.connects_succeeded.fetch_add(1, SeqCst);
@@ -217,8 +339,24 @@ impl Manager for FakeManager {
             id,
             broken,
             needs_reset: false,
-            alive: Alive(Arc::clone(state)),
+            alive: Alive {
+                state: Arc::clone(state),
+                id,
+            },
         })
+    }
+
+    async fn check(&self, conn: &mut FakeConn) -> Result<(), FakeError> {
+        self.state
+            .checked_ids
+            .lock()
+            .expect("not poisoned")
+            .push(conn.id);
+        match self.check_outcome_for(conn.id) {
+            CheckOutcome::Ok => Ok(()),
+            CheckOutcome::Error => Err(FakeError(CHECK_ERROR.to_owned())),
+            CheckOutcome::Hang => std::future::pending().await,
+        }
     }
 
     fn is_broken(&self, conn: &FakeConn) -> bool {

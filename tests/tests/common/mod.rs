@@ -112,6 +112,11 @@ impl Monitor {
             .and_then(|row| row.get(0))
     }
 
+    /// The monitor's own client, for queries of a test's own.
+    pub(crate) fn client(&self) -> &tokio_postgres::Client {
+        &self.client
+    }
+
     /// Waits until exactly `expected` sessions carry `app`.
     pub(crate) async fn wait_sessions(&self, app: &str, expected: usize) {
         let mut last = usize::MAX;
@@ -140,6 +145,21 @@ pub(crate) async fn eventually(what: &str, mut condition: impl AsyncFnMut() -> b
             "timed out after {DEADLINE:?} waiting until {what}"
         );
         tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Like [`eventually`], for threads outside an async runtime.
+pub(crate) fn eventually_blocking(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        if condition() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {DEADLINE:?} waiting until {what}"
+        );
+        std::thread::sleep(POLL);
     }
 }
 
