@@ -223,8 +223,10 @@ impl PoolBuilder {
 /// Parses a libpq connection string: a URL or key=value pairs.
 pub(crate) fn parse_dsn(dsn: &str) -> Result<tokio_postgres::Config, Error> {
     dsn.parse().map_err(|e: tokio_postgres::Error| {
+        // tokio-postgres says what was wrong only in the error's source.
+        let why = std::error::Error::source(&e).map_or_else(|| e.to_string(), |c| c.to_string());
         Error::config(format!(
-            "invalid connection string: {e}; expected a URL such as \
+            "invalid connection string: {why}; expected a URL such as \
              postgresql://user@localhost:5432/dbname or key=value pairs such as \
              \"host=localhost port=5432 user=app dbname=app\""
         ))

@@ -3,7 +3,9 @@
 use std::fmt;
 
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{CancelToken, Client, NoTls, Row, SimpleQueryMessage};
+use tokio_postgres::{CancelToken, Client, Row, SimpleQueryMessage};
+
+use crate::cancel::CancelTarget;
 
 use crate::error::Error;
 use crate::tracker::Tracker;
@@ -178,11 +180,16 @@ impl Connection {
     }
 
     /// Asks the server to cancel the statement running on this connection,
-    /// if any. A failure is only logged: the rollback that follows waits for
-    /// the statement instead, within the pool's reset timeout.
-    pub(crate) async fn cancel_running(&self) {
-        if let Err(error) = self.client.cancel_token().cancel_query(NoTls).await {
-            tracing::debug!(%error, "could not cancel a statement left running on a returned connection");
+    /// if any, and waits until it has acted. A failure is only logged: the
+    /// rollback that follows then waits for the statement instead, within
+    /// the pool's reset timeout.
+    pub(crate) async fn cancel_running(&self, target: &CancelTarget) {
+        match target.cancel(&self.client.cancel_token()).await {
+            Ok(_) => {}
+            Err(error) => tracing::debug!(
+                %error,
+                "could not cancel a statement left running on a returned connection"
+            ),
         }
     }
 

@@ -159,9 +159,10 @@ impl fmt::Display for Error {
             Kind::Callback { name, source } => write!(f, "the {name} callback failed: {source}"),
             Kind::Blocking(method) => write!(
                 f,
-                "{method} is a blocking call and was made inside an async runtime, where it \
-                 would stall the runtime's thread; use the async pool (tidepool-async) there, \
-                 or move the call into tokio::task::spawn_blocking"
+                "{method} is a blocking call and was made on a thread of a tokio runtime \
+                 (a worker, the thread of block_on, or a spawn_blocking thread), where \
+                 blocking is refused; use the async pool (tidepool-async) there, or call \
+                 the blocking pool from a thread of your own (std::thread::spawn)"
             ),
         }
     }

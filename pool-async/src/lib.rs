@@ -21,6 +21,7 @@
 //! ```
 
 mod builder;
+mod cancel;
 mod connection;
 mod error;
 mod guard;

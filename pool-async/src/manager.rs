@@ -5,6 +5,7 @@ use std::fmt;
 use tokio_postgres::config::Host;
 use tokio_postgres::{Config, NoTls};
 
+use crate::cancel::CancelTarget;
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::hooks::Hooks;
@@ -15,15 +16,18 @@ pub(crate) struct PgManager {
     /// Where connections go, for error messages ("127.0.0.1:5432"); never
     /// holds the password.
     target: String,
+    cancel_target: CancelTarget,
     hooks: Hooks,
 }
 
 impl PgManager {
     pub(crate) fn new(config: Config, hooks: Hooks) -> Self {
         let target = describe_target(&config);
+        let cancel_target = CancelTarget::of(&config);
         Self {
             config,
             target,
+            cancel_target,
             hooks,
         }
     }
@@ -98,7 +102,7 @@ impl tidepool_core::Manager for PgManager {
         if conn.has_statement_in_flight() {
             // The server runs statements in order: the rollback below would
             // wait for the running one. Cancel it instead of waiting.
-            conn.cancel_running().await;
+            conn.cancel_running(&self.cancel_target).await;
         }
         conn.settle().await?;
         if let Some(sql) = &self.hooks.reset_sql {

@@ -39,16 +39,19 @@ pub(crate) fn script_may_change_transaction(sql: &str) -> bool {
         .any(is_transaction_word)
 }
 
-/// The first word of a statement, after white space, comments and opening
-/// parentheses.
+/// The first word of a statement, after white space, comments, empty
+/// statements and opening parentheses.
 fn first_word(sql: &str) -> Option<&str> {
     let bytes = sql.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b if b.is_ascii_whitespace() || b == b'(' => i += 1,
+            // Empty statements (";") before the first word are accepted by
+            // the server even through the extended protocol.
+            b if b.is_ascii_whitespace() || b == b'(' || b == b';' => i += 1,
             b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
+                // A line comment ends at a newline or a carriage return.
+                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
                     i += 1;
                 }
             }
@@ -97,6 +100,10 @@ mod tests {
             "SAVEPOINT a",
             "release savepoint a",
             "PREPARE TRANSACTION 'x'",
+            ";BEGIN",
+            " ; ; begin",
+            "/* c */;BEGIN",
+            "-- a comment\rBEGIN",
         ] {
             assert!(statement_may_change_transaction(sql), "{sql:?}");
         }

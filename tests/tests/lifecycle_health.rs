@@ -218,9 +218,7 @@ async fn close_timeout_waits_for_connections_in_use() {
     assert!(error.is_timeout(), "{error}");
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert!(
-        error
-            .to_string()
-            .contains("1 connections were still in use"),
+        error.to_string().contains("1 connection was still in use"),
         "{error}"
     );
     monitor.wait_sessions(&app, 1).await;

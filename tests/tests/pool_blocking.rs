@@ -183,7 +183,7 @@ async fn blocking_calls_inside_a_runtime_return_an_error() {
     assert!(error.is_blocking_in_async(), "{error:?}");
     common::assert_contains(
         &error.to_string(),
-        &["Pool::get", "async runtime", "spawn_blocking"],
+        &["Pool::get", "tokio runtime", "std::thread::spawn"],
     );
     let error = pool
         .get_timeout(Duration::from_secs(1))
@@ -235,20 +235,28 @@ fn a_blocking_connection_used_inside_a_runtime_returns_an_error() {
     runtime.block_on(async move { drop(pool) });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug in pool-sync/src/runtime.rs: Blocker::block_on refuses every thread where \\
-            Handle::try_current() succeeds, which includes tokio's spawn_blocking threads, \\
-            so the remedy its own error message recommends fails with the same error"]
-async fn the_blocking_pool_works_inside_spawn_blocking() {
+/// tokio offers no way to tell a spawn_blocking thread from a worker, so the
+/// blocking pool refuses both, with advice that works.
+#[tokio::test]
+async fn inside_spawn_blocking_the_refusal_says_what_to_do() {
     let db = database();
     let (_, url) = tagged_url(&db, "syncsb");
     let pool = ok(Pool::builder(&url).min_size(1).max_size(1).build());
-
-    let result = tokio::task::spawn_blocking(move || {
-        let conn = pool.get()?;
-        Ok::<i32, tidepool_sync::Error>(conn.query_one("select 41 + 1", &[])?.get(0))
+    let inside = pool.clone();
+    let error = tokio::task::spawn_blocking(move || inside.get().map(drop))
+        .await
+        .unwrap()
+        .expect_err("the blocking pool blocked on a thread of a runtime");
+    assert!(error.is_blocking_in_async(), "{error}");
+    common::assert_contains(
+        &error.to_string(),
+        &["spawn_blocking", "std::thread::spawn"],
+    );
+    // The advice works: from a thread of its own, the call succeeds.
+    let answer = std::thread::spawn(move || -> Result<i32, tidepool_sync::Error> {
+        Ok(pool.get()?.query_one("select 41 + 1", &[])?.get(0))
     })
-    .await
+    .join()
     .unwrap();
-    assert_eq!(ok(result), 42);
+    assert_eq!(ok(answer), 42);
 }

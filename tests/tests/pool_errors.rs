@@ -206,11 +206,6 @@ fn chain(error: &dyn std::error::Error) -> String {
 /// The message alone, as `{}` prints it in a log line, should say why a
 /// connect, a query or the parsing of a connection string failed.
 #[tokio::test]
-#[ignore = "bug in pool-async/src/error.rs: Display of Kind::Db and Kind::Connect writes \
-            only tokio-postgres's own Display, which (tokio-postgres 0.7.18) is the bare \
-            kind (\"db error\", \"error connecting to server\", \"invalid connection \
-            string\") without the server's message, the I/O error or the bad option; \
-            pool-async/src/builder.rs parse_dsn has the same flaw"]
 async fn messages_say_why_a_connect_a_query_or_a_parse_failed() {
     // The option at fault is named (the hint's example names no option
     // in backquotes).

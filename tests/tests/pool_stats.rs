@@ -109,9 +109,6 @@ async fn failed_checkouts_are_counted() {
 /// that timed out to `requests_wait_ms`, and the field's documentation
 /// says "total milliseconds that checkouts spent waiting".
 #[tokio::test]
-#[ignore = "bug in pool-core/src/inner.rs: checkout() adds to requests_wait_us only when \\
-            a queued checkout succeeds, so waits that time out or are closed are never \\
-            counted in requests_wait_ms"]
 async fn the_wait_of_a_checkout_that_timed_out_is_counted() {
     let db = database();
     let (_, url) = tagged_url(&db, "statswait");
