@@ -12,11 +12,14 @@ use crate::error::Error;
 use crate::hooks::{HookFuture, Hooks};
 use crate::manager::PgManager;
 use crate::pool::Pool;
+use crate::source::{ConnectSettings, Source, StringFn, check_config};
 
 /// Builds a [`Pool`]: start from [`Pool::builder`], set what differs from
 /// the defaults, then call [`build`](PoolBuilder::build).
 pub struct PoolBuilder {
-    pg: Result<tokio_postgres::Config, Error>,
+    source: Result<Source, Error>,
+    password: Option<StringFn>,
+    query_timeout: Option<Duration>,
     config: PoolConfig,
     hooks: Hooks,
     reconnect_failed: Option<ReconnectFailed>,
@@ -26,9 +29,11 @@ pub struct PoolBuilder {
 type ReconnectFailed = Arc<dyn Fn(&Pool) + Send + Sync>;
 
 impl PoolBuilder {
-    pub(crate) fn new(pg: Result<tokio_postgres::Config, Error>) -> Self {
+    pub(crate) fn new(source: Result<Source, Error>) -> Self {
         Self {
-            pg,
+            source,
+            password: None,
+            query_timeout: None,
             config: PoolConfig::default(),
             hooks: Hooks::default(),
             reconnect_failed: None,
@@ -187,6 +192,31 @@ impl PoolBuilder {
         self
     }
 
+    /// Sets a function that gives the password at every connect, instead of
+    /// the connection string's (credential rotation: after the password
+    /// changes, [`Pool::drain`] replaces the connections opened with the
+    /// old one). Defaults to none: the connection string's password.
+    ///
+    /// The function should return at once (read a value kept up to date
+    /// elsewhere); it runs on the pool's background task.
+    pub fn password_fn(mut self, password: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        self.password = Some(Arc::new(password));
+        self
+    }
+
+    /// Sets the longest a statement may run: past it, the statement is
+    /// cancelled on the server and the call fails with an error for which
+    /// [`Error::is_query_timeout`] is true. It bounds every operation of
+    /// the pool's connections (queries, transactions' commands), so that a
+    /// stalled network or server cannot hang a caller. Each connection can
+    /// change it ([`Connection::set_query_timeout`]) until it is returned.
+    /// Defaults to none (PostgreSQL's `statement_timeout` bounds statements
+    /// on the server side, if set).
+    pub fn query_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.query_timeout = timeout;
+        self
+    }
+
     /// Checks the settings and starts the pool, which begins opening
     /// `min_size` connections in the background. Use [`Pool::wait`] to
     /// wait for them.
@@ -197,21 +227,21 @@ impl PoolBuilder {
     /// without a host or user, impossible pool settings, or a call outside a
     /// tokio runtime.
     pub fn build(self) -> Result<Pool, Error> {
-        let pg = self.pg?;
-        if pg.get_hosts().is_empty() {
+        let source = self.source?;
+        if let Source::Fixed(config) = &source {
+            check_config(config)?;
+        }
+        if self.query_timeout.is_some_and(|t| t.is_zero()) {
             return Err(Error::config(
-                "the connection string names no host; add one, as in \
-                 \"host=localhost\" or postgresql://user@localhost/dbname",
+                "query_timeout is 0; give it a positive duration, or None for no limit",
             ));
         }
-        if pg.get_user().is_none() {
-            return Err(Error::config(
-                "the connection string names no user; add one, as in \
-                 \"user=app\" or postgresql://app@localhost/dbname",
-            ));
-        }
-        let mut builder =
-            tidepool_core::Pool::builder(PgManager::new(pg, self.hooks)).config(self.config);
+        let settings = ConnectSettings {
+            source,
+            password: self.password,
+        };
+        let manager = PgManager::new(settings, self.hooks, self.query_timeout);
+        let mut builder = tidepool_core::Pool::builder(manager).config(self.config);
         if let Some(callback) = self.reconnect_failed {
             builder =
                 builder.reconnect_failed(move |core| callback(&Pool::from_core(core.clone())));
@@ -235,9 +265,13 @@ pub(crate) fn parse_dsn(dsn: &str) -> Result<tokio_postgres::Config, Error> {
 
 impl fmt::Debug for PoolBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // tokio-postgres redacts the password in its Debug output.
+        let settings = self.source.as_ref().ok().map(|source| ConnectSettings {
+            source: source.clone(),
+            password: self.password.clone(),
+        });
         f.debug_struct("PoolBuilder")
-            .field("pg", &self.pg.as_ref().ok())
+            .field("settings", &settings)
+            .field("query_timeout", &self.query_timeout)
             .field("config", &self.config)
             .field("hooks", &self.hooks)
             .finish_non_exhaustive()

@@ -8,6 +8,32 @@ use tokio::net::TcpStream;
 use tokio_postgres::config::Host;
 use tokio_postgres::{CancelToken, Config, NoTls};
 
+/// Cancels what runs on one connection.
+pub(crate) struct Canceller {
+    pub(crate) token: CancelToken,
+    pub(crate) target: CancelTarget,
+}
+
+impl Canceller {
+    /// Asks the server to cancel the statement running on the connection,
+    /// if any, and waits until it has acted. A failure is only logged: a
+    /// rollback that follows then waits for the statement instead, within
+    /// the pool's reset timeout.
+    pub(crate) async fn cancel(&self) {
+        if let Err(error) = self.target.cancel(&self.token).await {
+            tracing::debug!(%error, "could not cancel a statement on a pooled connection");
+        }
+    }
+}
+
+impl std::fmt::Debug for Canceller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Canceller")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Where to send cancel requests for a pool's connections.
 #[derive(Clone, Debug)]
 pub(crate) enum CancelTarget {

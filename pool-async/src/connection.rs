@@ -1,11 +1,12 @@
 //! The connection wrapper handed out by the pool.
 
 use std::fmt;
+use std::time::Duration;
 
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{CancelToken, Client, Row, SimpleQueryMessage};
 
-use crate::cancel::CancelTarget;
+use crate::cancel::{CancelTarget, Canceller};
 
 use crate::error::Error;
 use crate::tracker::Tracker;
@@ -24,11 +25,33 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(client: Client) -> Self {
+    pub(crate) fn new(
+        client: Client,
+        cancel_target: CancelTarget,
+        query_timeout: Option<Duration>,
+    ) -> Self {
+        let canceller = Canceller {
+            token: client.cancel_token(),
+            target: cancel_target,
+        };
         Self {
             client,
-            tracker: Tracker::default(),
+            tracker: Tracker::new(canceller, query_timeout),
         }
+    }
+
+    /// The longest a statement on this connection may run before it is
+    /// cancelled and the call returns an error
+    /// ([`Error::is_query_timeout`]). Starts as the pool's
+    /// [`query_timeout`](crate::PoolBuilder::query_timeout).
+    pub fn query_timeout(&self) -> Option<Duration> {
+        self.tracker.query_timeout
+    }
+
+    /// Changes the query timeout of this connection, until the pool resets
+    /// it when the connection is returned.
+    pub fn set_query_timeout(&mut self, timeout: Option<Duration>) {
+        self.tracker.query_timeout = timeout;
     }
 
     /// Runs a statement and returns its rows.
@@ -180,17 +203,9 @@ impl Connection {
     }
 
     /// Asks the server to cancel the statement running on this connection,
-    /// if any, and waits until it has acted. A failure is only logged: the
-    /// rollback that follows then waits for the statement instead, within
-    /// the pool's reset timeout.
-    pub(crate) async fn cancel_running(&self, target: &CancelTarget) {
-        match target.cancel(&self.client.cancel_token()).await {
-            Ok(_) => {}
-            Err(error) => tracing::debug!(
-                %error,
-                "could not cancel a statement left running on a returned connection"
-            ),
-        }
+    /// if any, and waits until it has acted.
+    pub(crate) async fn cancel_running(&self) {
+        self.tracker.canceller.cancel().await;
     }
 
     /// Rolls back whatever the session may hold open, if the tracker says

@@ -2,6 +2,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::time::Duration;
 
 use tokio_postgres::error::{DbError, SqlState};
 
@@ -29,6 +30,7 @@ enum Kind {
         name: &'static str,
         source: Box<Error>,
     },
+    QueryTimeout(Duration),
 }
 
 impl Error {
@@ -56,6 +58,12 @@ impl Error {
                 name,
                 source: Box::new(source),
             },
+        }
+    }
+
+    pub(crate) fn query_timeout(limit: Duration) -> Self {
+        Self {
+            kind: Kind::QueryTimeout(limit),
         }
     }
 
@@ -87,6 +95,12 @@ impl Error {
     /// True when a checkout or a wait ran out of time.
     pub fn is_timeout(&self) -> bool {
         matches!(&self.kind, Kind::Pool(e) if e.is_timeout())
+    }
+
+    /// True when a statement outlasted the connection's query timeout and
+    /// was cancelled.
+    pub fn is_query_timeout(&self) -> bool {
+        matches!(self.kind, Kind::QueryTimeout(_))
     }
 
     /// True when a checkout was turned away because `max_waiting` requests
@@ -130,7 +144,7 @@ impl Error {
                 .and_then(|cause| cause.downcast_ref::<Error>())
                 .and_then(Error::as_postgres),
             Kind::Callback { source, .. } => source.as_postgres(),
-            Kind::Config(_) | Kind::Blocking(_) => None,
+            Kind::Config(_) | Kind::Blocking(_) | Kind::QueryTimeout(_) => None,
         }
     }
 
@@ -157,6 +171,11 @@ impl fmt::Display for Error {
             }
             Kind::Config(message) => f.write_str(message),
             Kind::Callback { name, source } => write!(f, "the {name} callback failed: {source}"),
+            Kind::QueryTimeout(limit) => write!(
+                f,
+                "the statement ran longer than the query timeout ({:?}) and was cancelled",
+                limit
+            ),
             Kind::Blocking(method) => write!(
                 f,
                 "{method} is a blocking call and was made on a thread of a tokio runtime \
@@ -212,6 +231,7 @@ impl fmt::Debug for Error {
                 .debug_tuple("Error::BlockingInAsync")
                 .field(method)
                 .finish(),
+            Kind::QueryTimeout(limit) => f.debug_tuple("Error::QueryTimeout").field(limit).finish(),
             Kind::Callback { name, source } => f
                 .debug_struct("Error::Callback")
                 .field("name", name)
@@ -227,7 +247,7 @@ impl StdError for Error {
             Kind::Pool(e) => Some(e),
             Kind::Db(e) | Kind::Connect { source: e, .. } => Some(e),
             Kind::Callback { source, .. } => Some(&**source),
-            Kind::Config(_) | Kind::Blocking(_) => None,
+            Kind::Config(_) | Kind::Blocking(_) | Kind::QueryTimeout(_) => None,
         }
     }
 }

@@ -28,6 +28,7 @@ mod guard;
 mod hooks;
 mod manager;
 mod pool;
+mod source;
 mod sql;
 mod tracker;
 mod transaction;

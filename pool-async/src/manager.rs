@@ -1,6 +1,7 @@
 //! Opening, checking and resetting PostgreSQL connections for the engine.
 
 use std::fmt;
+use std::time::Duration;
 
 use tokio_postgres::config::Host;
 use tokio_postgres::{Config, NoTls};
@@ -9,26 +10,25 @@ use crate::cancel::CancelTarget;
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::hooks::Hooks;
+use crate::source::ConnectSettings;
 
 /// Opens tokio-postgres connections for the engine, checks and resets them.
 pub(crate) struct PgManager {
-    config: Config,
-    /// Where connections go, for error messages ("127.0.0.1:5432"); never
-    /// holds the password.
-    target: String,
-    cancel_target: CancelTarget,
+    settings: ConnectSettings,
     hooks: Hooks,
+    query_timeout: Option<Duration>,
 }
 
 impl PgManager {
-    pub(crate) fn new(config: Config, hooks: Hooks) -> Self {
-        let target = describe_target(&config);
-        let cancel_target = CancelTarget::of(&config);
+    pub(crate) fn new(
+        settings: ConnectSettings,
+        hooks: Hooks,
+        query_timeout: Option<Duration>,
+    ) -> Self {
         Self {
-            config,
-            target,
-            cancel_target,
+            settings,
             hooks,
+            query_timeout,
         }
     }
 }
@@ -60,17 +60,17 @@ impl tidepool_core::Manager for PgManager {
     type Error = Error;
 
     async fn connect(&self) -> Result<Connection, Error> {
-        let (client, connection) = self
-            .config
+        let config = self.settings.resolve()?;
+        let (client, connection) = config
             .connect(NoTls)
             .await
-            .map_err(|e| Error::connect(self.target.clone(), e))?;
+            .map_err(|e| Error::connect(describe_target(&config), e))?;
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "a pooled connection ended with an error");
             }
         });
-        let mut conn = Connection::new(client);
+        let mut conn = Connection::new(client, CancelTarget::of(&config), self.query_timeout);
         if let Some(configure) = &self.hooks.configure {
             configure(&mut conn)
                 .await
@@ -102,7 +102,7 @@ impl tidepool_core::Manager for PgManager {
         if conn.has_statement_in_flight() {
             // The server runs statements in order: the rollback below would
             // wait for the running one. Cancel it instead of waiting.
-            conn.cancel_running(&self.cancel_target).await;
+            conn.cancel_running().await;
         }
         conn.settle().await?;
         if let Some(sql) = &self.hooks.reset_sql {
@@ -119,8 +119,9 @@ impl tidepool_core::Manager for PgManager {
 impl fmt::Debug for PgManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PgManager")
-            .field("target", &self.target)
+            .field("settings", &self.settings)
             .field("hooks", &self.hooks)
+            .field("query_timeout", &self.query_timeout)
             .finish_non_exhaustive()
     }
 }

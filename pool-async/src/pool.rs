@@ -9,6 +9,7 @@ use crate::builder::{PoolBuilder, parse_dsn};
 use crate::error::Error;
 use crate::guard::PooledConnection;
 use crate::manager::PgManager;
+use crate::source::Source;
 
 /// A pool of PostgreSQL connections.
 ///
@@ -27,12 +28,23 @@ impl Pool {
     /// host that starts with `/` is a Unix socket directory). A string that
     /// cannot be parsed is reported by [`PoolBuilder::build`].
     pub fn builder(dsn: &str) -> PoolBuilder {
-        PoolBuilder::new(parse_dsn(dsn))
+        PoolBuilder::new(parse_dsn(dsn).map(|config| Source::Fixed(Box::new(config))))
     }
 
     /// Starts building a pool from a tokio-postgres configuration.
     pub fn builder_from_config(config: tokio_postgres::Config) -> PoolBuilder {
-        PoolBuilder::new(Ok(config))
+        PoolBuilder::new(Ok(Source::Fixed(Box::new(config))))
+    }
+
+    /// Starts building a pool whose connection string is asked for at every
+    /// connect, as psycopg_pool allows: for credentials or hosts that change
+    /// while the program runs. A string that cannot be parsed fails that
+    /// connect, with the parse error in the pool's connection error.
+    ///
+    /// The function should return at once (read a value kept up to date
+    /// elsewhere); it runs on the pool's background task.
+    pub fn builder_from_fn(dsn: impl Fn() -> String + Send + Sync + 'static) -> PoolBuilder {
+        PoolBuilder::new(Ok(Source::Dynamic(std::sync::Arc::new(dsn))))
     }
 
     pub(crate) fn from_core(inner: tidepool_core::Pool<PgManager>) -> Self {

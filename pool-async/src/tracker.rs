@@ -2,7 +2,9 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
+use std::time::Duration;
 
+use crate::cancel::Canceller;
 use crate::error::Error;
 use crate::sql;
 
@@ -12,7 +14,7 @@ use crate::sql;
 ///
 /// The pool asks [`needs_reset`](Tracker::needs_reset) when the connection
 /// comes back, and rolls back (or closes) the connection if so.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Tracker {
     /// Operations started and not seen to finish. A future dropped while
     /// it waited for the server leaves this above zero: its statement may
@@ -24,16 +26,46 @@ pub(crate) struct Tracker {
     /// The session may be inside a transaction block that no guard tracks:
     /// transaction commands sent as SQL, or the raw client lent out.
     dirty: AtomicBool,
+    /// The longest an operation may take before it is cancelled.
+    pub(crate) query_timeout: Option<Duration>,
+    /// The pool's query timeout, restored when the connection is reset.
+    default_query_timeout: Option<Duration>,
+    /// Cancels the statement running on the connection.
+    pub(crate) canceller: Canceller,
 }
 
 impl Tracker {
-    /// Runs one operation, counting it as in flight until it finishes.
+    pub(crate) fn new(canceller: Canceller, query_timeout: Option<Duration>) -> Self {
+        Self {
+            in_flight: AtomicU32::new(0),
+            open_transactions: AtomicU32::new(0),
+            dirty: AtomicBool::new(false),
+            query_timeout,
+            default_query_timeout: query_timeout,
+            canceller,
+        }
+    }
+
+    /// Runs one operation, counting it as in flight until it finishes, and
+    /// cancelling it on the server if it outlasts the query timeout.
     pub(crate) async fn run<T>(
         &self,
         operation: impl Future<Output = Result<T, tokio_postgres::Error>>,
     ) -> Result<T, Error> {
         self.in_flight.fetch_add(1, Relaxed);
-        let result = operation.await;
+        let result = match self.query_timeout {
+            None => operation.await,
+            Some(limit) => match tokio::time::timeout(limit, operation).await {
+                Ok(result) => result,
+                Err(_) => {
+                    // The statement may still run: cancel it, so that the
+                    // connection serves the next statement. It stays counted
+                    // in flight, so the pool resets it on return.
+                    self.canceller.cancel().await;
+                    return Err(Error::query_timeout(limit));
+                }
+            },
+        };
         // Not reached when the future is dropped: the count then stays up,
         // which is the point.
         self.in_flight.fetch_sub(1, Relaxed);
@@ -76,10 +108,12 @@ impl Tracker {
         self.in_flight.load(Relaxed) > 0
             || self.open_transactions.load(Relaxed) > 0
             || self.dirty.load(Relaxed)
+            || self.query_timeout != self.default_query_timeout
     }
 
     /// Forgets everything after a successful reset.
-    pub(crate) fn clear(&self) {
+    pub(crate) fn clear(&mut self) {
+        self.query_timeout = self.default_query_timeout;
         self.in_flight.store(0, Relaxed);
         self.open_transactions.store(0, Relaxed);
         self.dirty.store(false, Relaxed);

@@ -146,6 +146,18 @@ impl PoolBuilder {
         self.map(|b| b.reset_sql(sql))
     }
 
+    /// Sets a function that gives the password at every connect, as
+    /// [`tidepool_async::PoolBuilder::password_fn`]. Defaults to none.
+    pub fn password_fn(self, password: impl Fn() -> String + Send + Sync + 'static) -> Self {
+        self.map(|b| b.password_fn(password))
+    }
+
+    /// Sets the longest a statement may run before it is cancelled, as
+    /// [`tidepool_async::PoolBuilder::query_timeout`]. Defaults to none.
+    pub fn query_timeout(self, timeout: Option<Duration>) -> Self {
+        self.map(|b| b.query_timeout(timeout))
+    }
+
     /// Sets how many threads drive the pool's connections in the
     /// background. Defaults to the number of CPU cores.
     pub fn worker_threads(mut self, worker_threads: usize) -> Self {

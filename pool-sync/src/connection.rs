@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+use std::time::Duration;
 
 use tidepool_async::tokio_postgres::CancelToken;
 use tidepool_async::{Error, Row, SimpleQueryMessage, ToSql};
@@ -145,6 +146,17 @@ impl Connection {
     pub fn build_transaction(&mut self) -> TransactionBuilder<'_> {
         let Connection { inner, blocker } = self;
         TransactionBuilder::new(inner.build_transaction(), blocker)
+    }
+
+    /// The longest a statement on this connection may run before it is
+    /// cancelled, as [`tidepool_async::Connection::query_timeout`].
+    pub fn query_timeout(&self) -> Option<Duration> {
+        self.inner.query_timeout()
+    }
+
+    /// Changes the query timeout of this connection until it is returned.
+    pub fn set_query_timeout(&mut self, timeout: Option<Duration>) {
+        self.inner.set_query_timeout(timeout);
     }
 
     /// A token to cancel the statement running on this connection from

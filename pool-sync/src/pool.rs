@@ -36,6 +36,12 @@ impl Pool {
         PoolBuilder::new(tidepool_async::Pool::builder_from_config(config))
     }
 
+    /// Starts building a pool whose connection string is asked for at every
+    /// connect, as [`tidepool_async::Pool::builder_from_fn`].
+    pub fn builder_from_fn(dsn: impl Fn() -> String + Send + Sync + 'static) -> PoolBuilder {
+        PoolBuilder::new(tidepool_async::Pool::builder_from_fn(dsn))
+    }
+
     pub(crate) fn new(inner: tidepool_async::Pool, blocker: Blocker) -> Self {
         Self { inner, blocker }
     }
