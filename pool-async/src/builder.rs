@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::hooks::{HookFuture, Hooks};
 use crate::manager::PgManager;
 use crate::pool::Pool;
-use crate::source::{ConnectSettings, Source, StringFn, check_config};
+use crate::source::{ConnectSettings, Source, StringFn};
 
 /// Builds a [`Pool`]: start from [`Pool::builder`], set what differs from
 /// the defaults, then call [`build`](PoolBuilder::build).
@@ -224,22 +224,17 @@ impl PoolBuilder {
     /// # Errors
     ///
     /// A configuration error for an unparseable connection string, one
-    /// without a host or user, impossible pool settings, or a call outside a
-    /// tokio runtime.
+    /// without a host or user, certificate files that cannot be read or
+    /// used (or no trusted root for `verify-ca`/`verify-full`), impossible
+    /// pool settings, or a call outside a tokio runtime.
     pub fn build(self) -> Result<Pool, Error> {
         let source = self.source?;
-        if let Source::Fixed(config) = &source {
-            check_config(config)?;
-        }
         if self.query_timeout.is_some_and(|t| t.is_zero()) {
             return Err(Error::config(
                 "query_timeout is 0; give it a positive duration, or None for no limit",
             ));
         }
-        let settings = ConnectSettings {
-            source,
-            password: self.password,
-        };
+        let settings = ConnectSettings::new(source, self.password)?;
         let manager = PgManager::new(settings, self.hooks, self.query_timeout);
         let mut builder = tidepool_core::Pool::builder(manager).config(self.config);
         if let Some(callback) = self.reconnect_failed {
@@ -250,27 +245,11 @@ impl PoolBuilder {
     }
 }
 
-/// Parses a libpq connection string: a URL or key=value pairs.
-pub(crate) fn parse_dsn(dsn: &str) -> Result<tokio_postgres::Config, Error> {
-    dsn.parse().map_err(|e: tokio_postgres::Error| {
-        // tokio-postgres says what was wrong only in the error's source.
-        let why = std::error::Error::source(&e).map_or_else(|| e.to_string(), |c| c.to_string());
-        Error::config(format!(
-            "invalid connection string: {why}; expected a URL such as \
-             postgresql://user@localhost:5432/dbname or key=value pairs such as \
-             \"host=localhost port=5432 user=app dbname=app\""
-        ))
-    })
-}
-
 impl fmt::Debug for PoolBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let settings = self.source.as_ref().ok().map(|source| ConnectSettings {
-            source: source.clone(),
-            password: self.password.clone(),
-        });
         f.debug_struct("PoolBuilder")
-            .field("settings", &settings)
+            .field("source", &self.source.as_ref().ok())
+            .field("password_fn", &self.password.is_some())
             .field("query_timeout", &self.query_timeout)
             .field("config", &self.config)
             .field("hooks", &self.hooks)

@@ -2,16 +2,23 @@
 
 use std::io;
 use std::path::PathBuf;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_postgres::config::Host;
-use tokio_postgres::{CancelToken, Config, NoTls};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{CancelToken, Config};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// Cancels what runs on one connection.
 pub(crate) struct Canceller {
     pub(crate) token: CancelToken,
     pub(crate) target: CancelTarget,
+    /// The connector of the pool's connects: a token of a TLS connection
+    /// asks for TLS on the cancel connection too.
+    pub(crate) tls: MakeRustlsConnect,
 }
 
 impl Canceller {
@@ -20,7 +27,7 @@ impl Canceller {
     /// rollback that follows then waits for the statement instead, within
     /// the pool's reset timeout.
     pub(crate) async fn cancel(&self) {
-        if let Err(error) = self.target.cancel(&self.token).await {
+        if let Err(error) = self.target.cancel(&self.token, &self.tls).await {
             tracing::debug!(%error, "could not cancel a statement on a pooled connection");
         }
     }
@@ -37,7 +44,13 @@ impl std::fmt::Debug for Canceller {
 /// Where to send cancel requests for a pool's connections.
 #[derive(Clone, Debug)]
 pub(crate) enum CancelTarget {
-    Tcp(String, u16),
+    /// A TCP server: the address to connect to (`hostaddr`, or else the
+    /// host), the port, and the host name for TLS.
+    Tcp {
+        address: String,
+        port: u16,
+        host_name: String,
+    },
     Unix(PathBuf),
     /// Several hosts: which one a connection went to is not known, so no
     /// cancel is sent (the rollback waits for the statement instead).
@@ -47,9 +60,23 @@ pub(crate) enum CancelTarget {
 impl CancelTarget {
     pub(crate) fn of(config: &Config) -> Self {
         let port = config.get_ports().first().copied().unwrap_or(5432);
-        match config.get_hosts() {
-            [Host::Tcp(host)] => CancelTarget::Tcp(host.clone(), port),
-            [Host::Unix(dir)] => CancelTarget::Unix(dir.join(format!(".s.PGSQL.{port}"))),
+        match (config.get_hosts(), config.get_hostaddrs()) {
+            ([Host::Tcp(host)], []) => CancelTarget::Tcp {
+                address: host.clone(),
+                port,
+                host_name: host.clone(),
+            },
+            ([Host::Tcp(host)], [address]) => CancelTarget::Tcp {
+                address: address.to_string(),
+                port,
+                host_name: host.clone(),
+            },
+            ([], [address]) => CancelTarget::Tcp {
+                address: address.to_string(),
+                port,
+                host_name: address.to_string(),
+            },
+            ([Host::Unix(dir)], []) => CancelTarget::Unix(dir.join(format!(".s.PGSQL.{port}"))),
             _ => CancelTarget::Unknown,
         }
     }
@@ -60,17 +87,41 @@ impl CancelTarget {
     /// written; the server may act on it later, when the connection already
     /// runs the next user's statement. Like libpq, this waits for the server
     /// to close the cancel connection, which it does after signalling the
-    /// backend. Returns `Ok(false)` when no cancel could be sent.
-    pub(crate) async fn cancel(&self, token: &CancelToken) -> io::Result<bool> {
+    /// backend. The request goes over TLS when the token's connection used
+    /// it. Returns `Ok(false)` when no cancel could be sent.
+    pub(crate) async fn cancel(
+        &self,
+        token: &CancelToken,
+        tls: &MakeRustlsConnect,
+    ) -> io::Result<bool> {
         match self {
-            CancelTarget::Tcp(host, port) => {
-                let mut stream = TcpStream::connect((host.as_str(), *port)).await?;
-                send_and_wait(token, &mut stream).await?;
+            CancelTarget::Tcp {
+                address,
+                port,
+                host_name,
+            } => {
+                let stream = TcpStream::connect((address.as_str(), *port)).await?;
+                let connect = match MakeTlsConnect::<EofOnShutdown<TcpStream>>::make_tls_connect(
+                    &mut tls.clone(),
+                    host_name,
+                ) {
+                    Ok(connect) => connect,
+                    Err(never) => match never {},
+                };
+                token
+                    .cancel_query_raw(EofOnShutdown::new(stream), connect)
+                    .await
+                    .map_err(io::Error::other)?;
             }
             #[cfg(unix)]
             CancelTarget::Unix(path) => {
-                let mut stream = tokio::net::UnixStream::connect(path).await?;
-                send_and_wait(token, &mut stream).await?;
+                // PostgreSQL offers no TLS on Unix sockets, and the pool
+                // connects there without it.
+                let stream = tokio::net::UnixStream::connect(path).await?;
+                token
+                    .cancel_query_raw(EofOnShutdown::new(stream), tokio_postgres::NoTls)
+                    .await
+                    .map_err(io::Error::other)?;
             }
             #[cfg(not(unix))]
             CancelTarget::Unix(_) => return Ok(false),
@@ -80,15 +131,59 @@ impl CancelTarget {
     }
 }
 
-async fn send_and_wait<S>(token: &CancelToken, stream: &mut S) -> io::Result<()>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send,
-{
-    token
-        .cancel_query_raw(&mut *stream, NoTls)
-        .await
-        .map_err(io::Error::other)?;
-    let mut buf = [0u8; 64];
-    while stream.read(&mut buf).await? > 0 {}
-    Ok(())
+/// A stream whose shutdown also waits for the peer to close: shutting down
+/// ends the writing side, then reads (and drops) whatever comes until the
+/// end of the stream. Under TLS, the TLS layer sends its close_notify and
+/// then shuts this stream down, so the wait works the same.
+struct EofOnShutdown<S> {
+    inner: S,
+    written_end: bool,
+}
+
+impl<S> EofOnShutdown<S> {
+    fn new(inner: S) -> Self {
+        Self {
+            inner,
+            written_end: false,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for EofOnShutdown<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for EofOnShutdown<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if !self.written_end {
+            ready!(Pin::new(&mut self.inner).poll_shutdown(cx))?;
+            self.written_end = true;
+        }
+        let mut scratch = [0u8; 64];
+        loop {
+            let mut buf = ReadBuf::new(&mut scratch);
+            ready!(Pin::new(&mut self.inner).poll_read(cx, &mut buf))?;
+            if buf.filled().is_empty() {
+                return Poll::Ready(Ok(()));
+            }
+        }
+    }
 }

@@ -6,8 +6,7 @@ use std::time::Duration;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{CancelToken, Client, Row, SimpleQueryMessage};
 
-use crate::cancel::{CancelTarget, Canceller};
-
+use crate::cancel::Canceller;
 use crate::error::Error;
 use crate::tracker::Tracker;
 use crate::transaction::{Transaction, TransactionBuilder};
@@ -27,13 +26,9 @@ pub struct Connection {
 impl Connection {
     pub(crate) fn new(
         client: Client,
-        cancel_target: CancelTarget,
+        canceller: Canceller,
         query_timeout: Option<Duration>,
     ) -> Self {
-        let canceller = Canceller {
-            token: client.cancel_token(),
-            target: cancel_target,
-        };
         Self {
             client,
             tracker: Tracker::new(canceller, query_timeout),

@@ -22,7 +22,9 @@
 
 mod builder;
 mod cancel;
+mod connect;
 mod connection;
+mod conninfo;
 mod error;
 mod guard;
 mod hooks;
@@ -30,6 +32,7 @@ mod manager;
 mod pool;
 mod source;
 mod sql;
+mod tls;
 mod tracker;
 mod transaction;
 

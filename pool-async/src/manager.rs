@@ -3,10 +3,10 @@
 use std::fmt;
 use std::time::Duration;
 
+use tokio_postgres::Config;
 use tokio_postgres::config::Host;
-use tokio_postgres::{Config, NoTls};
 
-use crate::cancel::CancelTarget;
+use crate::cancel::{CancelTarget, Canceller};
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::hooks::Hooks;
@@ -60,17 +60,25 @@ impl tidepool_core::Manager for PgManager {
     type Error = Error;
 
     async fn connect(&self) -> Result<Connection, Error> {
-        let config = self.settings.resolve()?;
-        let (client, connection) = config
-            .connect(NoTls)
+        let target = self.settings.resolve()?;
+        let described = describe_target(&target.config);
+        let connector = target.tls.connector.clone();
+        let opened = target
+            .connect()
             .await
-            .map_err(|e| Error::connect(describe_target(&config), e))?;
+            .map_err(|e| Error::connect(described, e))?;
+        let connection = opened.connection;
         tokio::spawn(async move {
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "a pooled connection ended with an error");
             }
         });
-        let mut conn = Connection::new(client, CancelTarget::of(&config), self.query_timeout);
+        let canceller = Canceller {
+            token: opened.client.cancel_token(),
+            target: CancelTarget::of(&opened.config),
+            tls: connector,
+        };
+        let mut conn = Connection::new(opened.client, canceller, self.query_timeout);
         if let Some(configure) = &self.hooks.configure {
             configure(&mut conn)
                 .await

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use tidepool_core::{PoolConfig, Stats};
 
-use crate::builder::{PoolBuilder, parse_dsn};
+use crate::builder::PoolBuilder;
+use crate::conninfo::{ConnInfo, parse_dsn};
 use crate::error::Error;
 use crate::guard::PooledConnection;
 use crate::manager::PgManager;
@@ -23,23 +24,52 @@ pub struct Pool {
 
 impl Pool {
     /// Starts building a pool for a libpq connection string: a URL
-    /// (`postgresql://user:password@host:5432/dbname?application_name=app`)
+    /// (`postgresql://user:password@host:5432/dbname?sslmode=verify-full`)
     /// or key=value pairs (`host=/run/postgresql user=app dbname=app`; a
     /// host that starts with `/` is a Unix socket directory). A string that
     /// cannot be parsed is reported by [`PoolBuilder::build`].
+    ///
+    /// Besides tokio-postgres's keys (several hosts and ports,
+    /// `target_session_attrs`, `application_name`, `connect_timeout`,
+    /// keepalives, `options`, ...), the string takes libpq's TLS keys:
+    ///
+    /// - `sslmode`: `disable` (plain only), `allow` (plain, then TLS if the
+    ///   server refuses plain), `prefer` (TLS if the server offers it, the
+    ///   default), `require` (TLS only), `verify-ca` (TLS, the certificate
+    ///   must chain to a trusted root) or `verify-full` (also naming the
+    ///   host). `prefer` and `require` check the certificate's chain only
+    ///   when `sslrootcert` is given, as libpq does. Ignored over Unix
+    ///   sockets.
+    /// - `sslrootcert`: the trusted roots, a PEM file, or `system` for the
+    ///   operating system's store (then `sslmode` must be `verify-full`, its
+    ///   default). Without it, `verify-ca` and `verify-full` use the
+    ///   system's store.
+    /// - `sslcert` and `sslkey`: a client certificate and its unencrypted
+    ///   private key (PEM), for `cert` authentication.
+    ///
+    /// libpq's environment variables fill what the string leaves out:
+    /// `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`,
+    /// `PGAPPNAME`, `PGOPTIONS`, `PGCONNECT_TIMEOUT`, `PGSSLMODE`,
+    /// `PGSSLROOTCERT`, `PGSSLCERT` and `PGSSLKEY`. The certificate files
+    /// are read once, when the pool is built.
     pub fn builder(dsn: &str) -> PoolBuilder {
-        PoolBuilder::new(parse_dsn(dsn).map(|config| Source::Fixed(Box::new(config))))
+        PoolBuilder::new(parse_dsn(dsn).map(|info| Source::Fixed(Box::new(info))))
     }
 
-    /// Starts building a pool from a tokio-postgres configuration.
+    /// Starts building a pool from a tokio-postgres configuration. Its
+    /// `ssl_mode` means what libpq's does (`prefer` and `require` use TLS
+    /// without checking the server's certificate); no environment variable
+    /// is read.
     pub fn builder_from_config(config: tokio_postgres::Config) -> PoolBuilder {
-        PoolBuilder::new(Ok(Source::Fixed(Box::new(config))))
+        PoolBuilder::new(Ok(Source::Fixed(Box::new(ConnInfo::from_config(config)))))
     }
 
     /// Starts building a pool whose connection string is asked for at every
     /// connect, as psycopg_pool allows: for credentials or hosts that change
     /// while the program runs. A string that cannot be parsed fails that
-    /// connect, with the parse error in the pool's connection error.
+    /// connect, with the parse error in the pool's connection error. The
+    /// string is read as for [`builder`](Pool::builder); the certificate
+    /// files are read again whenever its TLS keys change.
     ///
     /// The function should return at once (read a value kept up to date
     /// elsewhere); it runs on the pool's background task.

@@ -179,8 +179,9 @@ impl PoolBuilder {
     ///
     /// # Errors
     ///
-    /// A configuration error for an unparseable connection string or
-    /// impossible settings (including `worker_threads` 0).
+    /// A configuration error for an unparseable connection string,
+    /// certificate files that cannot be used, or impossible settings
+    /// (including `worker_threads` 0).
     pub fn build(self) -> Result<Pool, Error> {
         if self.worker_threads == 0 {
             return Err(Error::invalid_config(

@@ -1,0 +1,10 @@
+//! libpq connection strings: URLs and key=value pairs with libpq's TLS
+//! keys, and libpq's environment variables for what they leave out.
+
+mod env;
+mod extract;
+mod parse;
+#[cfg(test)]
+mod tests;
+
+pub(crate) use parse::{ConnInfo, parse_dsn};

@@ -1,0 +1,10 @@
+//! TLS with rustls, as libpq's `sslmode`, `sslrootcert`, `sslcert` and
+//! `sslkey` describe it.
+
+mod connector;
+mod pem;
+mod settings;
+mod verifier;
+
+pub(crate) use connector::Tls;
+pub(crate) use settings::{RootCerts, SslMode, TlsSettings};
