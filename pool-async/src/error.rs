@@ -167,7 +167,11 @@ impl fmt::Display for Error {
             Kind::Db(e) => write_postgres(f, e),
             Kind::Connect { target, source } => {
                 write!(f, "could not connect to {target}: ")?;
-                write_postgres(f, source)
+                write_postgres(f, source)?;
+                match crate::tls::tls_hint(source) {
+                    Some(hint) => write!(f, " ({hint})"),
+                    None => Ok(()),
+                }
             }
             Kind::Config(message) => f.write_str(message),
             Kind::Callback { name, source } => write!(f, "the {name} callback failed: {source}"),

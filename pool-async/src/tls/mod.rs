@@ -2,9 +2,11 @@
 //! `sslkey` describe it.
 
 mod connector;
+mod hint;
 mod pem;
 mod settings;
 mod verifier;
 
 pub(crate) use connector::Tls;
+pub(crate) use hint::tls_hint;
 pub(crate) use settings::{RootCerts, SslMode, TlsSettings};
