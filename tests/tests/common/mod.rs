@@ -1,9 +1,13 @@
 //! Helpers shared by the pool's integration tests: the database, unique
 //! names, counting a pool's sessions on the server, scratch tables, and
-//! waiting for conditions with a deadline.
+//! waiting for conditions with a deadline; and for the TLS tests, test
+//! certificates ([`certs`]) and servers with TLS ([`tls`]).
 //!
 //! Every test file uses a part of this module only.
 #![allow(dead_code)]
+
+pub(crate) mod certs;
+pub(crate) mod tls;
 
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicUsize, Ordering};
