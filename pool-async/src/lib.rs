@@ -6,6 +6,11 @@
 //! user gets it if it comes back inside a transaction or with a statement
 //! still running.
 //!
+//! The connection string takes libpq's TLS keys (`sslmode` from `disable`
+//! to `verify-full`, `sslrootcert`, `sslcert`, `sslkey`) and libpq's
+//! environment variables fill what it leaves out; see [`Pool::builder`].
+//! TLS runs on rustls.
+//!
 //! # Examples
 //!
 //! ```no_run
