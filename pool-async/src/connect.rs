@@ -32,7 +32,8 @@ impl Target {
     ///
     /// Over Unix sockets, where PostgreSQL offers no TLS, `sslmode` is
     /// ignored, as libpq does. Under `allow`, a plain connection the server
-    /// refuses is tried again with TLS.
+    /// refuses is tried again with TLS. With `hostaddr` and no `host`, the
+    /// addresses name the server in the TLS handshake.
     ///
     /// # Errors
     ///
@@ -43,8 +44,18 @@ impl Target {
         let unix_only = !hosts.is_empty()
             && config.get_hostaddrs().is_empty()
             && hosts.iter().all(|host| !matches!(host, Host::Tcp(_)));
+        let addresses_only = hosts.is_empty() && !config.get_hostaddrs().is_empty();
         if unix_only {
             config.ssl_mode(WireMode::Disable);
+        }
+        if addresses_only && !matches!(tls.mode, SslMode::Disable | SslMode::VerifyFull) {
+            // tokio-postgres wants a host name for the TLS handshake even
+            // where no name is checked: the addresses stand in for it.
+            // (verify-full, as in libpq, fails without a host name.)
+            let addresses = config.get_hostaddrs().to_vec();
+            for address in addresses {
+                config.host(address.to_string());
+            }
         }
         match config.connect(tls.connector.clone()).await {
             Ok((client, connection)) => Ok(Opened {

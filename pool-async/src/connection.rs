@@ -180,6 +180,13 @@ impl Connection {
 
     /// A token to cancel the statement running on this connection from
     /// elsewhere.
+    ///
+    /// The token asks for the TLS of the connection's `sslmode`: for a
+    /// connection that may use TLS (`prefer` and stricter), give its
+    /// `cancel_query` a TLS connector, such as
+    /// `tokio_postgres_rustls::MakeRustlsConnect`; `NoTls` fails under
+    /// `require`. The pool itself cancels statements left running on
+    /// returned connections, and those past the query timeout.
     pub fn cancel_token(&self) -> CancelToken {
         self.client.cancel_token()
     }

@@ -48,10 +48,22 @@ fn describe_target(config: &Config) -> String {
             }
         })
         .collect();
-    if targets.is_empty() {
+    if !targets.is_empty() {
+        return targets.join(", ");
+    }
+    let addresses: Vec<String> = config
+        .get_hostaddrs()
+        .iter()
+        .enumerate()
+        .map(|(i, address)| {
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            std::net::SocketAddr::new(*address, port).to_string()
+        })
+        .collect();
+    if addresses.is_empty() {
         "the default host".to_owned()
     } else {
-        targets.join(", ")
+        addresses.join(", ")
     }
 }
 
