@@ -102,6 +102,38 @@ async fn each_sslmode_against_a_server_without_tls() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sslmode_is_ignored_over_unix_sockets_and_hostaddr_stands_in_for_the_host() {
+    let server = shared_ssl_server();
+    let port = server.server.port();
+    let address_only = |mode: &str| {
+        format!("hostaddr=127.0.0.1 port={port} user=postgres dbname=postgres sslmode={mode}")
+    };
+    check_cases(vec![
+        (
+            "verify-full over the Unix socket".to_owned(),
+            format!("{} sslmode=verify-full", server.server.socket_dsn()),
+            Expect::Connects { tls: false },
+        ),
+        (
+            "require, hostaddr without host".to_owned(),
+            address_only("require"),
+            Expect::Connects { tls: true },
+        ),
+        (
+            "verify-ca, hostaddr without host".to_owned(),
+            address_only(&format!("verify-ca {}", server.root_key())),
+            Expect::Connects { tls: true },
+        ),
+        (
+            "verify-full, hostaddr without host".to_owned(),
+            address_only(&format!("verify-full {}", server.root_key())),
+            Expect::Fails("no hostname provided for TLS handshake"),
+        ),
+    ])
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allow_and_prefer_use_tls_for_a_role_the_server_refuses_plain() {
     let server = shared_ssl_server();
     let user = TLS_ONLY_ROLE;

@@ -78,7 +78,14 @@ async fn a_statement_left_running_on_a_tls_connection_is_cancelled_on_return() {
 async fn the_query_timeout_cancels_a_statement_over_tls() {
     let server = shared_ssl_server();
     let app = unique("tls_timeout");
-    let pool = ok(Pool::builder(&verify_full(&server, &app))
+    // The cancel request goes to hostaddr, and names host in its handshake.
+    let dsn = format!(
+        "host=localhost hostaddr=127.0.0.1 port={} user=postgres dbname=postgres \
+         sslmode=verify-full {} application_name={app}",
+        server.server.port(),
+        server.root_key()
+    );
+    let pool = ok(Pool::builder(&dsn)
         .min_size(1)
         .max_size(1)
         .query_timeout(Some(Duration::from_millis(300)))
