@@ -31,10 +31,12 @@ mod connect;
 mod connection;
 mod conninfo;
 mod error;
+mod fields;
 mod guard;
 mod hooks;
 mod manager;
 mod pool;
+mod settings;
 mod source;
 mod sql;
 mod tls;
@@ -42,11 +44,14 @@ mod tracker;
 mod transaction;
 
 pub use builder::PoolBuilder;
+/// The `config` crate, for layering settings sources ([`Settings::from_config`]).
+pub use config;
 pub use connection::Connection;
 pub use error::Error;
 pub use guard::PooledConnection;
 pub use hooks::HookFuture;
 pub use pool::Pool;
+pub use settings::{ConnectionSettings, Settings};
 pub use tidepool_core::{HealthCheck, PoolConfig, Stats};
 pub use tokio_postgres::{self, IsolationLevel, Row, SimpleQueryMessage, types::ToSql};
 pub use transaction::{Transaction, TransactionBuilder};

@@ -77,6 +77,19 @@ impl Pool {
         PoolBuilder::new(Ok(Source::Dynamic(std::sync::Arc::new(dsn))))
     }
 
+    /// Builds a pool from settings read from files and the environment
+    /// ([`Settings::load`](crate::Settings::load)). Use
+    /// [`Settings::pool_builder`](crate::Settings::pool_builder) to add
+    /// callbacks first.
+    ///
+    /// # Errors
+    ///
+    /// As [`PoolBuilder::build`], and when the connection is given both as
+    /// `url` and as separate fields.
+    pub fn from_settings(settings: &crate::Settings) -> Result<Pool, Error> {
+        settings.pool_builder()?.build()
+    }
+
     pub(crate) fn from_core(inner: tidepool_core::Pool<PgManager>) -> Self {
         Self { inner }
     }

@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use serde::Deserialize;
+
+use crate::duration;
 use crate::health::HealthCheck;
 
 /// The settings of a pool, as plain data.
@@ -9,6 +12,12 @@ use crate::health::HealthCheck;
 /// Every field has a documented default ([`PoolConfig::default`]). The values
 /// are checked when the pool is built ([`Builder::build`](crate::Builder::build)),
 /// which returns an error for impossible combinations instead of panicking.
+///
+/// It can be read with serde from any format: a missing field takes its
+/// default, an unknown one is an error; durations are written `"30s"`,
+/// `"5m"` or `"1h 30m"` (or a number of seconds), optional ones also
+/// `"none"`; `health_check` is `"never"`, `"always"` or a duration (test
+/// connections idle longer than it).
 ///
 /// # Examples
 ///
@@ -21,11 +30,13 @@ use crate::health::HealthCheck;
 /// config.timeout = Duration::from_secs(5);
 /// assert_eq!(config.min_size, 4);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct PoolConfig {
     /// A name for the pool, used in errors, logs and metrics to tell pools
     /// apart. Defaults to `"tidepool"`.
+    #[serde(deserialize_with = "duration::text")]
     pub name: String,
     /// How many connections the pool opens in the background when it starts
     /// and keeps open. Defaults to 4.
@@ -36,6 +47,7 @@ pub struct PoolConfig {
     /// How long a checkout may take in total: waiting in the queue, waiting
     /// for a new connection and checking it. Also the default limit of
     /// [`Pool::wait`](crate::Pool::wait). Defaults to 30 s.
+    #[serde(deserialize_with = "duration::required")]
     pub timeout: Duration,
     /// How many requests may wait for a connection at once; a request beyond
     /// that fails at once with a "too many requests" error (load shedding).
@@ -47,20 +59,24 @@ pub struct PoolConfig {
     pub max_connecting: usize,
     /// How long one connection attempt may take before it is abandoned and
     /// counted as failed. Defaults to 30 s.
+    #[serde(deserialize_with = "duration::required")]
     pub connect_timeout: Duration,
     /// How long the reset of a returned connection (for example the rollback
     /// of a transaction left open) may take before the connection is closed
     /// instead. Defaults to 5 s.
+    #[serde(deserialize_with = "duration::required")]
     pub reset_timeout: Duration,
     /// How long a connection may live; it is closed (and replaced if the pool
     /// needs it) at the first checkout, return or sweep after that. Each
     /// connection's lifetime is shortened by up to 5 % at random, so that
     /// connections opened together do not all close together. `None` keeps
     /// connections forever. Defaults to 1 h.
+    #[serde(deserialize_with = "duration::optional")]
     pub max_lifetime: Option<Duration>,
     /// How long a connection may stay idle while the pool holds more than
     /// `min_size`; longer-idle connections above `min_size` are closed.
     /// `None` keeps them. Defaults to 10 min.
+    #[serde(deserialize_with = "duration::optional")]
     pub max_idle: Option<Duration>,
     /// When to test an idle connection before handing it out. Defaults to
     /// [`HealthCheck::IdleLongerThan`] 1 s.
@@ -68,12 +84,14 @@ pub struct PoolConfig {
     /// How long one health check may take before the connection is deemed
     /// broken. A check also ends at the checkout's own deadline. Defaults to
     /// 5 s.
+    #[serde(deserialize_with = "duration::required")]
     pub health_check_timeout: Duration,
     /// How long connects may keep failing before the pool reports that it
     /// cannot reconnect (an error in the log and the `reconnect_failed`
     /// callback of the builder). The pool keeps retrying afterwards, every
     /// 10 s at most, and recovers by itself when the server returns.
     /// Defaults to 5 min.
+    #[serde(deserialize_with = "duration::required")]
     pub reconnect_timeout: Duration,
 }
 

@@ -38,3 +38,48 @@ impl HealthCheck {
         }
     }
 }
+
+impl<'de> serde::Deserialize<'de> for HealthCheck {
+    /// Reads `"never"`, `"always"`, or a duration (`"1s"`, `"500ms"`, or a
+    /// number of seconds): test connections idle longer than it.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        struct Policy;
+
+        impl serde::de::Visitor<'_> for Policy {
+            type Value = HealthCheck;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("\"never\", \"always\", or a duration such as \"1s\" (test connections idle longer than it)")
+            }
+
+            fn visit_str<E: Error>(self, text: &str) -> Result<HealthCheck, E> {
+                match text.trim().to_ascii_lowercase().as_str() {
+                    "never" => Ok(HealthCheck::Never),
+                    "always" => Ok(HealthCheck::Always),
+                    _ => crate::duration::parse(text)
+                        .map(HealthCheck::IdleLongerThan)
+                        .map_err(|e| E::custom(format!("{e}, or \"never\" or \"always\""))),
+                }
+            }
+
+            fn visit_u64<E: Error>(self, seconds: u64) -> Result<HealthCheck, E> {
+                Ok(HealthCheck::IdleLongerThan(Duration::from_secs(seconds)))
+            }
+
+            fn visit_i64<E: Error>(self, seconds: i64) -> Result<HealthCheck, E> {
+                u64::try_from(seconds)
+                    .map(|s| HealthCheck::IdleLongerThan(Duration::from_secs(s)))
+                    .map_err(|_| E::custom("a negative duration"))
+            }
+
+            fn visit_f64<E: Error>(self, seconds: f64) -> Result<HealthCheck, E> {
+                Duration::try_from_secs_f64(seconds)
+                    .map(HealthCheck::IdleLongerThan)
+                    .map_err(|_| E::custom("an invalid duration"))
+            }
+        }
+
+        deserializer.deserialize_any(Policy)
+    }
+}

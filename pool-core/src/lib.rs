@@ -43,6 +43,7 @@
 mod backoff;
 mod builder;
 mod config;
+mod duration;
 mod error;
 mod guard;
 mod health;

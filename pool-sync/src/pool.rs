@@ -42,6 +42,17 @@ impl Pool {
         PoolBuilder::new(tidepool_async::Pool::builder_from_fn(dsn))
     }
 
+    /// Builds a blocking pool from settings read from files and the
+    /// environment ([`Settings::load`](crate::Settings::load)).
+    ///
+    /// # Errors
+    ///
+    /// As [`PoolBuilder::build`], and when the connection is given both as
+    /// `url` and as separate fields.
+    pub fn from_settings(settings: &crate::Settings) -> Result<Pool, Error> {
+        PoolBuilder::new(settings.pool_builder()?).build()
+    }
+
     pub(crate) fn new(inner: tidepool_async::Pool, blocker: Blocker) -> Self {
         Self { inner, blocker }
     }
