@@ -26,6 +26,10 @@ pub(crate) struct Tracker {
     /// The session may be inside a transaction block that no guard tracks:
     /// transaction commands sent as SQL, or the raw client lent out.
     dirty: AtomicBool,
+    /// A cancel request got no answer: it may still reach the server and
+    /// cancel a later statement, so the connection must not serve anyone
+    /// else. Never cleared.
+    cancel_unanswered: AtomicBool,
     /// The longest an operation may take before it is cancelled.
     pub(crate) query_timeout: Option<Duration>,
     /// The pool's query timeout, restored when the connection is reset.
@@ -40,6 +44,7 @@ impl Tracker {
             in_flight: AtomicU32::new(0),
             open_transactions: AtomicU32::new(0),
             dirty: AtomicBool::new(false),
+            cancel_unanswered: AtomicBool::new(false),
             query_timeout,
             default_query_timeout: query_timeout,
             canceller,
@@ -60,8 +65,12 @@ impl Tracker {
                 Err(_) => {
                     // The statement may still run: cancel it, so that the
                     // connection serves the next statement. It stays counted
-                    // in flight, so the pool resets it on return.
-                    self.canceller.cancel().await;
+                    // in flight, so the pool resets it on return. The cancel
+                    // gets as long as the statement had: the network may be
+                    // what stalled, and the caller must not hang.
+                    if !self.canceller.cancel_within(limit).await {
+                        self.cancel_unanswered.store(true, Relaxed);
+                    }
                     return Err(Error::query_timeout(limit));
                 }
             },
@@ -96,6 +105,12 @@ impl Tracker {
 
     pub(crate) fn transaction_closed(&self) {
         self.open_transactions.fetch_sub(1, Relaxed);
+    }
+
+    /// Whether a cancel request may still reach the server and cancel a
+    /// later statement.
+    pub(crate) fn cancel_unanswered(&self) -> bool {
+        self.cancel_unanswered.load(Relaxed)
     }
 
     /// Whether an operation was left unfinished by a dropped future.
