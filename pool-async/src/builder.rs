@@ -212,6 +212,12 @@ impl PoolBuilder {
     /// change it ([`Connection::set_query_timeout`]) until it is returned.
     /// Defaults to none (PostgreSQL's `statement_timeout` bounds statements
     /// on the server side, if set).
+    ///
+    /// The call waits for the server to act on the cancel, as long again
+    /// at most, so it ends within twice the limit even when the network
+    /// stalls. A connection whose cancel got no answer in time is closed
+    /// when it is returned: the cancel might still arrive and cancel the
+    /// next user's statement.
     pub fn query_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.query_timeout = timeout;
         self

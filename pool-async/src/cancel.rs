@@ -4,6 +4,7 @@ use std::io;
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -29,6 +30,23 @@ impl Canceller {
     pub(crate) async fn cancel(&self) {
         if let Err(error) = self.target.cancel(&self.token, &self.tls).await {
             tracing::debug!(%error, "could not cancel a statement on a pooled connection");
+        }
+    }
+
+    /// Like [`cancel`](Canceller::cancel), waiting at most `limit`. Returns
+    /// `false` when the server did not answer in time: the request may
+    /// still reach it later (a stalled network) and cancel whatever the
+    /// connection runs then.
+    pub(crate) async fn cancel_within(&self, limit: Duration) -> bool {
+        match tokio::time::timeout(limit, self.cancel()).await {
+            Ok(()) => true,
+            Err(_) => {
+                tracing::debug!(
+                    ?limit,
+                    "a cancel request got no answer in time; the connection will be closed"
+                );
+                false
+            }
         }
     }
 }

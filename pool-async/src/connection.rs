@@ -196,6 +196,13 @@ impl Connection {
         self.client.is_closed()
     }
 
+    /// Whether the connection must not serve anyone else: closed, ended by
+    /// the server, or exposed to a cancel request that got no answer and
+    /// may still cancel a later statement.
+    pub(crate) fn is_unusable(&self) -> bool {
+        self.client.is_closed() || self.tracker.is_unusable()
+    }
+
     pub(crate) fn needs_reset(&self) -> bool {
         self.tracker.needs_reset()
     }

@@ -101,7 +101,7 @@ impl tidepool_core::Manager for PgManager {
     }
 
     fn is_broken(&self, conn: &Connection) -> bool {
-        conn.is_closed()
+        conn.is_unusable()
     }
 
     async fn check(&self, conn: &mut Connection) -> Result<(), Error> {

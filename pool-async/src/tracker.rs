@@ -4,6 +4,8 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use std::time::Duration;
 
+use tokio_postgres::error::Severity;
+
 use crate::cancel::Canceller;
 use crate::error::Error;
 use crate::sql;
@@ -26,6 +28,11 @@ pub(crate) struct Tracker {
     /// The session may be inside a transaction block that no guard tracks:
     /// transaction commands sent as SQL, or the raw client lent out.
     dirty: AtomicBool,
+    /// The connection must not serve anyone else: the server ended the
+    /// session (a FATAL error, which the client may not have noticed as a
+    /// closed socket yet), or a cancel request got no answer and may still
+    /// cancel a later statement. Never cleared.
+    unusable: AtomicBool,
     /// The longest an operation may take before it is cancelled.
     pub(crate) query_timeout: Option<Duration>,
     /// The pool's query timeout, restored when the connection is reset.
@@ -40,6 +47,7 @@ impl Tracker {
             in_flight: AtomicU32::new(0),
             open_transactions: AtomicU32::new(0),
             dirty: AtomicBool::new(false),
+            unusable: AtomicBool::new(false),
             query_timeout,
             default_query_timeout: query_timeout,
             canceller,
@@ -60,8 +68,12 @@ impl Tracker {
                 Err(_) => {
                     // The statement may still run: cancel it, so that the
                     // connection serves the next statement. It stays counted
-                    // in flight, so the pool resets it on return.
-                    self.canceller.cancel().await;
+                    // in flight, so the pool resets it on return. The cancel
+                    // gets as long as the statement had: the network may be
+                    // what stalled, and the caller must not hang.
+                    if !self.canceller.cancel_within(limit).await {
+                        self.unusable.store(true, Relaxed);
+                    }
                     return Err(Error::query_timeout(limit));
                 }
             },
@@ -69,6 +81,11 @@ impl Tracker {
         // Not reached when the future is dropped: the count then stays up,
         // which is the point.
         self.in_flight.fetch_sub(1, Relaxed);
+        if let Err(error) = &result
+            && ends_session(error)
+        {
+            self.unusable.store(true, Relaxed);
+        }
         result.map_err(Error::db)
     }
 
@@ -98,6 +115,11 @@ impl Tracker {
         self.open_transactions.fetch_sub(1, Relaxed);
     }
 
+    /// Whether the connection must not serve anyone else (see the field).
+    pub(crate) fn is_unusable(&self) -> bool {
+        self.unusable.load(Relaxed)
+    }
+
     /// Whether an operation was left unfinished by a dropped future.
     pub(crate) fn has_in_flight(&self) -> bool {
         self.in_flight.load(Relaxed) > 0
@@ -118,4 +140,17 @@ impl Tracker {
         self.open_transactions.store(0, Relaxed);
         self.dirty.store(false, Relaxed);
     }
+}
+
+/// Whether an error means that the session is over: the connection closed,
+/// or the server reported a FATAL or PANIC error (a terminated backend, a
+/// server shutting down), after which it closes the connection.
+fn ends_session(error: &tokio_postgres::Error) -> bool {
+    error.is_closed()
+        || error.as_db_error().is_some_and(|db| {
+            matches!(
+                db.parsed_severity(),
+                Some(Severity::Fatal | Severity::Panic)
+            )
+        })
 }

@@ -14,6 +14,11 @@
 //!   [`PgServer::start_again`] and [`PgServer::restart`].
 //! * [`PgServer::psql`], [`TestDatabase::psql`] and [`psql_url`] run SQL
 //!   through the `psql` client for setup and assertions.
+//! * [`Relay`] forwards TCP connections to a server and injects network
+//!   faults between a client and it: a silent network
+//!   ([`freeze`](Relay::freeze)), connections closed at once
+//!   ([`cut`](Relay::cut)), new connections refused
+//!   ([`refuse`](Relay::refuse)).
 //!
 //! Servers listen on `127.0.0.1` on a free port (never 5432) and on a Unix
 //! socket in their own directory under the system temporary directory; the
@@ -40,6 +45,7 @@ mod conninfo;
 mod error;
 mod process;
 mod psql;
+mod relay;
 mod scratch;
 mod server;
 mod shared;
@@ -48,5 +54,6 @@ mod template;
 pub use binaries::PgBinaries;
 pub use error::HarnessError;
 pub use psql::psql_url;
+pub use relay::Relay;
 pub use server::{PgServer, PgServerBuilder};
 pub use shared::{DATABASE_URL_ENV, TestDatabase, private_server, shared_server, test_database};

@@ -1,0 +1,183 @@
+//! A pool that cannot connect from the start: an unreachable server and a
+//! wrong password. Errors name the host and port and the reason, connects
+//! are retried with backoff (1 s, 2 s, 4 s, ... at most 10 s) however many
+//! requests wait, so a few seconds see only a handful of attempts, never a
+//! storm, and `wait()` fails with a timeout naming `min_size` and the
+//! cause.
+
+mod common;
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::time::{Duration, Instant};
+
+use common::{assert_contains, database, ok, unique};
+use tidepool_async::tokio_postgres::error::SqlState;
+use tidepool_async::{Error, Pool};
+
+/// How long connect attempts are counted.
+const WINDOW: Duration = Duration::from_secs(6);
+/// At most this many attempts in [`WINDOW`]: the first round (min_size
+/// connects at once), then one probe after about 1 s and one after about
+/// 3 s; the next is due after about 7 s.
+const MOST_ATTEMPTS: u64 = 5;
+/// Requests that keep asking for a connection meanwhile.
+const DEMAND: usize = 8;
+
+/// Lets `DEMAND` tasks ask for connections in a loop for [`WINDOW`] while
+/// watching the pool's connect attempts; returns when each attempt was
+/// counted and the first checkout error.
+async fn watch_attempts(pool: &Pool) -> (Vec<Duration>, Error) {
+    let started = Instant::now();
+    let askers: Vec<_> = (0..DEMAND)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move {
+                let mut first_error = None;
+                while started.elapsed() < WINDOW {
+                    match pool.get_timeout(Duration::from_millis(500)).await {
+                        Ok(_) => panic!("a checkout succeeded"),
+                        Err(error) => {
+                            first_error.get_or_insert(error);
+                        }
+                    }
+                }
+                first_error.expect("no checkout ended")
+            })
+        })
+        .collect();
+    let mut attempts = Vec::new();
+    while started.elapsed() < WINDOW {
+        let counted = pool.stats().connections_num as usize;
+        while attempts.len() < counted {
+            attempts.push(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut errors = Vec::new();
+    for asker in askers {
+        errors.push(asker.await.expect("a checkout task panicked"));
+    }
+    (attempts, errors.swap_remove(0))
+}
+
+/// Asserts a handful of attempts, all failed, and reports them.
+fn assert_backoff(pool: &Pool, attempts: &[Duration], what: &str) {
+    let stats = pool.stats();
+    eprintln!(
+        "{what}: {} connect attempts in {WINDOW:?}, counted at {attempts:.2?}; {stats:?}",
+        attempts.len()
+    );
+    assert!(
+        (3..=MOST_ATTEMPTS).contains(&stats.connections_num),
+        "{} connect attempts in {WINDOW:?}: expected a handful with backoff: {stats:?}",
+        stats.connections_num
+    );
+    assert_eq!(stats.connections_errors, stats.connections_num, "{stats:?}");
+    assert_eq!(stats.pool_size, 0, "{stats:?}");
+    // The retries come at least about a second apart.
+    let retries: Vec<_> = attempts.iter().skip(2).collect();
+    for pair in retries.windows(2) {
+        assert!(
+            *pair[1] - *pair[0] >= Duration::from_millis(800),
+            "retries too close together: {attempts:?}"
+        );
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_server_gets_a_handful_of_attempts_and_clear_errors() {
+    let port = free_port();
+    let pool = ok(
+        Pool::builder(&format!("postgresql://postgres@127.0.0.1:{port}/postgres"))
+            .name("unreachable")
+            .min_size(2)
+            .max_size(4)
+            .timeout(Duration::from_secs(1))
+            .build(),
+    );
+    let (attempts, error) = watch_attempts(&pool).await;
+    eprintln!("checkout: {error}");
+    assert!(error.is_timeout(), "{error:?}");
+    let target = format!("127.0.0.1:{port}");
+    assert_contains(
+        &error.to_string(),
+        &[
+            "pool \"unreachable\"",
+            &format!("could not connect to {target}"),
+            "Connection refused",
+        ],
+    );
+    assert_backoff(&pool, &attempts, "unreachable server");
+
+    let error = pool.wait().await.expect_err("nothing listens");
+    eprintln!("wait: {error}");
+    assert!(error.is_timeout(), "{error:?}");
+    assert_contains(
+        &error.to_string(),
+        &[
+            "only 0 of min_size 2 connections were open after 1",
+            &format!("could not connect to {target}"),
+            "Connection refused",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_gets_a_handful_of_attempts_and_clear_errors() {
+    let db = database();
+    let Some(server) = db.server() else {
+        eprintln!("skipped: DATABASE_URL is set and this test reads the private server's log");
+        return;
+    };
+    let role = unique("wrong_password");
+    common::psql(&db, &format!("create role {role} login password 'right'"));
+    let pool = ok(
+        Pool::builder(&server.url_for(&role, Some("wrong"), "postgres"))
+            .name("wrong_password")
+            .min_size(2)
+            .max_size(4)
+            .timeout(Duration::from_secs(1))
+            .build(),
+    );
+    let (attempts, error) = watch_attempts(&pool).await;
+    eprintln!("checkout: {error}");
+    assert!(error.is_timeout(), "{error:?}");
+    assert_eq!(error.code(), Some(&SqlState::INVALID_PASSWORD), "{error:?}");
+    let target = format!("127.0.0.1:{}", server.port());
+    assert_contains(
+        &error.to_string(),
+        &[
+            &format!("could not connect to {target}"),
+            &format!("password authentication failed for user \"{role}\""),
+        ],
+    );
+    assert_backoff(&pool, &attempts, "wrong password");
+    // The server saw exactly the attempts the pool counted.
+    let rejected = server
+        .log_tail(usize::MAX)
+        .matches(&format!(
+            "password authentication failed for user \"{role}\""
+        ))
+        .count();
+    assert_eq!(rejected as u64, pool.stats().connections_num);
+
+    let error = pool.wait().await.expect_err("the password is wrong");
+    eprintln!("wait: {error}");
+    assert!(error.is_timeout(), "{error:?}");
+    assert_eq!(error.code(), Some(&SqlState::INVALID_PASSWORD), "{error:?}");
+    assert_contains(
+        &error.to_string(),
+        &[
+            "only 0 of min_size 2 connections were open after 1",
+            &format!("could not connect to {target}"),
+            "password authentication failed",
+        ],
+    );
+    pool.close();
+    common::psql(&db, &format!("drop role {role}"));
+}
