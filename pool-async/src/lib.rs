@@ -6,6 +6,10 @@
 //! user gets it if it comes back inside a transaction or with a statement
 //! still running.
 //!
+//! A pool reports [`Pool::stats`], [`metrics`] (through the `metrics`
+//! facade, labelled with the pool's name) and `tracing` spans and warnings;
+//! connection strings and passwords never appear in any of them.
+//!
 //! # Examples
 //!
 //! ```no_run
@@ -38,6 +42,6 @@ pub use error::Error;
 pub use guard::PooledConnection;
 pub use hooks::HookFuture;
 pub use pool::Pool;
-pub use tidepool_core::{HealthCheck, PoolConfig, Stats};
+pub use tidepool_core::{HealthCheck, PoolConfig, Stats, metrics};
 pub use tokio_postgres::{self, IsolationLevel, Row, SimpleQueryMessage, types::ToSql};
 pub use transaction::{Transaction, TransactionBuilder};

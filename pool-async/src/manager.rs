@@ -80,6 +80,10 @@ impl tidepool_core::Manager for PgManager {
         Ok(conn)
     }
 
+    fn target(&self) -> Option<&str> {
+        Some(&self.target)
+    }
+
     fn is_broken(&self, conn: &Connection) -> bool {
         conn.is_closed()
     }

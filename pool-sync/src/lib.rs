@@ -39,7 +39,7 @@ pub use callback::CallbackConnection;
 pub use connection::{Connection, PooledConnection};
 pub use pool::Pool;
 pub use tidepool_async::{
-    Error, HealthCheck, IsolationLevel, PoolConfig, Row, SimpleQueryMessage, Stats, ToSql,
+    Error, HealthCheck, IsolationLevel, PoolConfig, Row, SimpleQueryMessage, Stats, ToSql, metrics,
     tokio_postgres,
 };
 pub use transaction::{Transaction, TransactionBuilder};
