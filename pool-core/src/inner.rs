@@ -246,9 +246,9 @@ impl<M: Manager> PoolInner<M> {
             caller = %caller,
             slow_checkouts,
             "a checkout at {caller} waited {} for a connection, longer than \
-             slow_checkout_warning ({}); {slow_checkouts} slow checkouts since the last \
-             warning. The pool is too small for the load or connections are held too long: \
-             raise max_size, or hold connections for shorter times",
+             slow_checkout_warning ({}); slow checkouts since the last warning: \
+             {slow_checkouts}. The pool is too small for the load or connections are held \
+             too long: raise max_size, or hold connections for shorter times",
             Secs(waited),
             Secs(threshold),
         );
@@ -265,8 +265,8 @@ impl<M: Manager> PoolInner<M> {
             pool = %self.shared.name,
             max_waiting,
             rejected,
-            "the queue is full ({max_waiting} requests waiting, max_waiting): {rejected} \
-             checkouts turned away since the last warning; raise max_size or max_waiting, \
+            "the queue is full ({max_waiting} requests waiting, max_waiting); checkouts \
+             turned away since the last warning: {rejected}. Raise max_size or max_waiting, \
              or shed load earlier",
         );
     }

@@ -199,7 +199,13 @@ async fn a_full_queue_warns_at_most_once_a_second_with_the_count() {
     let warnings = traces.events_with(Level::WARN, "the queue is full");
     assert_eq!(warnings.len(), 2, "{}", traces.dump());
     assert_eq!(warnings[1].field("rejected"), "10", "{}", warnings[1]);
-    assert!(warnings[1].message().contains("10 checkouts turned away"));
+    assert!(
+        warnings[1]
+            .message()
+            .contains("turned away since the last warning: 10"),
+        "{}",
+        warnings[1]
+    );
     assert_eq!(pool.stats().requests_rejected, 11);
 
     drop(held);
