@@ -5,6 +5,8 @@
 //! Every test file uses a part of this module only.
 #![allow(dead_code)]
 
+pub(crate) mod observe;
+
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
