@@ -9,7 +9,7 @@ use deadpool::unmanaged::{self, PoolError};
 use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
-use tracing::{Instrument, field};
+use tracing::{Instrument, Span, field};
 
 use crate::config::PoolConfig;
 use crate::error::{BoxedCause, Error, Exhausted, Secs};
@@ -122,10 +122,65 @@ impl<M: Manager> PoolInner<M> {
             wait_ms = field::Empty,
             outcome = field::Empty,
         );
-        let result = self
-            .acquire(started, started + timeout)
-            .instrument(span.clone())
-            .await;
+        let deadline = started + timeout;
+        let counters = &self.shared.counters;
+        let mut clock = WaitClock {
+            counter: &counters.requests_wait_us,
+            since: None,
+        };
+        // The loop is written out here, not in a function of its own: a
+        // nested future would be moved (copied) on every checkout.
+        let result = loop {
+            let mut object = match self.idle.try_get() {
+                Ok(object) => object,
+                Err(PoolError::Closed) => break Err(Error::closed(&self.shared.name)),
+                Err(_) => {
+                    let (mut waiting_guard, waiting) = Waiting::count(&self.shared);
+                    let max_waiting = self.config.max_waiting;
+                    if max_waiting > 0 && waiting > max_waiting {
+                        break Err(Error::too_many_requests(
+                            &self.shared.name,
+                            waiting - 1,
+                            max_waiting,
+                        ));
+                    }
+                    waiting_guard.accept(started);
+                    if clock.since.is_none() {
+                        clock.since = Some(started);
+                        bump(&counters.requests_queued);
+                    }
+                    // Demand: the maintenance worker opens a connection if
+                    // the pool may grow.
+                    self.shared.wake.notify_one();
+                    let wait = tokio::time::timeout_at(deadline, self.idle.timeout_get(None));
+                    match wait.instrument(span.clone()).await {
+                        Ok(Ok(object)) => object,
+                        Ok(Err(_)) => break Err(Error::closed(&self.shared.name)),
+                        Err(_) => {
+                            let waiting = self.shared.waiting.load(Relaxed).saturating_sub(1);
+                            break Err(self.timeout_error(started.elapsed(), waiting));
+                        }
+                    }
+                }
+            };
+            match self.vet(&mut object, deadline, &span).await {
+                Vetted::Usable => break Ok(object),
+                Vetted::Close(reason) => {
+                    span.in_scope(|| self.close(unmanaged::Object::take(object), reason));
+                    if Instant::now() >= deadline {
+                        break Err(self.timeout_error(started.elapsed(), 0));
+                    }
+                }
+                Vetted::OutOfTime => {
+                    // The check was cut short by this checkout's deadline, not
+                    // failed: the connection goes back the usual way.
+                    let now = Instant::now();
+                    self.put_back_unused(object, now);
+                    break Err(self.timeout_error(now - started, 0));
+                }
+            }
+        };
+        drop(clock);
         let now = Instant::now();
         let waited = now - started;
         let metrics = &self.shared.metrics;
@@ -141,7 +196,6 @@ impl<M: Manager> PoolInner<M> {
                 "ok"
             }
             Err(error) => {
-                let counters = &self.shared.counters;
                 bump(&counters.requests_errors);
                 if error.is_too_many_requests() {
                     bump(&counters.requests_rejected);
@@ -169,69 +223,6 @@ impl<M: Manager> PoolInner<M> {
             .leak_detection_threshold
             .map(|threshold| self.watch_for_leak(threshold, now, caller));
         Ok(Pooled::new(object, Arc::downgrade(self), now, leak_watch))
-    }
-
-    /// Takes an idle connection that may be handed out, waiting until
-    /// `deadline` at most.
-    async fn acquire(
-        self: &Arc<Self>,
-        started: Instant,
-        deadline: Instant,
-    ) -> Result<IdleObject<M::Connection>, Error> {
-        let counters = &self.shared.counters;
-        let mut clock = WaitClock {
-            counter: &counters.requests_wait_us,
-            since: None,
-        };
-        loop {
-            let mut object = match self.idle.try_get() {
-                Ok(object) => object,
-                Err(PoolError::Closed) => return Err(Error::closed(&self.shared.name)),
-                Err(_) => {
-                    let (mut waiting_guard, waiting) = Waiting::count(&self.shared);
-                    let max_waiting = self.config.max_waiting;
-                    if max_waiting > 0 && waiting > max_waiting {
-                        return Err(Error::too_many_requests(
-                            &self.shared.name,
-                            waiting - 1,
-                            max_waiting,
-                        ));
-                    }
-                    waiting_guard.accept(started);
-                    if clock.since.is_none() {
-                        clock.since = Some(started);
-                        bump(&counters.requests_queued);
-                    }
-                    // Demand: the maintenance worker opens a connection if
-                    // the pool may grow.
-                    self.shared.wake.notify_one();
-                    match tokio::time::timeout_at(deadline, self.idle.timeout_get(None)).await {
-                        Ok(Ok(object)) => object,
-                        Ok(Err(_)) => return Err(Error::closed(&self.shared.name)),
-                        Err(_) => {
-                            let waiting = self.shared.waiting.load(Relaxed).saturating_sub(1);
-                            return Err(self.timeout_error(started.elapsed(), waiting));
-                        }
-                    }
-                }
-            };
-            match self.vet(&mut object, deadline).await {
-                Vetted::Usable => return Ok(object),
-                Vetted::Close(reason) => {
-                    self.close(unmanaged::Object::take(object), reason);
-                    if Instant::now() >= deadline {
-                        return Err(self.timeout_error(started.elapsed(), 0));
-                    }
-                }
-                Vetted::OutOfTime => {
-                    // The check was cut short by this checkout's deadline, not
-                    // failed: the connection goes back the usual way.
-                    let now = Instant::now();
-                    self.put_back_unused(object, now);
-                    return Err(self.timeout_error(now - started, 0));
-                }
-            }
-        }
     }
 
     /// Warns that a checkout waited `waited`, longer than the pool's
@@ -299,7 +290,12 @@ impl<M: Manager> PoolInner<M> {
 
     /// Decides whether an idle connection may be handed out, testing it
     /// when the health check policy asks.
-    async fn vet(&self, object: &mut IdleObject<M::Connection>, deadline: Instant) -> Vetted {
+    async fn vet(
+        &self,
+        object: &mut IdleObject<M::Connection>,
+        deadline: Instant,
+        span: &Span,
+    ) -> Vetted {
         let now = Instant::now();
         if self.manager.is_broken(&object.conn) {
             return Vetted::Close(CloseReason::Lost);
@@ -322,13 +318,20 @@ impl<M: Manager> PoolInner<M> {
         }
         let own_limit = now + self.config.health_check_timeout;
         let check = self.manager.check(&mut object.conn);
-        match tokio::time::timeout_at(deadline.min(own_limit), check).await {
+        let check = tokio::time::timeout_at(deadline.min(own_limit), check);
+        match check.instrument(span.clone()).await {
             Ok(Ok(())) => {
                 object.checked_at = Instant::now();
                 Vetted::Usable
             }
             Ok(Err(error)) => {
-                tracing::warn!(pool = %self.shared.name, %error, "closing a connection that failed its health check");
+                span.in_scope(|| {
+                    tracing::warn!(
+                        pool = %self.shared.name,
+                        %error,
+                        "closing a connection that failed its health check"
+                    );
+                });
                 Vetted::Close(CloseReason::CheckFailed)
             }
             Err(_) if own_limit <= deadline => Vetted::Close(CloseReason::CheckFailed),
