@@ -34,7 +34,7 @@
 //! | `tidepool_connections_rejected_total` | counter | `pool` | checkouts turned away at once because `max_waiting` requests were waiting |
 //! | `tidepool_connections_created_total` | counter | `pool` | connects that succeeded |
 //! | `tidepool_connections_create_errors_total` | counter | `pool` | connects that failed (an error, or longer than `connect_timeout`) |
-//! | `tidepool_connections_closed_total` | counter | `pool`, `reason` | connections the pool closed, by reason: `lifetime`, `idle`, `broken`, `check_failed`, `reset_failed`, `drained`, `shrunk` |
+//! | `tidepool_connections_closed_total` | counter | `pool`, `reason` | connections the pool closed, by reason: `lifetime`, `idle`, `broken`, `check_failed`, `reset_failed`, `drained`, `shrunk` (not those closed with the pool, or detached) |
 //! | `tidepool_connections_acquire_seconds` | histogram | `pool` | how long each checkout took, from the call to getting a connection or failing (timeouts included, rejections not) |
 //! | `tidepool_connections_usage_seconds` | histogram | `pool` | how long each connection was held, from checkout to return |
 //! | `tidepool_connections_creation_seconds` | histogram | `pool` | how long each connect took, whether it succeeded or not |
