@@ -45,13 +45,13 @@ impl<M: Manager> Pooled<M> {
     }
 
     /// Books the end of the checkout, by a return or a detach: the gauges,
-    /// and the leak timer, which is stopped, or, if it already warned, told
-    /// that the connection came back after all.
-    fn check_in(&mut self, object: &IdleObject<M::Connection>) {
+    /// and the leak timer, which is stopped, or, if it already warned and
+    /// the connection is `returned`, told that it came back after all.
+    fn check_in(&mut self, object: &IdleObject<M::Connection>, returned: bool) {
         let shared = object.size.shared();
         shared.metrics.checked_in();
         if let Some(watch) = self.leak_watch.take() {
-            if watch.is_finished() {
+            if returned && watch.is_finished() {
                 tracing::info!(
                     pool = %shared.name,
                     held_ms = self.checked_out_at.elapsed().as_secs_f64() * 1000.0,
@@ -80,7 +80,7 @@ impl<M: Manager> Pooled<M> {
             .object
             .take()
             .expect("a live guard holds its connection");
-        this.check_in(&object);
+        this.check_in(&object, false);
         let slot = Object::take(object);
         let Slot { conn, .. } = *slot;
         conn
@@ -121,7 +121,7 @@ impl<M: Manager> Drop for Pooled<M> {
         let Some(object) = self.object.take() else {
             return;
         };
-        self.check_in(&object);
+        self.check_in(&object, true);
         match self.pool.upgrade() {
             Some(pool) => pool.put_back(object, self.checked_out_at),
             // The pool is gone: the connection closes with the object.

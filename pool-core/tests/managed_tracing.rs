@@ -314,3 +314,30 @@ async fn leak_detection_is_off_by_default() {
         traces.dump()
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_connection_detached_after_the_leak_warning_is_not_said_to_come_back() {
+    let (traces, _guard) = Traces::capture();
+    let pool = pool_of_one(&FakeManager::new())
+        .leak_detection_threshold(Some(Duration::from_secs(1)))
+        .build()
+        .unwrap();
+    pool.wait().await.unwrap();
+    let conn = pool.get().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _detached = tidepool_core::Pooled::detach(conn);
+    settle().await;
+    assert_eq!(
+        traces
+            .events_with(Level::WARN, "leak_detection_threshold")
+            .len(),
+        1,
+        "{}",
+        traces.dump()
+    );
+    assert!(
+        traces.events_with(Level::INFO, "came back").is_empty(),
+        "{}",
+        traces.dump()
+    );
+}
