@@ -129,6 +129,22 @@ impl PoolBuilder {
         self
     }
 
+    /// Sets [`PoolConfig::slow_checkout_warning`]: a checkout that waits
+    /// longer for its connection logs a warning (at most one per second).
+    /// `None` turns it off. Defaults to 1 s.
+    pub fn slow_checkout_warning(mut self, slow_checkout_warning: Option<Duration>) -> Self {
+        self.config.slow_checkout_warning = slow_checkout_warning;
+        self
+    }
+
+    /// Sets [`PoolConfig::leak_detection_threshold`]: a connection held
+    /// longer logs a warning, while it is held, naming where it was checked
+    /// out. Defaults to `None` (off).
+    pub fn leak_detection_threshold(mut self, leak_detection_threshold: Option<Duration>) -> Self {
+        self.config.leak_detection_threshold = leak_detection_threshold;
+        self
+    }
+
     /// Sets a function called when connects have failed for longer than
     /// `reconnect_timeout` (once per run of failures; the pool keeps
     /// retrying). Defaults to none: the failure is logged.

@@ -10,6 +10,9 @@
 //! to `verify-full`, `sslrootcert`, `sslcert`, `sslkey`) and libpq's
 //! environment variables fill what it leaves out; see [`Pool::builder`].
 //! TLS runs on rustls.
+//! A pool reports [`Pool::stats`], [`metrics`] (through the `metrics`
+//! facade, labelled with the pool's name) and `tracing` spans and warnings;
+//! connection strings and passwords never appear in any of them.
 //!
 //! # Examples
 //!
@@ -52,6 +55,6 @@ pub use guard::PooledConnection;
 pub use hooks::HookFuture;
 pub use pool::Pool;
 pub use settings::{ConnectionSettings, Settings};
-pub use tidepool_core::{HealthCheck, PoolConfig, Stats};
+pub use tidepool_core::{HealthCheck, PoolConfig, Stats, metrics};
 pub use tokio_postgres::{self, IsolationLevel, Row, SimpleQueryMessage, types::ToSql};
 pub use transaction::{Transaction, TransactionBuilder};

@@ -15,6 +15,9 @@ use crate::source::ConnectSettings;
 /// Opens tokio-postgres connections for the engine, checks and resets them.
 pub(crate) struct PgManager {
     settings: ConnectSettings,
+    /// Where connections go ("db:5432"), when that is fixed; never holds
+    /// a password.
+    target: Option<String>,
     hooks: Hooks,
     query_timeout: Option<Duration>,
 }
@@ -25,8 +28,10 @@ impl PgManager {
         hooks: Hooks,
         query_timeout: Option<Duration>,
     ) -> Self {
+        let target = settings.fixed_config().map(describe_target);
         Self {
             settings,
+            target,
             hooks,
             query_timeout,
         }
@@ -98,6 +103,10 @@ impl tidepool_core::Manager for PgManager {
             conn.settle().await?;
         }
         Ok(conn)
+    }
+
+    fn target(&self) -> Option<&str> {
+        self.target.as_deref()
     }
 
     fn is_broken(&self, conn: &Connection) -> bool {

@@ -1,6 +1,7 @@
 //! The PostgreSQL pool handle.
 
 use std::fmt;
+use std::future::Future;
 use std::time::Duration;
 
 use tidepool_core::{PoolConfig, Stats};
@@ -100,6 +101,10 @@ impl Pool {
     /// is available first: one returned by another user, or one newly opened
     /// in the background.
     ///
+    /// The checkout remembers where it was called, for the warnings of
+    /// `slow_checkout_warning` and `leak_detection_threshold`, and runs in a
+    /// `checkout` span (see [`tidepool_core::Pool::get`]).
+    ///
     /// # Errors
     ///
     /// A timeout error that says how long it waited and how busy the pool
@@ -111,12 +116,15 @@ impl Pool {
     ///
     /// This method is cancel safe: dropping the future gives up its place
     /// in the queue and never loses a connection.
-    pub async fn get(&self) -> Result<PooledConnection, Error> {
-        self.inner
-            .get()
-            .await
-            .map(PooledConnection::new)
-            .map_err(Error::pool)
+    #[track_caller]
+    pub fn get(&self) -> impl Future<Output = Result<PooledConnection, Error>> + Send + '_ {
+        let checkout = self.inner.get();
+        async move {
+            checkout
+                .await
+                .map(PooledConnection::new)
+                .map_err(Error::pool)
+        }
     }
 
     /// Like [`get`](Pool::get), with a different limit for this checkout.
@@ -128,12 +136,18 @@ impl Pool {
     /// # Cancel safety
     ///
     /// This method is cancel safe.
-    pub async fn get_timeout(&self, timeout: Duration) -> Result<PooledConnection, Error> {
-        self.inner
-            .get_timeout(timeout)
-            .await
-            .map(PooledConnection::new)
-            .map_err(Error::pool)
+    #[track_caller]
+    pub fn get_timeout(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<PooledConnection, Error>> + Send + '_ {
+        let checkout = self.inner.get_timeout(timeout);
+        async move {
+            checkout
+                .await
+                .map(PooledConnection::new)
+                .map_err(Error::pool)
+        }
     }
 
     /// Waits until `min_size` connections are open, at most the pool's

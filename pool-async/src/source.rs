@@ -78,6 +78,15 @@ impl ConnectSettings {
         Ok(Self { prepared, password })
     }
 
+    /// The configuration, when it is fixed (not asked for at every
+    /// connect).
+    pub(crate) fn fixed_config(&self) -> Option<&Config> {
+        match &self.prepared {
+            Prepared::Fixed { info, .. } => Some(&info.config),
+            Prepared::Dynamic { .. } => None,
+        }
+    }
+
     /// Where and how the next connect goes.
     pub(crate) fn resolve(&self) -> Result<Target, Error> {
         let (mut config, tls) = match &self.prepared {

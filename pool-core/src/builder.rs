@@ -116,6 +116,22 @@ impl<M: Manager> Builder<M> {
         self
     }
 
+    /// Sets [`PoolConfig::slow_checkout_warning`]: a checkout that waits
+    /// longer logs a warning (at most one per second). `None` turns it off.
+    /// Defaults to 1 s.
+    pub fn slow_checkout_warning(mut self, slow_checkout_warning: Option<Duration>) -> Self {
+        self.config.slow_checkout_warning = slow_checkout_warning;
+        self
+    }
+
+    /// Sets [`PoolConfig::leak_detection_threshold`]: a connection held
+    /// longer logs a warning naming where it was checked out. Defaults to
+    /// `None` (off).
+    pub fn leak_detection_threshold(mut self, leak_detection_threshold: Option<Duration>) -> Self {
+        self.config.leak_detection_threshold = leak_detection_threshold;
+        self
+    }
+
     /// Sets a function to call when connects have failed for longer than
     /// `reconnect_timeout` (once per run of failures). The pool keeps
     /// retrying afterwards. Defaults to none (the failure is only logged).
@@ -127,6 +143,9 @@ impl<M: Manager> Builder<M> {
     /// Checks the settings and starts the pool: its background worker
     /// begins opening `min_size` connections at once. Use
     /// [`Pool::wait`] to wait until they are open.
+    ///
+    /// The pool registers its [metrics](crate::metrics) here, with the
+    /// recorder installed now: install yours before.
     ///
     /// # Errors
     ///

@@ -93,6 +93,24 @@ pub struct PoolConfig {
     /// Defaults to 5 min.
     #[serde(deserialize_with = "duration::required")]
     pub reconnect_timeout: Duration,
+    /// A checkout that waits longer than this for its connection logs a
+    /// warning naming where it was called, at most once per second per
+    /// pool (with the number of slow checkouts since the last warning).
+    /// `None` turns the warning off. Defaults to 1 s: a checkout served by
+    /// an idle connection takes microseconds, and one that waits for a new
+    /// connection takes about a connect's time (milliseconds), so a wait of
+    /// a second means the pool is exhausted, well before checkouts start
+    /// timing out (`timeout`, 30 s by default) and in time to act.
+    #[serde(deserialize_with = "duration::optional")]
+    pub slow_checkout_warning: Option<Duration>,
+    /// A connection held (checked out) longer than this logs a warning, while
+    /// it is still held, naming where it was checked out and for how long:
+    /// a connection that is never returned (a guard kept in a long-lived
+    /// struct, a task stuck while holding it) starves the pool. Set it well
+    /// above the longest legitimate use. When set, each checkout starts a
+    /// timer task; `None` costs nothing. Defaults to `None` (off).
+    #[serde(deserialize_with = "duration::optional")]
+    pub leak_detection_threshold: Option<Duration>,
 }
 
 impl Default for PoolConfig {
@@ -111,6 +129,8 @@ impl Default for PoolConfig {
             health_check: HealthCheck::default(),
             health_check_timeout: Duration::from_secs(5),
             reconnect_timeout: Duration::from_secs(5 * 60),
+            slow_checkout_warning: Some(Duration::from_secs(1)),
+            leak_detection_threshold: None,
         }
     }
 }
@@ -135,6 +155,14 @@ impl PoolConfig {
             ("reconnect_timeout", self.reconnect_timeout),
             ("max_lifetime", self.max_lifetime.unwrap_or(Duration::MAX)),
             ("max_idle", self.max_idle.unwrap_or(Duration::MAX)),
+            (
+                "slow_checkout_warning",
+                self.slow_checkout_warning.unwrap_or(Duration::MAX),
+            ),
+            (
+                "leak_detection_threshold",
+                self.leak_detection_threshold.unwrap_or(Duration::MAX),
+            ),
         ] {
             if value.is_zero() {
                 return Err(format!(

@@ -4,12 +4,14 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
+use deadpool::unmanaged::Object;
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use deadpool::unmanaged::Object;
-
+use crate::error::Secs;
 use crate::inner::{IdleObject, WeakInner};
 use crate::manager::Manager;
+use crate::slot::Slot;
 
 /// A connection checked out of a [`Pool`](crate::Pool).
 ///
@@ -22,6 +24,8 @@ pub struct Pooled<M: Manager> {
     object: Option<IdleObject<M::Connection>>,
     pool: WeakInner<M>,
     checked_out_at: Instant,
+    /// The timer of `leak_detection_threshold`, when it is set.
+    leak_watch: Option<AbortHandle>,
 }
 
 impl<M: Manager> Pooled<M> {
@@ -29,11 +33,34 @@ impl<M: Manager> Pooled<M> {
         object: IdleObject<M::Connection>,
         pool: WeakInner<M>,
         checked_out_at: Instant,
+        leak_watch: Option<AbortHandle>,
     ) -> Self {
+        object.size.shared().metrics.checked_out();
         Self {
             object: Some(object),
             pool,
             checked_out_at,
+            leak_watch,
+        }
+    }
+
+    /// Books the end of the checkout, by a return or a detach: the gauges,
+    /// and the leak timer, which is stopped, or, if it already warned and
+    /// the connection is `returned`, told that it came back after all.
+    fn check_in(&mut self, object: &IdleObject<M::Connection>, returned: bool) {
+        let shared = object.size.shared();
+        shared.metrics.checked_in();
+        if let Some(watch) = self.leak_watch.take() {
+            if returned && watch.is_finished() {
+                tracing::info!(
+                    pool = %shared.name,
+                    held_ms = self.checked_out_at.elapsed().as_secs_f64() * 1000.0,
+                    "a connection reported as possibly leaked came back after {}",
+                    Secs(self.checked_out_at.elapsed()),
+                );
+            } else {
+                watch.abort();
+            }
         }
     }
 
@@ -53,6 +80,7 @@ impl<M: Manager> Pooled<M> {
             .object
             .take()
             .expect("a live guard holds its connection");
+        this.check_in(&object, false);
         let slot = Object::take(object);
         let Slot { conn, .. } = *slot;
         conn
@@ -68,8 +96,6 @@ impl<M: Manager> Pooled<M> {
         this.checked_out_at.elapsed()
     }
 }
-
-use crate::slot::Slot;
 
 impl<M: Manager> Deref for Pooled<M> {
     type Target = M::Connection;
@@ -95,6 +121,7 @@ impl<M: Manager> Drop for Pooled<M> {
         let Some(object) = self.object.take() else {
             return;
         };
+        self.check_in(&object, true);
         match self.pool.upgrade() {
             Some(pool) => pool.put_back(object, self.checked_out_at),
             // The pool is gone: the connection closes with the object.

@@ -1,15 +1,18 @@
 //! The engine: checkout and return.
 
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::panic::Location;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use deadpool::unmanaged::{self, PoolError};
 use tokio::runtime::Handle;
+use tokio::task::AbortHandle;
 use tokio::time::Instant;
+use tracing::{Instrument, Span, field};
 
 use crate::config::PoolConfig;
-use crate::error::{BoxedCause, Error, Exhausted};
+use crate::error::{BoxedCause, Error, Exhausted, Secs};
 use crate::guard::Pooled;
 use crate::manager::Manager;
 use crate::pool::Pool;
@@ -58,39 +61,90 @@ enum Vetted {
 }
 
 /// Counts a request as waiting for as long as it lives, so that a checkout
-/// future dropped while it waits is no longer counted.
-struct Waiting<'a>(&'a AtomicUsize);
+/// future dropped while it waits is no longer counted. Once the request is
+/// accepted into the queue, it is also entered in the pool's waiters (for
+/// the longest current wait) and in the pending gauge.
+struct Waiting<'a> {
+    shared: &'a Shared,
+    place: Option<usize>,
+}
 
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Relaxed);
+impl<'a> Waiting<'a> {
+    /// Counts one more request waiting; returns the guard and how many wait
+    /// now, this one included.
+    fn count(shared: &'a Shared) -> (Self, usize) {
+        let waiting = shared.waiting.fetch_add(1, Relaxed) + 1;
+        (
+            Self {
+                shared,
+                place: None,
+            },
+            waiting,
+        )
+    }
+
+    /// Enters the request, waiting since `since`, in the queue's books.
+    fn accept(&mut self, since: Instant) {
+        self.place = Some(self.shared.waiters.enter(since));
+        self.shared.metrics.pending(1.0);
     }
 }
 
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Some(place) = self.place {
+            self.shared.waiters.leave(place);
+            self.shared.metrics.pending(-1.0);
+        }
+        self.shared.waiting.fetch_sub(1, Relaxed);
+    }
+}
+
+/// Milliseconds, with a fraction, for trace fields.
+fn millis(elapsed: Duration) -> f64 {
+    elapsed.as_secs_f64() * 1000.0
+}
+
 impl<M: Manager> PoolInner<M> {
-    /// Hands out an idle connection, waiting at most `timeout` in all.
-    pub(crate) async fn checkout(self: &Arc<Self>, timeout: Duration) -> Result<Pooled<M>, Error> {
+    /// Hands out an idle connection, waiting at most `timeout` in all, and
+    /// keeps the books of the checkout: stats, metrics, its span and
+    /// warnings. `caller` is where the checkout was asked for.
+    pub(crate) async fn checkout(
+        self: &Arc<Self>,
+        timeout: Duration,
+        caller: &'static Location<'static>,
+    ) -> Result<Pooled<M>, Error> {
         let started = Instant::now();
+        bump(&self.shared.counters.requests_num);
+        let span = tracing::debug_span!(
+            "checkout",
+            pool = %self.shared.name,
+            wait_ms = field::Empty,
+            outcome = field::Empty,
+        );
         let deadline = started + timeout;
         let counters = &self.shared.counters;
-        bump(&counters.requests_num);
         let mut clock = WaitClock {
             counter: &counters.requests_wait_us,
             since: None,
         };
-        loop {
+        // The loop is written out here, not in a function of its own: a
+        // nested future would be moved (copied) on every checkout.
+        let result = loop {
             let mut object = match self.idle.try_get() {
                 Ok(object) => object,
-                Err(PoolError::Closed) => return Err(self.failed(Error::closed(&self.shared.name))),
+                Err(PoolError::Closed) => break Err(Error::closed(&self.shared.name)),
                 Err(_) => {
-                    let waiting = self.shared.waiting.fetch_add(1, Relaxed) + 1;
-                    let _waiting = Waiting(&self.shared.waiting);
+                    let (mut waiting_guard, waiting) = Waiting::count(&self.shared);
                     let max_waiting = self.config.max_waiting;
                     if max_waiting > 0 && waiting > max_waiting {
-                        let error =
-                            Error::too_many_requests(&self.shared.name, waiting - 1, max_waiting);
-                        return Err(self.failed(error));
+                        break Err(Error::too_many_requests(
+                            &self.shared.name,
+                            waiting - 1,
+                            max_waiting,
+                        ));
                     }
+                    waiting_guard.accept(started);
                     if clock.since.is_none() {
                         clock.since = Some(started);
                         bump(&counters.requests_queued);
@@ -98,41 +152,150 @@ impl<M: Manager> PoolInner<M> {
                     // Demand: the maintenance worker opens a connection if
                     // the pool may grow.
                     self.shared.wake.notify_one();
-                    match tokio::time::timeout_at(deadline, self.idle.timeout_get(None)).await {
+                    let wait = tokio::time::timeout_at(deadline, self.idle.timeout_get(None));
+                    match wait.instrument(span.clone()).await {
                         Ok(Ok(object)) => object,
-                        Ok(Err(_)) => return Err(self.failed(Error::closed(&self.shared.name))),
+                        Ok(Err(_)) => break Err(Error::closed(&self.shared.name)),
                         Err(_) => {
                             let waiting = self.shared.waiting.load(Relaxed).saturating_sub(1);
-                            let error = self.timeout_error(started.elapsed(), waiting);
-                            return Err(self.failed(error));
+                            break Err(self.timeout_error(started.elapsed(), waiting));
                         }
                     }
                 }
             };
-            match self.vet(&mut object, deadline).await {
-                Vetted::Usable => {
-                    return Ok(Pooled::new(object, Arc::downgrade(self), Instant::now()));
-                }
+            match self.vet(&mut object, deadline, &span).await {
+                Vetted::Usable => break Ok(object),
                 Vetted::Close(reason) => {
-                    self.close(unmanaged::Object::take(object), reason);
+                    span.in_scope(|| self.close(unmanaged::Object::take(object), reason));
                     if Instant::now() >= deadline {
-                        return Err(self.failed(self.timeout_error(started.elapsed(), 0)));
+                        break Err(self.timeout_error(started.elapsed(), 0));
                     }
                 }
                 Vetted::OutOfTime => {
                     // The check was cut short by this checkout's deadline, not
                     // failed: the connection goes back the usual way.
                     let now = Instant::now();
-                    self.put_back(object, now);
-                    return Err(self.failed(self.timeout_error(now - started, 0)));
+                    self.put_back_unused(object, now);
+                    break Err(self.timeout_error(now - started, 0));
                 }
             }
+        };
+        drop(clock);
+        let now = Instant::now();
+        let waited = now - started;
+        let metrics = &self.shared.metrics;
+        let outcome = match &result {
+            Ok(_) => {
+                metrics.acquired.increment(1);
+                metrics.acquire_time(waited);
+                if let Some(threshold) = self.config.slow_checkout_warning
+                    && waited >= threshold
+                {
+                    span.in_scope(|| self.warn_slow(waited, threshold, caller));
+                }
+                "ok"
+            }
+            Err(error) => {
+                bump(&counters.requests_errors);
+                if error.is_too_many_requests() {
+                    bump(&counters.requests_rejected);
+                    metrics.rejected.increment(1);
+                    span.in_scope(|| self.warn_rejected());
+                    "rejected"
+                } else if error.is_timeout() {
+                    bump(&counters.requests_timeouts);
+                    metrics.timeouts.increment(1);
+                    metrics.acquire_time(waited);
+                    "timeout"
+                } else {
+                    metrics.acquire_time(waited);
+                    "closed"
+                }
+            }
+        };
+        if !span.is_disabled() {
+            span.record("wait_ms", millis(waited));
+            span.record("outcome", outcome);
         }
+        let object = result?;
+        let leak_watch = self
+            .config
+            .leak_detection_threshold
+            .map(|threshold| self.watch_for_leak(threshold, now, caller));
+        Ok(Pooled::new(object, Arc::downgrade(self), now, leak_watch))
+    }
+
+    /// Warns that a checkout waited `waited`, longer than the pool's
+    /// `slow_checkout_warning`; at most once per second per pool.
+    fn warn_slow(&self, waited: Duration, threshold: Duration, caller: &Location<'_>) {
+        let Some(slow_checkouts) = self.shared.slow_checkouts.hit() else {
+            return;
+        };
+        tracing::warn!(
+            pool = %self.shared.name,
+            wait_ms = millis(waited),
+            caller = %caller,
+            slow_checkouts,
+            "a checkout at {caller} waited {} for a connection, longer than \
+             slow_checkout_warning ({}); slow checkouts since the last warning: \
+             {slow_checkouts}. The pool is too small for the load or connections are held \
+             too long: raise max_size, or hold connections for shorter times",
+            Secs(waited),
+            Secs(threshold),
+        );
+    }
+
+    /// Warns that a checkout was turned away because the queue was full; at
+    /// most once per second per pool.
+    fn warn_rejected(&self) {
+        let Some(rejected) = self.shared.rejections.hit() else {
+            return;
+        };
+        let max_waiting = self.config.max_waiting;
+        tracing::warn!(
+            pool = %self.shared.name,
+            max_waiting,
+            rejected,
+            "the queue is full ({max_waiting} requests waiting, max_waiting); checkouts \
+             turned away since the last warning: {rejected}. Raise max_size or max_waiting, \
+             or shed load earlier",
+        );
+    }
+
+    /// Starts the timer that warns when a connection checked out at `caller`
+    /// is still held after `threshold` (`leak_detection_threshold`).
+    fn watch_for_leak(
+        &self,
+        threshold: Duration,
+        checked_out_at: Instant,
+        caller: &'static Location<'static>,
+    ) -> AbortHandle {
+        let shared = Arc::clone(&self.shared);
+        let task = self.runtime.spawn(async move {
+            tokio::time::sleep_until(checked_out_at + threshold).await;
+            let held = checked_out_at.elapsed();
+            tracing::warn!(
+                pool = %shared.name,
+                held_ms = millis(held),
+                checked_out_at = %caller,
+                "a connection checked out at {caller} has been held for {}, longer than \
+                 leak_detection_threshold ({}); it may have leaked: drop the guard as soon \
+                 as the work is done",
+                Secs(held),
+                Secs(threshold),
+            );
+        });
+        task.abort_handle()
     }
 
     /// Decides whether an idle connection may be handed out, testing it
     /// when the health check policy asks.
-    async fn vet(&self, object: &mut IdleObject<M::Connection>, deadline: Instant) -> Vetted {
+    async fn vet(
+        &self,
+        object: &mut IdleObject<M::Connection>,
+        deadline: Instant,
+        span: &Span,
+    ) -> Vetted {
         let now = Instant::now();
         if self.manager.is_broken(&object.conn) {
             return Vetted::Close(CloseReason::Lost);
@@ -155,13 +318,20 @@ impl<M: Manager> PoolInner<M> {
         }
         let own_limit = now + self.config.health_check_timeout;
         let check = self.manager.check(&mut object.conn);
-        match tokio::time::timeout_at(deadline.min(own_limit), check).await {
+        let check = tokio::time::timeout_at(deadline.min(own_limit), check);
+        match check.instrument(span.clone()).await {
             Ok(Ok(())) => {
                 object.checked_at = Instant::now();
                 Vetted::Usable
             }
             Ok(Err(error)) => {
-                tracing::warn!(pool = %self.shared.name, %error, "closing a connection that failed its health check");
+                span.in_scope(|| {
+                    tracing::warn!(
+                        pool = %self.shared.name,
+                        %error,
+                        "closing a connection that failed its health check"
+                    );
+                });
                 Vetted::Close(CloseReason::CheckFailed)
             }
             Err(_) if own_limit <= deadline => Vetted::Close(CloseReason::CheckFailed),
@@ -171,21 +341,17 @@ impl<M: Manager> PoolInner<M> {
 
     /// Closes a connection that left the idle stack, counting why.
     pub(crate) fn close(&self, slot: Box<Slot<M::Connection>>, reason: CloseReason) {
-        let counters = &self.shared.counters;
-        match reason {
-            CloseReason::Lost | CloseReason::CheckFailed => bump(&counters.connections_lost),
-            CloseReason::BadReturn => bump(&counters.returns_bad),
-            _ => {}
-        }
-        tracing::debug!(pool = %self.shared.name, reason = reason.as_str(), "closing a connection");
+        self.shared.counters.closed(reason);
+        self.shared.metrics.closed(reason);
+        tracing::debug!(
+            pool = %self.shared.name,
+            reason = reason.label(),
+            "closing a connection: {}",
+            reason.as_str()
+        );
         // The slot's size guard books the close and wakes the worker, which
         // refills the pool up to min_size.
         drop(slot);
-    }
-
-    fn failed(&self, error: Error) -> Error {
-        bump(&self.shared.counters.requests_errors);
-        error
     }
 
     fn timeout_error(&self, waited: Duration, waiting: usize) -> Error {
@@ -217,16 +383,24 @@ impl<M: Manager> PoolInner<M> {
     /// background, or closes it.
     pub(crate) fn put_back(
         self: &Arc<Self>,
-        mut object: IdleObject<M::Connection>,
+        object: IdleObject<M::Connection>,
         checked_out_at: Instant,
     ) {
         let now = Instant::now();
-        add_time(&self.shared.counters.usage_us, now - checked_out_at);
+        let held = now - checked_out_at;
+        add_time(&self.shared.counters.usage_us, held);
+        self.shared.metrics.usage_time(held);
+        self.put_back_unused(object, now);
+    }
+
+    /// Keeps, resets or closes a connection that comes back at `now`.
+    fn put_back_unused(self: &Arc<Self>, mut object: IdleObject<M::Connection>, now: Instant) {
         if let Some(reason) = self.must_close(&object, now) {
             self.close(unmanaged::Object::take(object), reason);
             return;
         }
         if self.manager.needs_reset(&object.conn) {
+            bump(&self.shared.counters.returns_reset);
             let slot = unmanaged::Object::take(object);
             let inner = Arc::clone(self);
             self.runtime.spawn(async move { inner.reset(slot).await });
@@ -241,7 +415,7 @@ impl<M: Manager> PoolInner<M> {
     /// Why a returned connection must close rather than be kept, if it must.
     fn must_close(&self, slot: &Slot<M::Connection>, now: Instant) -> Option<CloseReason> {
         if self.manager.is_broken(&slot.conn) {
-            Some(CloseReason::BadReturn)
+            Some(CloseReason::ReturnedBroken)
         } else if slot.generation != self.shared.generation.load(Relaxed) {
             Some(CloseReason::Drained)
         } else if slot.is_expired(now) {
@@ -284,7 +458,7 @@ impl<M: Manager> PoolInner<M> {
             }
             Ok(Err(error)) => {
                 tracing::warn!(pool = %self.shared.name, %error, "closing a returned connection: its reset failed");
-                self.close(slot, CloseReason::BadReturn);
+                self.close(slot, CloseReason::ResetFailed);
             }
             Err(_) => {
                 tracing::warn!(
@@ -292,7 +466,7 @@ impl<M: Manager> PoolInner<M> {
                     reset_timeout = ?self.config.reset_timeout,
                     "closing a returned connection: its reset took longer than reset_timeout"
                 );
-                self.close(slot, CloseReason::BadReturn);
+                self.close(slot, CloseReason::ResetFailed);
             }
         }
     }
@@ -300,7 +474,15 @@ impl<M: Manager> PoolInner<M> {
     /// Closes the pool: waiters fail, idle connections close now, connections
     /// in use close when they come back, and nothing connects again.
     pub(crate) fn shut(&self) {
-        self.shared.lock().closed = true;
+        {
+            let mut state = self.shared.lock();
+            if !std::mem::replace(&mut state.closed, true) {
+                // A closed pool has no sizes to report.
+                self.shared
+                    .metrics
+                    .sizes_changed(-(state.min_size as f64), -(state.max_size as f64));
+            }
+        }
         self.idle.close();
         self.shared.wake.notify_one();
         self.shared.progress.notify_waiters();
@@ -316,6 +498,9 @@ impl<M: Manager> PoolInner<M> {
         }
         stats.pool_available = self.idle.status().available;
         stats.requests_waiting = self.shared.waiting.load(Relaxed);
+        stats.requests_max_wait_ms =
+            u64::try_from(self.shared.waiters.longest_wait(Instant::now()).as_millis())
+                .unwrap_or(u64::MAX);
         self.shared.counters.fill(&mut stats, reset);
         stats
     }

@@ -10,6 +10,14 @@
 //! connects run at once, and failed connects are retried with exponential
 //! backoff and jitter.
 //!
+//! Operators watch a pool through [`Pool::stats`] (psycopg_pool's names,
+//! and a few more), through the [`metrics`] facade (gauges, counters and
+//! histograms, all listed in the [`metrics`] module), and through
+//! [`tracing`](https://docs.rs/tracing): a span per checkout and per
+//! connect, and warnings when the queue is full, when a checkout is slow
+//! (`slow_checkout_warning`) and when a connection is held longer than
+//! `leak_detection_threshold`.
+//!
 //! The engine is built on [`deadpool`]'s unmanaged pool, which gives it a
 //! fair queue of waiters over a stack of idle connections.
 //!
@@ -48,14 +56,18 @@ mod error;
 mod guard;
 mod health;
 mod inner;
+mod instruments;
 mod jitter;
 mod lifecycle;
 mod maintenance;
 mod manager;
+pub mod metrics;
 mod pool;
 mod shared;
 mod slot;
 mod stats;
+mod throttle;
+mod waiters;
 
 pub use builder::Builder;
 pub use config::{MAX_SIZE_LIMIT, PoolConfig};

@@ -100,22 +100,28 @@ impl<M: Manager> PoolInner<M> {
         let taken = self.take_idle();
         let mut closed = 0;
         for mut object in taken {
-            let healthy = !self.manager.is_broken(&object.conn)
-                && matches!(
-                    tokio::time::timeout(
-                        self.config.health_check_timeout,
-                        self.manager.check(&mut object.conn)
-                    )
-                    .await,
-                    Ok(Ok(()))
-                );
-            if healthy {
-                // The idle clock (max_idle) goes on: a check is not a use.
-                object.checked_at = Instant::now();
-                drop(object);
+            let failed = if self.manager.is_broken(&object.conn) {
+                Some(CloseReason::Lost)
             } else {
-                closed += 1;
-                self.close(Object::take(object), CloseReason::CheckFailed);
+                let check = tokio::time::timeout(
+                    self.config.health_check_timeout,
+                    self.manager.check(&mut object.conn),
+                );
+                match check.await {
+                    Ok(Ok(())) => None,
+                    _ => Some(CloseReason::CheckFailed),
+                }
+            };
+            match failed {
+                None => {
+                    // The idle clock (max_idle) goes on: a check is not a use.
+                    object.checked_at = Instant::now();
+                    drop(object);
+                }
+                Some(reason) => {
+                    closed += 1;
+                    self.close(Object::take(object), reason);
+                }
             }
         }
         closed
@@ -134,6 +140,13 @@ impl<M: Manager> PoolInner<M> {
         validate_sizes(min_size, max_size).map_err(Error::config)?;
         let excess = {
             let mut state = self.shared.lock();
+            if !state.closed {
+                // Under the lock, so that concurrent resizes add up.
+                self.shared.metrics.sizes_changed(
+                    min_size as f64 - state.min_size as f64,
+                    max_size as f64 - state.max_size as f64,
+                );
+            }
             state.min_size = min_size;
             state.max_size = max_size;
             state.open.saturating_sub(max_size)

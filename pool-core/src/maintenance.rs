@@ -14,6 +14,7 @@ use std::{error::Error as StdError, fmt};
 use tokio::time::Instant;
 
 use std::sync::atomic::Ordering::Relaxed;
+use tracing::{Instrument, field};
 
 use crate::backoff;
 use crate::error::BoxedCause;
@@ -139,15 +140,32 @@ async fn open_one<M: Manager>(inner: Arc<PoolInner<M>>, mut connecting: Connecti
     let generation = shared.generation.load(Relaxed);
     let started = Instant::now();
     let limit = inner.config.connect_timeout;
-    let outcome = tokio::time::timeout(limit, inner.manager.connect()).await;
+    let span = tracing::debug_span!(
+        "connect",
+        pool = %shared.name,
+        server = inner.manager.target(),
+        elapsed_ms = field::Empty,
+        error = field::Empty,
+    );
+    let outcome = tokio::time::timeout(limit, inner.manager.connect())
+        .instrument(span.clone())
+        .await;
     let elapsed = started.elapsed();
     bump(&shared.counters.connections_num);
     add_time(&shared.counters.connections_us, elapsed);
+    shared.metrics.creation_time(elapsed);
     let outcome = match outcome {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(error)) => Err(Arc::new(error) as BoxedCause),
         Err(_) => Err(Arc::new(ConnectTimedOut(limit)) as BoxedCause),
     };
+    if !span.is_disabled() {
+        span.record("elapsed_ms", elapsed.as_secs_f64() * 1000.0);
+        if let Err(error) = &outcome {
+            span.record("error", field::display(error));
+        }
+    }
+    let _entered = span.enter();
     match outcome {
         Ok(conn) => {
             let keep = {
@@ -171,12 +189,13 @@ async fn open_one<M: Manager>(inner: Arc<PoolInner<M>>, mut connecting: Connecti
                 keep
             };
             if keep {
-                let size = SizeGuard(Arc::clone(shared));
+                let size = SizeGuard::new(Arc::clone(shared));
                 let slot = Slot::new(conn, inner.config.max_lifetime, generation, size);
                 // Fails only when the pool closed meanwhile; the slot then
                 // closes the connection.
                 let _ = inner.idle.try_add(Box::new(slot));
             }
+            shared.metrics.created.increment(1);
             tracing::debug!(pool = %shared.name, elapsed = ?elapsed, "opened a connection");
         }
         Err(error) => connect_failed(&inner, error, started, connecting),
@@ -195,6 +214,7 @@ fn connect_failed<M: Manager>(
 ) {
     let shared = &inner.shared;
     bump(&shared.counters.connections_errors);
+    shared.metrics.create_errors.increment(1);
     let now = Instant::now();
     let (delay, failing_for, report) = {
         let mut state = shared.lock();

@@ -19,6 +19,14 @@ pub trait Manager: Send + Sync + 'static {
     /// Opens a new connection.
     fn connect(&self) -> impl Future<Output = Result<Self::Connection, Self::Error>> + Send;
 
+    /// Where new connections go, such as `"db.example.com:5432"`, for the
+    /// `server` field of the pool's connect spans. It must never hold a
+    /// password or a whole connection string: traces are often shipped
+    /// elsewhere. Defaults to `None` (the field is left out).
+    fn target(&self) -> Option<&str> {
+        None
+    }
+
     /// Whether the connection is known to be unusable (its socket closed, say).
     ///
     /// A broken connection is closed instead of being handed out or kept.

@@ -1,6 +1,8 @@
 //! The pool handle.
 
 use std::fmt;
+use std::future::Future;
+use std::panic::Location;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -49,6 +51,12 @@ impl<M: Manager> Pool<M> {
     /// returned by another user, or a new one opened in the background (if
     /// the pool is below `max_size`).
     ///
+    /// The checkout remembers where it was called, for the warnings of
+    /// `slow_checkout_warning` and `leak_detection_threshold`. It runs in a
+    /// `checkout` span (level DEBUG) whose fields say how long it waited
+    /// (`wait_ms`) and how it ended (`outcome`: `ok`, `timeout`, `rejected`
+    /// or `closed`).
+    ///
     /// # Errors
     ///
     /// A timeout error (saying how long it waited and how busy the pool
@@ -60,8 +68,10 @@ impl<M: Manager> Pool<M> {
     ///
     /// This method is cancel safe: dropping the future gives up the request's
     /// place in the queue and never loses a connection.
-    pub async fn get(&self) -> Result<Pooled<M>, Error> {
-        self.inner.checkout(self.inner.config.timeout).await
+    #[track_caller]
+    pub fn get(&self) -> impl Future<Output = Result<Pooled<M>, Error>> + Send + '_ {
+        self.inner
+            .checkout(self.inner.config.timeout, Location::caller())
     }
 
     /// Like [`get`](Pool::get), with a different limit for this checkout.
@@ -73,8 +83,12 @@ impl<M: Manager> Pool<M> {
     /// # Cancel safety
     ///
     /// This method is cancel safe, as [`get`](Pool::get) is.
-    pub async fn get_timeout(&self, timeout: Duration) -> Result<Pooled<M>, Error> {
-        self.inner.checkout(timeout).await
+    #[track_caller]
+    pub fn get_timeout(
+        &self,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Pooled<M>, Error>> + Send + '_ {
+        self.inner.checkout(timeout, Location::caller())
     }
 
     /// Waits until `min_size` connections are open, at most the pool's

@@ -7,7 +7,10 @@ use tokio::time::Instant;
 use tokio::sync::Notify;
 
 use crate::error::BoxedCause;
+use crate::instruments::Instruments;
 use crate::stats::Counters;
+use crate::throttle::Throttle;
+use crate::waiters::Waiters;
 
 /// What the pool's background workers, its connections and its callers share.
 ///
@@ -18,7 +21,15 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     /// Requests waiting for a connection now.
     pub(crate) waiting: AtomicUsize,
+    /// When the requests waiting now began to wait.
+    pub(crate) waiters: Waiters,
     pub(crate) counters: Counters,
+    /// The pool's metric handles.
+    pub(crate) metrics: Instruments,
+    /// Rate-limits the warning about requests turned away (`max_waiting`).
+    pub(crate) rejections: Throttle,
+    /// Rate-limits the warning about slow checkouts.
+    pub(crate) slow_checkouts: Throttle,
     /// Bumped by `drain()`: connections of an older generation are closed.
     pub(crate) generation: AtomicU64,
     /// Set while the pool holds more connections than a lowered `max_size`,
@@ -54,7 +65,11 @@ pub(crate) struct State {
 }
 
 impl Shared {
+    /// The books of a new pool; registers its metrics with the current
+    /// recorder.
     pub(crate) fn new(name: String, min_size: usize, max_size: usize) -> Self {
+        let metrics = Instruments::register(&name);
+        metrics.sizes_changed(min_size as f64, max_size as f64);
         Self {
             name,
             state: Mutex::new(State {
@@ -70,7 +85,11 @@ impl Shared {
                 reconnect_reported: false,
             }),
             waiting: AtomicUsize::new(0),
+            waiters: Waiters::default(),
             counters: Counters::default(),
+            metrics,
+            rejections: Throttle::new(),
+            slow_checkouts: Throttle::new(),
             generation: AtomicU64::new(0),
             shrinking: AtomicBool::new(false),
             wake: Notify::new(),

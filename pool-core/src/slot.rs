@@ -26,7 +26,7 @@ pub(crate) struct Slot<C> {
     /// The pool's generation when the connect began: a connection of an
     /// older generation was drained and must not be handed out.
     pub(crate) generation: u64,
-    pub(crate) _size: SizeGuard,
+    pub(crate) size: SizeGuard,
 }
 
 impl<C> Slot<C> {
@@ -45,7 +45,7 @@ impl<C> Slot<C> {
             expires_at: max_lifetime
                 .map(|lifetime| now + lifetime.mul_f64(1.0 - LIFETIME_JITTER * unit_random())),
             generation,
-            _size: size,
+            size,
         }
     }
 
@@ -64,10 +64,13 @@ impl<C> Slot<C> {
 /// Why the pool closed a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum CloseReason {
-    /// Found broken (socket closed) at checkout.
+    /// Found broken (socket closed) while idle: at checkout, by the sweep
+    /// or by `check()`.
     Lost,
-    /// Returned broken, or its reset failed.
-    BadReturn,
+    /// Returned broken by its user.
+    ReturnedBroken,
+    /// Its reset after a return failed or took longer than `reset_timeout`.
+    ResetFailed,
     /// Failed its health check.
     CheckFailed,
     /// Lived longer than `max_lifetime`.
@@ -81,10 +84,43 @@ pub(crate) enum CloseReason {
 }
 
 impl CloseReason {
+    /// The values of the `reason` label of closed connections, in the order
+    /// of [`label_index`](Self::label_index).
+    pub(crate) const LABELS: [&'static str; 7] = [
+        "lifetime",
+        "idle",
+        "broken",
+        "check_failed",
+        "reset_failed",
+        "drained",
+        "shrunk",
+    ];
+
+    /// Where the reason's label is in [`LABELS`](Self::LABELS): a broken
+    /// connection counts as broken whether it was found idle or returned.
+    pub(crate) fn label_index(self) -> usize {
+        match self {
+            CloseReason::Lifetime => 0,
+            CloseReason::Idle => 1,
+            CloseReason::Lost | CloseReason::ReturnedBroken => 2,
+            CloseReason::CheckFailed => 3,
+            CloseReason::ResetFailed => 4,
+            CloseReason::Drained => 5,
+            CloseReason::Shrunk => 6,
+        }
+    }
+
+    /// The value of the `reason` label.
+    pub(crate) fn label(self) -> &'static str {
+        Self::LABELS[self.label_index()]
+    }
+
+    /// The reason in words, for logs.
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             CloseReason::Lost => "broken",
-            CloseReason::BadReturn => "returned in a bad state",
+            CloseReason::ReturnedBroken => "returned broken",
+            CloseReason::ResetFailed => "its reset failed",
             CloseReason::CheckFailed => "health check failed",
             CloseReason::Lifetime => "max_lifetime reached",
             CloseReason::Idle => "idle longer than max_idle",
@@ -96,11 +132,26 @@ impl CloseReason {
 
 /// Counts one open connection in the pool's size for as long as it lives,
 /// whichever way the connection goes (closed, detached, dropped with the
-/// pool), so that the count can never leak.
-pub(crate) struct SizeGuard(pub(crate) Arc<Shared>);
+/// pool), so that the count can never leak. The size and idle gauges follow
+/// it: a new connection is idle until it is checked out.
+pub(crate) struct SizeGuard(Arc<Shared>);
+
+impl SizeGuard {
+    /// Counts a connection the caller has just booked as open.
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        shared.metrics.connection_opened();
+        Self(shared)
+    }
+
+    /// The books of the pool the connection belongs to.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.0
+    }
+}
 
 impl Drop for SizeGuard {
     fn drop(&mut self) {
+        self.0.metrics.connection_closed();
         self.0.connection_closed();
     }
 }

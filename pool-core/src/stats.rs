@@ -1,13 +1,19 @@
-//! psycopg_pool's gauges and counters.
+//! psycopg_pool's gauges and counters, and a few of tidepool's own.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-/// A snapshot of a pool's gauges and counters, named as in psycopg_pool.
+use crate::slot::CloseReason;
+
+/// A snapshot of a pool's gauges and counters.
 ///
-/// Gauges (`pool_*`, `requests_waiting`) describe the pool now. Counters
-/// (the rest) count since the pool was built or since the last
-/// [`Pool::pop_stats`](crate::Pool::pop_stats).
+/// The first fields keep psycopg_pool's names and meanings; the others
+/// (marked "tidepool's own") add what dashboards need: the longest current
+/// wait, timeouts and rejections apart, resets, and closes by reason.
+///
+/// Gauges describe the pool now. Counters count since the pool was built
+/// or since the last [`Pool::pop_stats`](crate::Pool::pop_stats), which
+/// sets the counters, not the gauges, back to zero.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
@@ -22,6 +28,10 @@ pub struct Stats {
     pub pool_available: usize,
     /// Gauge: requests waiting in the queue for a connection now.
     pub requests_waiting: usize,
+    /// Gauge (tidepool's own, PgBouncer's `maxwait`): how many milliseconds
+    /// the request waiting longest has waited so far; 0 when no request
+    /// waits.
+    pub requests_max_wait_ms: u64,
     /// Counter: checkouts requested.
     pub requests_num: u64,
     /// Counter: checkouts that had to wait because no connection was idle.
@@ -31,19 +41,50 @@ pub struct Stats {
     pub requests_wait_ms: u64,
     /// Counter: checkouts that failed (timed out, turned away, pool closed).
     pub requests_errors: u64,
+    /// Counter (tidepool's own): checkouts that timed out; part of
+    /// `requests_errors`.
+    pub requests_timeouts: u64,
+    /// Counter (tidepool's own): checkouts turned away at once because
+    /// `max_waiting` requests were waiting; part of `requests_errors`.
+    pub requests_rejected: u64,
     /// Counter: total milliseconds connections were checked out.
     pub usage_ms: u64,
     /// Counter: connections returned in a state that forced the pool to close
     /// them (broken, or a reset that failed).
     pub returns_bad: u64,
+    /// Counter (tidepool's own): returned connections that had to be reset
+    /// (rolled back, for example) before anyone else could use them.
+    pub returns_reset: u64,
     /// Counter: connection attempts.
     pub connections_num: u64,
     /// Counter: total milliseconds spent opening connections.
     pub connections_ms: u64,
     /// Counter: connection attempts that failed.
     pub connections_errors: u64,
-    /// Counter: idle connections found broken and closed.
+    /// Counter: idle connections found broken, or failing their health
+    /// check, and closed.
     pub connections_lost: u64,
+    /// Counter (tidepool's own): connections closed because they lived
+    /// longer than `max_lifetime`.
+    pub connections_closed_lifetime: u64,
+    /// Counter (tidepool's own): connections above `min_size` closed
+    /// because they were idle longer than `max_idle`.
+    pub connections_closed_idle: u64,
+    /// Counter (tidepool's own): connections closed because they were found
+    /// broken, idle or when returned.
+    pub connections_closed_broken: u64,
+    /// Counter (tidepool's own): connections closed because they failed a
+    /// health check.
+    pub connections_closed_check_failed: u64,
+    /// Counter (tidepool's own): returned connections closed because their
+    /// reset failed or took longer than `reset_timeout`.
+    pub connections_closed_reset_failed: u64,
+    /// Counter (tidepool's own): connections closed by
+    /// [`Pool::drain`](crate::Pool::drain).
+    pub connections_closed_drained: u64,
+    /// Counter (tidepool's own): connections closed because the pool held
+    /// more than a lowered `max_size` ([`Pool::resize`](crate::Pool::resize)).
+    pub connections_closed_shrunk: u64,
 }
 
 /// The live counters behind [`Stats`].
@@ -53,12 +94,17 @@ pub(crate) struct Counters {
     pub(crate) requests_queued: AtomicU64,
     pub(crate) requests_wait_us: AtomicU64,
     pub(crate) requests_errors: AtomicU64,
+    pub(crate) requests_timeouts: AtomicU64,
+    pub(crate) requests_rejected: AtomicU64,
     pub(crate) usage_us: AtomicU64,
     pub(crate) returns_bad: AtomicU64,
+    pub(crate) returns_reset: AtomicU64,
     pub(crate) connections_num: AtomicU64,
     pub(crate) connections_us: AtomicU64,
     pub(crate) connections_errors: AtomicU64,
     pub(crate) connections_lost: AtomicU64,
+    /// Closes by reason, in the order of [`CloseReason::LABELS`].
+    pub(crate) closed: [AtomicU64; CloseReason::LABELS.len()],
 }
 
 /// Adds one to a counter.
@@ -75,6 +121,16 @@ pub(crate) fn add_time(counter: &AtomicU64, elapsed: Duration) {
 }
 
 impl Counters {
+    /// Counts a connection closed for `reason`.
+    pub(crate) fn closed(&self, reason: CloseReason) {
+        bump(&self.closed[reason.label_index()]);
+        match reason {
+            CloseReason::Lost | CloseReason::CheckFailed => bump(&self.connections_lost),
+            CloseReason::ReturnedBroken | CloseReason::ResetFailed => bump(&self.returns_bad),
+            _ => {}
+        }
+    }
+
     /// Copies the counters into `stats`, zeroing them when `reset` is set.
     pub(crate) fn fill(&self, stats: &mut Stats, reset: bool) {
         let read = |c: &AtomicU64| {
@@ -88,11 +144,22 @@ impl Counters {
         stats.requests_queued = read(&self.requests_queued);
         stats.requests_wait_ms = read(&self.requests_wait_us) / 1000;
         stats.requests_errors = read(&self.requests_errors);
+        stats.requests_timeouts = read(&self.requests_timeouts);
+        stats.requests_rejected = read(&self.requests_rejected);
         stats.usage_ms = read(&self.usage_us) / 1000;
         stats.returns_bad = read(&self.returns_bad);
+        stats.returns_reset = read(&self.returns_reset);
         stats.connections_num = read(&self.connections_num);
         stats.connections_ms = read(&self.connections_us) / 1000;
         stats.connections_errors = read(&self.connections_errors);
         stats.connections_lost = read(&self.connections_lost);
+        let closed = |reason: CloseReason| read(&self.closed[reason.label_index()]);
+        stats.connections_closed_lifetime = closed(CloseReason::Lifetime);
+        stats.connections_closed_idle = closed(CloseReason::Idle);
+        stats.connections_closed_broken = closed(CloseReason::Lost);
+        stats.connections_closed_check_failed = closed(CloseReason::CheckFailed);
+        stats.connections_closed_reset_failed = closed(CloseReason::ResetFailed);
+        stats.connections_closed_drained = closed(CloseReason::Drained);
+        stats.connections_closed_shrunk = closed(CloseReason::Shrunk);
     }
 }

@@ -83,3 +83,28 @@ fn building_outside_a_runtime_is_an_error() {
     assert!(error.is_config(), "{error}");
     assert!(error.to_string().contains("tokio runtime"), "{error}");
 }
+
+#[tokio::test]
+async fn observability_knobs_have_their_defaults_and_reject_zero() {
+    let config = PoolConfig::default();
+    assert_eq!(config.slow_checkout_warning, Some(Duration::from_secs(1)));
+    assert_eq!(config.leak_detection_threshold, None);
+    rejected(
+        builder().slow_checkout_warning(Some(Duration::ZERO)),
+        &["slow_checkout_warning is 0"],
+    );
+    rejected(
+        builder().leak_detection_threshold(Some(Duration::ZERO)),
+        &["leak_detection_threshold is 0"],
+    );
+    let pool = builder()
+        .slow_checkout_warning(None)
+        .leak_detection_threshold(Some(Duration::from_secs(60)))
+        .build()
+        .unwrap();
+    assert_eq!(pool.config().slow_checkout_warning, None);
+    assert_eq!(
+        pool.config().leak_detection_threshold,
+        Some(Duration::from_secs(60))
+    );
+}

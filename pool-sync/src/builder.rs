@@ -100,6 +100,20 @@ impl PoolBuilder {
         self.map(|b| b.reconnect_timeout(reconnect_timeout))
     }
 
+    /// Sets [`PoolConfig::slow_checkout_warning`]: a checkout that waits
+    /// longer for its connection logs a warning (at most one per second).
+    /// `None` turns it off. Defaults to 1 s.
+    pub fn slow_checkout_warning(self, slow_checkout_warning: Option<Duration>) -> Self {
+        self.map(|b| b.slow_checkout_warning(slow_checkout_warning))
+    }
+
+    /// Sets [`PoolConfig::leak_detection_threshold`]: a connection held
+    /// longer logs a warning, while it is held, naming where it was checked
+    /// out. Defaults to `None` (off).
+    pub fn leak_detection_threshold(self, leak_detection_threshold: Option<Duration>) -> Self {
+        self.map(|b| b.leak_detection_threshold(leak_detection_threshold))
+    }
+
     /// Sets a function called (on a background thread) when connects have
     /// failed for longer than `reconnect_timeout`. Defaults to none.
     pub fn reconnect_failed(self, callback: impl Fn() + Send + Sync + 'static) -> Self {

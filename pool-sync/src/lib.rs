@@ -40,6 +40,6 @@ pub use connection::{Connection, PooledConnection};
 pub use pool::Pool;
 pub use tidepool_async::{
     ConnectionSettings, Error, HealthCheck, IsolationLevel, PoolConfig, Row, Settings,
-    SimpleQueryMessage, Stats, ToSql, tokio_postgres,
+    SimpleQueryMessage, Stats, ToSql, metrics, tokio_postgres,
 };
 pub use transaction::{Transaction, TransactionBuilder};

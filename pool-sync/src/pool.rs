@@ -57,12 +57,15 @@ impl Pool {
         Self { inner, blocker }
     }
 
-    /// Checks out a connection, blocking at most the pool's `timeout`.
+    /// Checks out a connection, blocking at most the pool's `timeout`. The
+    /// checkout remembers where it was called, for the warnings of
+    /// `slow_checkout_warning` and `leak_detection_threshold`.
     ///
     /// # Errors
     ///
     /// As [`tidepool_async::Pool::get`], and an error when called inside an
     /// async runtime.
+    #[track_caller]
     pub fn get(&self) -> Result<PooledConnection, Error> {
         let conn = self.blocker.block_on("Pool::get", self.inner.get())?;
         Ok(PooledConnection::new(conn, self.blocker.clone()))
@@ -73,6 +76,7 @@ impl Pool {
     /// # Errors
     ///
     /// As for [`get`](Pool::get).
+    #[track_caller]
     pub fn get_timeout(&self, timeout: Duration) -> Result<PooledConnection, Error> {
         let conn = self
             .blocker

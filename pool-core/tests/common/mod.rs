@@ -4,6 +4,8 @@
 //! Every test file uses a part of this module only.
 #![allow(dead_code)]
 
+pub(crate) mod observe;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -293,9 +295,16 @@ impl FakeManager {
     }
 }
 
+/// What the fake manager gives as its target, for the connect spans.
+pub(crate) const TARGET: &str = "fake-db:5432";
+
 impl Manager for FakeManager {
     type Connection = FakeConn;
     type Error = FakeError;
+
+    fn target(&self) -> Option<&str> {
+        Some(TARGET)
+    }
 
     async fn connect(&self) -> Result<FakeConn, FakeError> {
         let state = &self.state;

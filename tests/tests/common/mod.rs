@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod certs;
+pub(crate) mod observe;
 pub(crate) mod tls;
 
 use std::fmt::Debug;
