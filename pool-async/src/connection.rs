@@ -1,12 +1,15 @@
 //! The connection wrapper handed out by the pool.
 
 use std::fmt;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{CancelToken, Client, Row, SimpleQueryMessage};
 
+use crate::cache::{CacheSettings, StatementCache, StatementCacheStats};
 use crate::cancel::{CancelTarget, Canceller};
+use crate::execute::{Session, lock};
 
 use crate::error::Error;
 use crate::tracker::Tracker;
@@ -22,6 +25,7 @@ use crate::transaction::{Transaction, TransactionBuilder};
 pub struct Connection {
     client: Client,
     tracker: Tracker,
+    cache: Mutex<StatementCache>,
 }
 
 impl Connection {
@@ -29,6 +33,7 @@ impl Connection {
         client: Client,
         cancel_target: CancelTarget,
         query_timeout: Option<Duration>,
+        cache: CacheSettings,
     ) -> Self {
         let canceller = Canceller {
             token: client.cancel_token(),
@@ -37,7 +42,34 @@ impl Connection {
         Self {
             client,
             tracker: Tracker::new(canceller, query_timeout),
+            cache: Mutex::new(StatementCache::new(cache)),
         }
+    }
+
+    fn session(&self) -> Session<'_> {
+        Session {
+            client: &self.client,
+            tracker: &self.tracker,
+            cache: &self.cache,
+        }
+    }
+
+    /// How many statements this connection keeps prepared on the server
+    /// (the statement cache; see [`PoolBuilder::prepare_threshold`](crate::PoolBuilder::prepare_threshold)).
+    pub fn cached_statements(&self) -> usize {
+        lock(&self.cache).len()
+    }
+
+    /// What this connection's statement cache has done: kept statements,
+    /// hits, prepares and evictions.
+    pub fn statement_cache_stats(&self) -> StatementCacheStats {
+        lock(&self.cache).stats()
+    }
+
+    /// Forgets the statements this connection keeps prepared, closing them
+    /// on the server.
+    pub fn clear_statement_cache(&self) {
+        lock(&self.cache).clear();
     }
 
     /// The longest a statement on this connection may run before it is
@@ -70,8 +102,7 @@ impl Connection {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
-        self.tracker.statement(sql);
-        self.tracker.run(self.client.query(sql, params)).await
+        self.session().query(sql, params).await
     }
 
     /// Runs a statement that returns exactly one row.
@@ -85,8 +116,7 @@ impl Connection {
     ///
     /// As for [`query`](Connection::query).
     pub async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
-        self.tracker.statement(sql);
-        self.tracker.run(self.client.query_one(sql, params)).await
+        self.session().query_one(sql, params).await
     }
 
     /// Runs a statement that returns at most one row.
@@ -104,8 +134,7 @@ impl Connection {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, Error> {
-        self.tracker.statement(sql);
-        self.tracker.run(self.client.query_opt(sql, params)).await
+        self.session().query_opt(sql, params).await
     }
 
     /// Runs a statement and returns the number of rows it changed.
@@ -118,8 +147,7 @@ impl Connection {
     ///
     /// As for [`query`](Connection::query).
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
-        self.tracker.statement(sql);
-        self.tracker.run(self.client.execute(sql, params)).await
+        self.session().execute(sql, params).await
     }
 
     /// Runs one or more statements separated by semicolons, without
@@ -133,8 +161,7 @@ impl Connection {
     ///
     /// As for [`query`](Connection::query).
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
-        self.tracker.script(sql);
-        self.tracker.run(self.client.batch_execute(sql)).await
+        self.session().batch_execute(sql).await
     }
 
     /// Runs one or more statements through the simple query protocol and
@@ -148,8 +175,7 @@ impl Connection {
     ///
     /// As for [`query`](Connection::query).
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
-        self.tracker.script(sql);
-        self.tracker.run(self.client.simple_query(sql)).await
+        self.session().simple_query(sql).await
     }
 
     /// Begins a transaction. It commits only through
@@ -170,7 +196,7 @@ impl Connection {
     /// Starts building a transaction with an isolation level, read-only or
     /// deferrable mode.
     pub fn build_transaction(&mut self) -> TransactionBuilder<'_> {
-        TransactionBuilder::new(self.client.build_transaction(), &self.tracker)
+        TransactionBuilder::new(self.client.build_transaction(), &self.tracker, &self.cache)
     }
 
     /// Lends the raw tokio-postgres client, for what this wrapper does not
@@ -224,7 +250,11 @@ impl Connection {
     /// Runs the pool's reset SQL (such as `DISCARD ALL`) on a returned
     /// connection.
     pub(crate) async fn run_reset_sql(&self, sql: &str) -> Result<(), Error> {
-        self.client.batch_execute(sql).await.map_err(Error::db)
+        self.client.batch_execute(sql).await.map_err(Error::db)?;
+        if crate::sql::script_drops_statements(sql) {
+            lock(&self.cache).clear();
+        }
+        Ok(())
     }
 
     /// The default health check: an empty query, one round trip.
@@ -242,6 +272,7 @@ impl fmt::Debug for Connection {
         f.debug_struct("Connection")
             .field("closed", &self.client.is_closed())
             .field("needs_reset", &self.tracker.needs_reset())
+            .field("cached_statements", &self.cached_statements())
             .finish_non_exhaustive()
     }
 }

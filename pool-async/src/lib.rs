@@ -21,11 +21,14 @@
 //! ```
 
 mod builder;
+mod cache;
 mod cancel;
 mod connection;
 mod error;
+mod execute;
 mod guard;
 mod hooks;
+mod infer;
 mod manager;
 mod pool;
 mod source;
@@ -34,6 +37,7 @@ mod tracker;
 mod transaction;
 
 pub use builder::PoolBuilder;
+pub use cache::StatementCacheStats;
 pub use connection::Connection;
 pub use error::Error;
 pub use guard::PooledConnection;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio_postgres::config::Host;
 use tokio_postgres::{Config, NoTls};
 
+use crate::cache::CacheSettings;
 use crate::cancel::CancelTarget;
 use crate::connection::Connection;
 use crate::error::Error;
@@ -17,6 +18,7 @@ pub(crate) struct PgManager {
     settings: ConnectSettings,
     hooks: Hooks,
     query_timeout: Option<Duration>,
+    cache: CacheSettings,
 }
 
 impl PgManager {
@@ -24,11 +26,13 @@ impl PgManager {
         settings: ConnectSettings,
         hooks: Hooks,
         query_timeout: Option<Duration>,
+        cache: CacheSettings,
     ) -> Self {
         Self {
             settings,
             hooks,
             query_timeout,
+            cache,
         }
     }
 }
@@ -70,7 +74,12 @@ impl tidepool_core::Manager for PgManager {
                 tracing::debug!(%error, "a pooled connection ended with an error");
             }
         });
-        let mut conn = Connection::new(client, CancelTarget::of(&config), self.query_timeout);
+        let mut conn = Connection::new(
+            client,
+            CancelTarget::of(&config),
+            self.query_timeout,
+            self.cache,
+        );
         if let Some(configure) = &self.hooks.configure {
             configure(&mut conn)
                 .await
@@ -122,6 +131,7 @@ impl fmt::Debug for PgManager {
             .field("settings", &self.settings)
             .field("hooks", &self.hooks)
             .field("query_timeout", &self.query_timeout)
+            .field("cache", &self.cache)
             .finish_non_exhaustive()
     }
 }

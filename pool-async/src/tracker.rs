@@ -103,6 +103,12 @@ impl Tracker {
         self.in_flight.load(Relaxed) > 0
     }
 
+    /// Whether the session is surely outside any transaction block, so that
+    /// a failed statement may be retried.
+    pub(crate) fn is_outside_transactions(&self) -> bool {
+        self.open_transactions.load(Relaxed) == 0 && !self.dirty.load(Relaxed)
+    }
+
     /// Whether the connection must be reset before another user gets it.
     pub(crate) fn needs_reset(&self) -> bool {
         self.in_flight.load(Relaxed) > 0

@@ -1,11 +1,14 @@
 //! Transactions, nested as savepoints, rolled back unless committed.
 
 use std::fmt;
+use std::sync::Mutex;
 
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, Row, SimpleQueryMessage};
 
+use crate::cache::StatementCache;
 use crate::error::Error;
+use crate::execute::Session;
 use crate::tracker::Tracker;
 
 /// A transaction on a pooled connection.
@@ -17,6 +20,7 @@ use crate::tracker::Tracker;
 /// ([`transaction`](Transaction::transaction)) is a savepoint.
 pub struct Transaction<'a> {
     inner: tokio_postgres::Transaction<'a>,
+    cache: &'a Mutex<StatementCache>,
     _open: Open<'a>,
 }
 
@@ -41,6 +45,14 @@ impl<'a> Transaction<'a> {
         self._open.0
     }
 
+    fn session(&self) -> Session<'_> {
+        Session {
+            client: self.inner.client(),
+            tracker: self._open.0,
+            cache: self.cache,
+        }
+    }
+
     /// Runs a statement and returns its rows.
     ///
     /// # Errors
@@ -56,8 +68,7 @@ impl<'a> Transaction<'a> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
-        self.tracker().statement(sql);
-        self.tracker().run(self.inner.query(sql, params)).await
+        self.session().query(sql, params).await
     }
 
     /// Runs a statement that returns exactly one row.
@@ -71,8 +82,7 @@ impl<'a> Transaction<'a> {
     ///
     /// As for [`query`](Transaction::query).
     pub async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
-        self.tracker().statement(sql);
-        self.tracker().run(self.inner.query_one(sql, params)).await
+        self.session().query_one(sql, params).await
     }
 
     /// Runs a statement that returns at most one row.
@@ -90,8 +100,7 @@ impl<'a> Transaction<'a> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, Error> {
-        self.tracker().statement(sql);
-        self.tracker().run(self.inner.query_opt(sql, params)).await
+        self.session().query_opt(sql, params).await
     }
 
     /// Runs a statement and returns the number of rows it changed.
@@ -104,8 +113,7 @@ impl<'a> Transaction<'a> {
     ///
     /// As for [`query`](Transaction::query).
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
-        self.tracker().statement(sql);
-        self.tracker().run(self.inner.execute(sql, params)).await
+        self.session().execute(sql, params).await
     }
 
     /// Runs statements separated by semicolons, without parameters.
@@ -118,8 +126,7 @@ impl<'a> Transaction<'a> {
     ///
     /// As for [`query`](Transaction::query).
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
-        self.tracker().script(sql);
-        self.tracker().run(self.inner.batch_execute(sql)).await
+        self.session().batch_execute(sql).await
     }
 
     /// Runs statements through the simple query protocol and returns their
@@ -133,8 +140,7 @@ impl<'a> Transaction<'a> {
     ///
     /// As for [`query`](Transaction::query).
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
-        self.tracker().script(sql);
-        self.tracker().run(self.inner.simple_query(sql)).await
+        self.session().simple_query(sql).await
     }
 
     /// Opens a nested transaction: a savepoint that this transaction
@@ -149,9 +155,11 @@ impl<'a> Transaction<'a> {
     /// Dropping the future rolls back to the savepoint if it was made.
     pub async fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
         let tracker = self.tracker();
+        let cache = self.cache;
         let inner = tracker.run(self.inner.transaction()).await?;
         Ok(Transaction {
             inner,
+            cache,
             _open: Open::new(tracker),
         })
     }
@@ -167,7 +175,7 @@ impl<'a> Transaction<'a> {
     /// If the future is dropped the `COMMIT` may or may not have run, and
     /// the pool resets the connection before anyone else uses it.
     pub async fn commit(self) -> Result<(), Error> {
-        let Transaction { inner, _open } = self;
+        let Transaction { inner, _open, .. } = self;
         _open.0.run(inner.commit()).await
     }
 
@@ -183,7 +191,7 @@ impl<'a> Transaction<'a> {
     /// If the future is dropped the pool resets the connection before
     /// anyone else uses it.
     pub async fn rollback(self) -> Result<(), Error> {
-        let Transaction { inner, _open } = self;
+        let Transaction { inner, _open, .. } = self;
         _open.0.run(inner.rollback()).await
     }
 }
@@ -199,11 +207,20 @@ impl fmt::Debug for Transaction<'_> {
 pub struct TransactionBuilder<'a> {
     inner: tokio_postgres::TransactionBuilder<'a>,
     tracker: &'a Tracker,
+    cache: &'a Mutex<StatementCache>,
 }
 
 impl<'a> TransactionBuilder<'a> {
-    pub(crate) fn new(inner: tokio_postgres::TransactionBuilder<'a>, tracker: &'a Tracker) -> Self {
-        Self { inner, tracker }
+    pub(crate) fn new(
+        inner: tokio_postgres::TransactionBuilder<'a>,
+        tracker: &'a Tracker,
+        cache: &'a Mutex<StatementCache>,
+    ) -> Self {
+        Self {
+            inner,
+            tracker,
+            cache,
+        }
     }
 
     /// Sets the isolation level. Defaults to the session's
@@ -241,6 +258,7 @@ impl<'a> TransactionBuilder<'a> {
         let inner = self.tracker.run(self.inner.start()).await?;
         Ok(Transaction {
             inner,
+            cache: self.cache,
             _open: Open::new(self.tracker),
         })
     }

@@ -159,6 +159,11 @@ impl Connection {
         self.inner.set_query_timeout(timeout);
     }
 
+    /// How many statements this connection keeps prepared on the server.
+    pub fn cached_statements(&self) -> usize {
+        self.inner.cached_statements()
+    }
+
     /// A token to cancel the statement running on this connection from
     /// another thread.
     pub fn cancel_token(&self) -> CancelToken {
