@@ -13,7 +13,7 @@ use crate::execute::{Session, lock};
 
 use crate::error::Error;
 use crate::tracker::Tracker;
-use crate::transaction::{Transaction, TransactionBuilder};
+use crate::transaction::{Transaction, TransactionBuilder, TransactionFuture};
 
 /// A PostgreSQL connection of the pool: a [`tokio_postgres::Client`] that
 /// tracks its session state, so that the pool never hands the next user a
@@ -191,6 +191,50 @@ impl Connection {
     /// began.
     pub async fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
         self.build_transaction().start().await
+    }
+
+    /// Runs `work` in a transaction: commits when it returns `Ok`, rolls
+    /// back when it returns `Err` (or panics, or the future is dropped).
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut tidepool_async::Connection) -> Result<(), tidepool_async::Error> {
+    /// let moved = conn
+    ///     .in_transaction(|tx| Box::pin(async move {
+    ///         tx.execute("UPDATE accounts SET balance = balance - 10 WHERE id = 1", &[]).await?;
+    ///         tx.execute("UPDATE accounts SET balance = balance + 10 WHERE id = 2", &[]).await
+    ///     }))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `work`'s error (after the rollback), or the server's error for
+    /// `BEGIN` or `COMMIT`, converted into `E`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future rolls the transaction back, unless the `COMMIT`
+    /// was already sent (then it may or may not have run).
+    pub async fn in_transaction<T, E, F>(&mut self, work: F) -> Result<T, E>
+    where
+        F: for<'t> FnOnce(&'t Transaction<'t>) -> TransactionFuture<'t, T, E>,
+        E: From<Error>,
+    {
+        let tx = self.transaction().await?;
+        match work(&tx).await {
+            Ok(value) => {
+                tx.commit().await?;
+                Ok(value)
+            }
+            Err(error) => {
+                // Dropping the transaction queues its ROLLBACK before any
+                // later statement; the caller's error matters more than the
+                // rollback's outcome.
+                drop(tx);
+                Err(error)
+            }
+        }
     }
 
     /// Starts building a transaction with an isolation level, read-only or

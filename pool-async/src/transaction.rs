@@ -7,9 +7,15 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, Row, SimpleQueryMessage};
 
 use crate::cache::StatementCache;
+use crate::cursor::Cursor;
 use crate::error::Error;
 use crate::execute::Session;
 use crate::tracker::Tracker;
+
+/// The future of the work given to
+/// [`Connection::in_transaction`](crate::Connection::in_transaction).
+pub type TransactionFuture<'t, T, E> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, E>> + Send + 't>>;
 
 /// A transaction on a pooled connection.
 ///
@@ -41,8 +47,30 @@ impl Drop for Open<'_> {
 }
 
 impl<'a> Transaction<'a> {
-    fn tracker(&self) -> &'a Tracker {
+    pub(crate) fn tracker(&self) -> &'a Tracker {
         self._open.0
+    }
+
+    pub(crate) fn inner(&self) -> &tokio_postgres::Transaction<'a> {
+        &self.inner
+    }
+
+    /// Opens a server-side cursor over the result of a statement, to read
+    /// it in chunks ([`Cursor::fetch`]) instead of all at once.
+    ///
+    /// # Errors
+    ///
+    /// The server's error for the statement.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the connection to be reset by the pool.
+    pub async fn cursor<'t>(
+        &'t self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Cursor<'t>, Error> {
+        Cursor::open(self, sql, params).await
     }
 
     fn session(&self) -> Session<'_> {

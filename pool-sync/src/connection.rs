@@ -141,6 +141,31 @@ impl Connection {
         Ok(Transaction::new(tx, blocker))
     }
 
+    /// Runs `work` in a transaction: commits when it returns `Ok`, rolls
+    /// back when it returns `Err` or panics.
+    ///
+    /// # Errors
+    ///
+    /// `work`'s error (after the rollback), or the server's error for
+    /// `BEGIN` or `COMMIT`, converted into `E`.
+    pub fn in_transaction<T, E>(
+        &mut self,
+        work: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<Error>,
+    {
+        let tx = self.transaction()?;
+        match work(&tx) {
+            Ok(value) => {
+                tx.commit()?;
+                Ok(value)
+            }
+            // Dropping the transaction queues its ROLLBACK.
+            Err(error) => Err(error),
+        }
+    }
+
     /// Starts building a transaction with an isolation level, read-only or
     /// deferrable mode.
     pub fn build_transaction(&mut self) -> TransactionBuilder<'_> {

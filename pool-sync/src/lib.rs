@@ -42,4 +42,4 @@ pub use tidepool_async::{
     Error, HealthCheck, IsolationLevel, PoolConfig, Row, SimpleQueryMessage, Stats, ToSql,
     tokio_postgres,
 };
-pub use transaction::{Transaction, TransactionBuilder};
+pub use transaction::{Cursor, Transaction, TransactionBuilder};

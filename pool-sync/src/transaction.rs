@@ -88,6 +88,27 @@ impl<'a> Transaction<'a> {
             .block_on("Transaction::simple_query", self.inner.simple_query(sql))
     }
 
+    /// Opens a server-side cursor over the result of a statement, to read
+    /// it in chunks ([`Cursor::fetch`]).
+    ///
+    /// # Errors
+    ///
+    /// The server's error for the statement, or an error when called inside
+    /// an async runtime.
+    pub fn cursor<'t>(
+        &'t self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Cursor<'t>, Error> {
+        let inner = self
+            .blocker
+            .block_on("Transaction::cursor", self.inner.cursor(sql, params))?;
+        Ok(Cursor {
+            inner,
+            blocker: self.blocker,
+        })
+    }
+
     /// Opens a nested transaction (a savepoint).
     ///
     /// # Errors
@@ -125,6 +146,37 @@ impl<'a> Transaction<'a> {
 impl fmt::Debug for Transaction<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Transaction").finish_non_exhaustive()
+    }
+}
+
+/// A server-side cursor of a blocking transaction, as
+/// [`tidepool_async::Cursor`].
+pub struct Cursor<'t> {
+    inner: tidepool_async::Cursor<'t>,
+    blocker: &'t Blocker,
+}
+
+impl Cursor<'_> {
+    /// Reads the next `max_rows` rows (fewer at the end); an empty chunk
+    /// means the result is exhausted.
+    ///
+    /// # Errors
+    ///
+    /// The server's error, or an error when called inside an async runtime.
+    pub fn fetch(&mut self, max_rows: u32) -> Result<Vec<Row>, Error> {
+        self.blocker
+            .block_on("Cursor::fetch", self.inner.fetch(max_rows))
+    }
+
+    /// Whether the last chunk was read.
+    pub fn is_exhausted(&self) -> bool {
+        self.inner.is_exhausted()
+    }
+}
+
+impl fmt::Debug for Cursor<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
     }
 }
 
