@@ -4,13 +4,14 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{CancelToken, Client, Row, SimpleQueryMessage};
 
 use crate::cache::{CacheSettings, StatementCache, StatementCacheStats};
 use crate::cancel::{CancelTarget, Canceller};
 use crate::execute::{Session, lock};
 
+use crate::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
 use crate::error::Error;
 use crate::tracker::Tracker;
 use crate::transaction::{Transaction, TransactionBuilder, TransactionFuture};
@@ -191,6 +192,63 @@ impl Connection {
     /// began.
     pub async fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
         self.build_transaction().start().await
+    }
+
+    /// Starts `COPY ... FROM STDIN (FORMAT binary)`: rows are written one at
+    /// a time with [`CopyInWriter::write_row`], their values of the declared
+    /// column `types`, and streamed to the server as they go.
+    ///
+    /// # Errors
+    ///
+    /// The server's error for the statement.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the connection to be reset by the pool.
+    pub async fn copy_in_rows(&self, sql: &str, types: &[Type]) -> Result<CopyInWriter<'_>, Error> {
+        self.session().copy_in_rows(sql, types).await
+    }
+
+    /// Starts `COPY ... FROM STDIN`, fed raw bytes in the statement's format
+    /// (text, CSV or binary) with [`CopyIn::write`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error for the statement.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the connection to be reset by the pool.
+    pub async fn copy_in(&self, sql: &str) -> Result<CopyIn<'_>, Error> {
+        self.session().copy_in(sql).await
+    }
+
+    /// Starts `COPY ... TO STDOUT`, read as raw chunks with
+    /// [`CopyOut::next_chunk`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error for the statement.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the connection to be reset by the pool.
+    pub async fn copy_out(&self, sql: &str) -> Result<CopyOut<'_>, Error> {
+        self.session().copy_out(sql).await
+    }
+
+    /// Starts `COPY ... TO STDOUT (FORMAT binary)`, read a row at a time with
+    /// [`CopyOutRows::next_row`], the columns of the declared `types`.
+    ///
+    /// # Errors
+    ///
+    /// The server's error for the statement.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the connection to be reset by the pool.
+    pub async fn copy_out_rows(&self, sql: &str, types: &[Type]) -> Result<CopyOutRows<'_>, Error> {
+        self.session().copy_out_rows(sql, types).await
     }
 
     /// Runs `work` in a transaction: commits when it returns `Ok`, rolls

@@ -72,6 +72,17 @@ impl Tracker {
         result.map_err(Error::db)
     }
 
+    /// Counts an operation that spans several calls (a COPY) as in flight,
+    /// until [`end`](Self::end).
+    pub(crate) fn begin(&self) {
+        self.in_flight.fetch_add(1, Relaxed);
+    }
+
+    /// Ends an operation counted by [`begin`](Self::begin).
+    pub(crate) fn end(&self) {
+        self.in_flight.fetch_sub(1, Relaxed);
+    }
+
     /// Notes a statement sent through the extended protocol.
     pub(crate) fn statement(&self, sql: &str) {
         if sql::statement_may_change_transaction(sql) {

@@ -3,11 +3,12 @@
 use std::fmt;
 use std::sync::Mutex;
 
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{IsolationLevel, Row, SimpleQueryMessage};
 
 use crate::cache::StatementCache;
 use crate::cursor::Cursor;
+use crate::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
 use crate::error::Error;
 use crate::execute::Session;
 use crate::tracker::Tracker;
@@ -53,6 +54,63 @@ impl<'a> Transaction<'a> {
 
     pub(crate) fn inner(&self) -> &tokio_postgres::Transaction<'a> {
         &self.inner
+    }
+
+    /// Starts `COPY ... FROM STDIN (FORMAT binary)`: rows are written one at
+    /// a time with [`CopyInWriter::write_row`], their values of the declared
+    /// column `types`, and streamed to the server as they go.
+    ///
+    /// # Errors
+    ///
+    /// The server's error for the statement.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the connection to be reset by the pool.
+    pub async fn copy_in_rows(&self, sql: &str, types: &[Type]) -> Result<CopyInWriter<'_>, Error> {
+        self.session().copy_in_rows(sql, types).await
+    }
+
+    /// Starts `COPY ... FROM STDIN`, fed raw bytes in the statement's format
+    /// (text, CSV or binary) with [`CopyIn::write`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error for the statement.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the connection to be reset by the pool.
+    pub async fn copy_in(&self, sql: &str) -> Result<CopyIn<'_>, Error> {
+        self.session().copy_in(sql).await
+    }
+
+    /// Starts `COPY ... TO STDOUT`, read as raw chunks with
+    /// [`CopyOut::next_chunk`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error for the statement.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the connection to be reset by the pool.
+    pub async fn copy_out(&self, sql: &str) -> Result<CopyOut<'_>, Error> {
+        self.session().copy_out(sql).await
+    }
+
+    /// Starts `COPY ... TO STDOUT (FORMAT binary)`, read a row at a time with
+    /// [`CopyOutRows::next_row`], the columns of the declared `types`.
+    ///
+    /// # Errors
+    ///
+    /// The server's error for the statement.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the connection to be reset by the pool.
+    pub async fn copy_out_rows(&self, sql: &str, types: &[Type]) -> Result<CopyOutRows<'_>, Error> {
+        self.session().copy_out_rows(sql, types).await
     }
 
     /// Opens a server-side cursor over the result of a statement, to read

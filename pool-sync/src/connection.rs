@@ -5,8 +5,9 @@ use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use tidepool_async::tokio_postgres::CancelToken;
-use tidepool_async::{Error, Row, SimpleQueryMessage, ToSql};
+use tidepool_async::{Error, Row, SimpleQueryMessage, ToSql, Type};
 
+use crate::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
 use crate::runtime::Blocker;
 use crate::transaction::{Transaction, TransactionBuilder};
 
@@ -139,6 +140,68 @@ impl Connection {
         let Connection { inner, blocker } = self;
         let tx = blocker.block_on("Connection::transaction", inner.transaction())?;
         Ok(Transaction::new(tx, blocker))
+    }
+
+    /// Starts a binary `COPY ... FROM STDIN`, as
+    /// [`tidepool_async::Connection::copy_in_rows`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error, or an error when called inside an async runtime.
+    pub fn copy_in_rows(&self, sql: &str, types: &[Type]) -> Result<CopyInWriter<'_>, Error> {
+        let inner = self
+            .blocker
+            .block_on("copy_in_rows", self.inner.copy_in_rows(sql, types))?;
+        Ok(CopyInWriter {
+            inner,
+            blocker: &self.blocker,
+        })
+    }
+
+    /// Starts a `COPY ... FROM STDIN` fed raw bytes, as
+    /// [`tidepool_async::Connection::copy_in`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error, or an error when called inside an async runtime.
+    pub fn copy_in(&self, sql: &str) -> Result<CopyIn<'_>, Error> {
+        let inner = self.blocker.block_on("copy_in", self.inner.copy_in(sql))?;
+        Ok(CopyIn {
+            inner,
+            blocker: &self.blocker,
+        })
+    }
+
+    /// Starts a `COPY ... TO STDOUT` read as raw chunks, as
+    /// [`tidepool_async::Connection::copy_out`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error, or an error when called inside an async runtime.
+    pub fn copy_out(&self, sql: &str) -> Result<CopyOut<'_>, Error> {
+        let inner = self
+            .blocker
+            .block_on("copy_out", self.inner.copy_out(sql))?;
+        Ok(CopyOut {
+            inner,
+            blocker: &self.blocker,
+        })
+    }
+
+    /// Starts a binary `COPY ... TO STDOUT` read a row at a time, as
+    /// [`tidepool_async::Connection::copy_out_rows`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error, or an error when called inside an async runtime.
+    pub fn copy_out_rows(&self, sql: &str, types: &[Type]) -> Result<CopyOutRows<'_>, Error> {
+        let inner = self
+            .blocker
+            .block_on("copy_out_rows", self.inner.copy_out_rows(sql, types))?;
+        Ok(CopyOutRows {
+            inner,
+            blocker: &self.blocker,
+        })
     }
 
     /// Runs `work` in a transaction: commits when it returns `Ok`, rolls

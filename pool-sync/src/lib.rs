@@ -30,6 +30,7 @@
 mod builder;
 mod callback;
 mod connection;
+mod copy;
 mod pool;
 mod runtime;
 mod transaction;
@@ -37,9 +38,10 @@ mod transaction;
 pub use builder::PoolBuilder;
 pub use callback::CallbackConnection;
 pub use connection::{Connection, PooledConnection};
+pub use copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
 pub use pool::Pool;
 pub use tidepool_async::{
-    Error, HealthCheck, IsolationLevel, PoolConfig, Row, SimpleQueryMessage, Stats, ToSql,
-    tokio_postgres,
+    BinaryCopyOutRow, Error, HealthCheck, IsolationLevel, PoolConfig, Row, SimpleQueryMessage,
+    Stats, ToSql, Type, tokio_postgres,
 };
 pub use transaction::{Cursor, Transaction, TransactionBuilder};

@@ -2,8 +2,9 @@
 
 use std::fmt;
 
-use tidepool_async::{Error, IsolationLevel, Row, SimpleQueryMessage, ToSql};
+use tidepool_async::{Error, IsolationLevel, Row, SimpleQueryMessage, ToSql, Type};
 
+use crate::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
 use crate::runtime::Blocker;
 
 /// A transaction on a blocking connection: the methods of
@@ -86,6 +87,68 @@ impl<'a> Transaction<'a> {
     pub fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
         self.blocker
             .block_on("Transaction::simple_query", self.inner.simple_query(sql))
+    }
+
+    /// Starts a binary `COPY ... FROM STDIN`, as
+    /// [`tidepool_async::Connection::copy_in_rows`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error, or an error when called inside an async runtime.
+    pub fn copy_in_rows(&self, sql: &str, types: &[Type]) -> Result<CopyInWriter<'_>, Error> {
+        let inner = self
+            .blocker
+            .block_on("copy_in_rows", self.inner.copy_in_rows(sql, types))?;
+        Ok(CopyInWriter {
+            inner,
+            blocker: self.blocker,
+        })
+    }
+
+    /// Starts a `COPY ... FROM STDIN` fed raw bytes, as
+    /// [`tidepool_async::Connection::copy_in`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error, or an error when called inside an async runtime.
+    pub fn copy_in(&self, sql: &str) -> Result<CopyIn<'_>, Error> {
+        let inner = self.blocker.block_on("copy_in", self.inner.copy_in(sql))?;
+        Ok(CopyIn {
+            inner,
+            blocker: self.blocker,
+        })
+    }
+
+    /// Starts a `COPY ... TO STDOUT` read as raw chunks, as
+    /// [`tidepool_async::Connection::copy_out`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error, or an error when called inside an async runtime.
+    pub fn copy_out(&self, sql: &str) -> Result<CopyOut<'_>, Error> {
+        let inner = self
+            .blocker
+            .block_on("copy_out", self.inner.copy_out(sql))?;
+        Ok(CopyOut {
+            inner,
+            blocker: self.blocker,
+        })
+    }
+
+    /// Starts a binary `COPY ... TO STDOUT` read a row at a time, as
+    /// [`tidepool_async::Connection::copy_out_rows`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error, or an error when called inside an async runtime.
+    pub fn copy_out_rows(&self, sql: &str, types: &[Type]) -> Result<CopyOutRows<'_>, Error> {
+        let inner = self
+            .blocker
+            .block_on("copy_out_rows", self.inner.copy_out_rows(sql, types))?;
+        Ok(CopyOutRows {
+            inner,
+            blocker: self.blocker,
+        })
     }
 
     /// Opens a server-side cursor over the result of a statement, to read
