@@ -13,6 +13,7 @@ use crate::execute::{Session, lock};
 
 use crate::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
 use crate::error::Error;
+use crate::pipeline::Pipeline;
 use crate::tracker::Tracker;
 use crate::transaction::{Transaction, TransactionBuilder, TransactionFuture};
 
@@ -192,6 +193,28 @@ impl Connection {
     /// began.
     pub async fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
         self.build_transaction().start().await
+    }
+
+    /// Starts a pipeline: statements sent together, without waiting for
+    /// each reply, their results collected in order.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &tidepool_async::Connection) -> Result<(), tidepool_async::Error> {
+    /// let results = conn
+    ///     .pipeline()
+    ///     .execute("UPDATE counters SET n = n + 1 WHERE id = $1", &[&1i32])
+    ///     .query("SELECT n FROM counters WHERE id = $1", &[&1i32])
+    ///     .run()
+    ///     .await;
+    /// for (i, result) in results.iter().enumerate() {
+    ///     if let Err(error) = result {
+    ///         eprintln!("statement {i} failed: {error}");
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn pipeline(&self) -> Pipeline<'_> {
+        Pipeline::new(self.session())
     }
 
     /// Starts `COPY ... FROM STDIN (FORMAT binary)`: rows are written one at

@@ -16,7 +16,11 @@ use crate::tracker::Tracker;
 impl<'c> Session<'c> {
     /// Starts `COPY ... FROM STDIN (FORMAT binary)`, rows written with
     /// their declared column types.
-    pub(crate) async fn copy_in_rows(&self, sql: &str, types: &[Type]) -> Result<CopyInWriter<'c>, Error> {
+    pub(crate) async fn copy_in_rows(
+        &self,
+        sql: &str,
+        types: &[Type],
+    ) -> Result<CopyInWriter<'c>, Error> {
         let sink = self.start_copy_in(sql).await?;
         Ok(CopyInWriter {
             writer: Box::pin(BinaryCopyInWriter::new(sink, types)),
@@ -43,7 +47,11 @@ impl<'c> Session<'c> {
 
     /// Starts `COPY ... TO STDOUT (FORMAT binary)`, read as rows of the
     /// declared column types.
-    pub(crate) async fn copy_out_rows(&self, sql: &str, types: &[Type]) -> Result<CopyOutRows<'c>, Error> {
+    pub(crate) async fn copy_out_rows(
+        &self,
+        sql: &str,
+        types: &[Type],
+    ) -> Result<CopyOutRows<'c>, Error> {
         let stream = self.start_copy_out(sql).await?;
         Ok(CopyOutRows {
             stream: Box::pin(BinaryCopyOutStream::new(stream, types)),

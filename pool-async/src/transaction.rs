@@ -7,10 +7,11 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{IsolationLevel, Row, SimpleQueryMessage};
 
 use crate::cache::StatementCache;
-use crate::cursor::Cursor;
 use crate::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
+use crate::cursor::Cursor;
 use crate::error::Error;
 use crate::execute::Session;
+use crate::pipeline::Pipeline;
 use crate::tracker::Tracker;
 
 /// The future of the work given to
@@ -54,6 +55,13 @@ impl<'a> Transaction<'a> {
 
     pub(crate) fn inner(&self) -> &tokio_postgres::Transaction<'a> {
         &self.inner
+    }
+
+    /// Starts a pipeline: statements sent together, without waiting for
+    /// each reply, their results collected in order.
+    ///
+    pub fn pipeline(&self) -> Pipeline<'_> {
+        Pipeline::new(self.session())
     }
 
     /// Starts `COPY ... FROM STDIN (FORMAT binary)`: rows are written one at

@@ -8,6 +8,7 @@ use tidepool_async::tokio_postgres::CancelToken;
 use tidepool_async::{Error, Row, SimpleQueryMessage, ToSql, Type};
 
 use crate::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
+use crate::pipeline::Pipeline;
 use crate::runtime::Blocker;
 use crate::transaction::{Transaction, TransactionBuilder};
 
@@ -140,6 +141,14 @@ impl Connection {
         let Connection { inner, blocker } = self;
         let tx = blocker.block_on("Connection::transaction", inner.transaction())?;
         Ok(Transaction::new(tx, blocker))
+    }
+
+    /// Starts a pipeline, as [`tidepool_async::Connection::pipeline`].
+    pub fn pipeline(&self) -> Pipeline<'_> {
+        Pipeline {
+            inner: self.inner.pipeline(),
+            blocker: &self.blocker,
+        }
     }
 
     /// Starts a binary `COPY ... FROM STDIN`, as

@@ -31,6 +31,7 @@ mod builder;
 mod callback;
 mod connection;
 mod copy;
+mod pipeline;
 mod pool;
 mod runtime;
 mod transaction;
@@ -39,9 +40,10 @@ pub use builder::PoolBuilder;
 pub use callback::CallbackConnection;
 pub use connection::{Connection, PooledConnection};
 pub use copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
+pub use pipeline::Pipeline;
 pub use pool::Pool;
 pub use tidepool_async::{
-    BinaryCopyOutRow, Error, HealthCheck, IsolationLevel, PoolConfig, Row, SimpleQueryMessage,
-    Stats, ToSql, Type, tokio_postgres,
+    BinaryCopyOutRow, Error, HealthCheck, IsolationLevel, Piped, PoolConfig, Row,
+    SimpleQueryMessage, Stats, ToSql, Type, tokio_postgres,
 };
 pub use transaction::{Cursor, Transaction, TransactionBuilder};

@@ -5,6 +5,7 @@ use std::fmt;
 use tidepool_async::{Error, IsolationLevel, Row, SimpleQueryMessage, ToSql, Type};
 
 use crate::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
+use crate::pipeline::Pipeline;
 use crate::runtime::Blocker;
 
 /// A transaction on a blocking connection: the methods of
@@ -87,6 +88,14 @@ impl<'a> Transaction<'a> {
     pub fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
         self.blocker
             .block_on("Transaction::simple_query", self.inner.simple_query(sql))
+    }
+
+    /// Starts a pipeline, as [`tidepool_async::Connection::pipeline`].
+    pub fn pipeline(&self) -> Pipeline<'_> {
+        Pipeline {
+            inner: self.inner.pipeline(),
+            blocker: self.blocker,
+        }
     }
 
     /// Starts a binary `COPY ... FROM STDIN`, as
