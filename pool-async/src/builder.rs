@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use tidepool_core::{HealthCheck, PoolConfig};
 
+use crate::cache::CacheSettings;
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::hooks::{HookFuture, Hooks};
@@ -20,6 +21,7 @@ pub struct PoolBuilder {
     source: Result<Source, Error>,
     password: Option<StringFn>,
     query_timeout: Option<Duration>,
+    cache: CacheSettings,
     config: PoolConfig,
     hooks: Hooks,
     reconnect_failed: Option<ReconnectFailed>,
@@ -34,6 +36,10 @@ impl PoolBuilder {
             source,
             password: None,
             query_timeout: None,
+            cache: CacheSettings {
+                threshold: Some(5),
+                max: 100,
+            },
             config: PoolConfig::default(),
             hooks: Hooks::default(),
             reconnect_failed: None,
@@ -239,6 +245,28 @@ impl PoolBuilder {
         self
     }
 
+    /// Sets how many times a statement runs on a connection before the
+    /// connection keeps it prepared, as psycopg's `prepare_threshold`: with
+    /// 5, its sixth execution prepares it, and from then on each execution
+    /// is one round trip instead of two (prepare, then execute). 0 prepares
+    /// every statement at its first execution. `None` turns the cache off
+    /// (for PgBouncer in transaction mode, where named prepared statements
+    /// do not survive between transactions): statements then run unnamed in
+    /// one round trip, with parameter types taken from the Rust values.
+    /// Defaults to `Some(5)`.
+    pub fn prepare_threshold(mut self, threshold: Option<u32>) -> Self {
+        self.cache.threshold = threshold;
+        self
+    }
+
+    /// Sets how many statements each connection keeps prepared at most; the
+    /// least recently used is closed on the server to make room. Defaults
+    /// to 100.
+    pub fn prepared_max(mut self, max: usize) -> Self {
+        self.cache.max = max;
+        self
+    }
+
     /// Checks the settings and starts the pool, which begins opening
     /// `min_size` connections in the background. Use [`Pool::wait`] to
     /// wait for them.
@@ -257,7 +285,7 @@ impl PoolBuilder {
             ));
         }
         let settings = ConnectSettings::new(source, self.password)?;
-        let manager = PgManager::new(settings, self.hooks, self.query_timeout);
+        let manager = PgManager::new(settings, self.hooks, self.query_timeout, self.cache);
         let mut builder = tidepool_core::Pool::builder(manager).config(self.config);
         if let Some(callback) = self.reconnect_failed {
             builder =
@@ -273,6 +301,7 @@ impl fmt::Debug for PoolBuilder {
             .field("source", &self.source.as_ref().ok())
             .field("password_fn", &self.password.is_some())
             .field("query_timeout", &self.query_timeout)
+            .field("cache", &self.cache)
             .field("config", &self.config)
             .field("hooks", &self.hooks)
             .finish_non_exhaustive()

@@ -1,15 +1,20 @@
 //! The connection wrapper handed out by the pool.
 
 use std::fmt;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{CancelToken, Client, Row, SimpleQueryMessage};
 
+use crate::cache::{CacheSettings, StatementCache, StatementCacheStats};
 use crate::cancel::Canceller;
+use crate::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
 use crate::error::Error;
+use crate::execute::{Session, lock};
+use crate::pipeline::Pipeline;
 use crate::tracker::Tracker;
-use crate::transaction::{Transaction, TransactionBuilder};
+use crate::transaction::{Transaction, TransactionBuilder, TransactionFuture};
 
 /// A PostgreSQL connection of the pool: a [`tokio_postgres::Client`] that
 /// tracks its session state, so that the pool never hands the next user a
@@ -21,6 +26,7 @@ use crate::transaction::{Transaction, TransactionBuilder};
 pub struct Connection {
     client: Client,
     tracker: Tracker,
+    cache: Mutex<StatementCache>,
 }
 
 impl Connection {
@@ -28,11 +34,39 @@ impl Connection {
         client: Client,
         canceller: Canceller,
         query_timeout: Option<Duration>,
+        cache: CacheSettings,
     ) -> Self {
         Self {
             client,
             tracker: Tracker::new(canceller, query_timeout),
+            cache: Mutex::new(StatementCache::new(cache)),
         }
+    }
+
+    fn session(&self) -> Session<'_> {
+        Session {
+            client: &self.client,
+            tracker: &self.tracker,
+            cache: &self.cache,
+        }
+    }
+
+    /// How many statements this connection keeps prepared on the server
+    /// (the statement cache; see [`PoolBuilder::prepare_threshold`](crate::PoolBuilder::prepare_threshold)).
+    pub fn cached_statements(&self) -> usize {
+        lock(&self.cache).len()
+    }
+
+    /// What this connection's statement cache has done: kept statements,
+    /// hits, prepares and evictions.
+    pub fn statement_cache_stats(&self) -> StatementCacheStats {
+        lock(&self.cache).stats()
+    }
+
+    /// Forgets the statements this connection keeps prepared, closing them
+    /// on the server.
+    pub fn clear_statement_cache(&self) {
+        lock(&self.cache).clear();
     }
 
     /// The longest a statement on this connection may run before it is
@@ -65,8 +99,7 @@ impl Connection {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
-        self.tracker.statement(sql);
-        self.tracker.run(self.client.query(sql, params)).await
+        self.session().query(sql, params).await
     }
 
     /// Runs a statement that returns exactly one row.
@@ -80,8 +113,7 @@ impl Connection {
     ///
     /// As for [`query`](Connection::query).
     pub async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
-        self.tracker.statement(sql);
-        self.tracker.run(self.client.query_one(sql, params)).await
+        self.session().query_one(sql, params).await
     }
 
     /// Runs a statement that returns at most one row.
@@ -99,8 +131,7 @@ impl Connection {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, Error> {
-        self.tracker.statement(sql);
-        self.tracker.run(self.client.query_opt(sql, params)).await
+        self.session().query_opt(sql, params).await
     }
 
     /// Runs a statement and returns the number of rows it changed.
@@ -113,8 +144,7 @@ impl Connection {
     ///
     /// As for [`query`](Connection::query).
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
-        self.tracker.statement(sql);
-        self.tracker.run(self.client.execute(sql, params)).await
+        self.session().execute(sql, params).await
     }
 
     /// Runs one or more statements separated by semicolons, without
@@ -128,8 +158,7 @@ impl Connection {
     ///
     /// As for [`query`](Connection::query).
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
-        self.tracker.script(sql);
-        self.tracker.run(self.client.batch_execute(sql)).await
+        self.session().batch_execute(sql).await
     }
 
     /// Runs one or more statements through the simple query protocol and
@@ -143,8 +172,7 @@ impl Connection {
     ///
     /// As for [`query`](Connection::query).
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
-        self.tracker.script(sql);
-        self.tracker.run(self.client.simple_query(sql)).await
+        self.session().simple_query(sql).await
     }
 
     /// Begins a transaction. It commits only through
@@ -162,10 +190,133 @@ impl Connection {
         self.build_transaction().start().await
     }
 
+    /// Starts a pipeline: statements sent together, without waiting for
+    /// each reply, their results collected in order.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &tidepool_async::Connection) -> Result<(), tidepool_async::Error> {
+    /// let results = conn
+    ///     .pipeline()
+    ///     .execute("UPDATE counters SET n = n + 1 WHERE id = $1", &[&1i32])
+    ///     .query("SELECT n FROM counters WHERE id = $1", &[&1i32])
+    ///     .run()
+    ///     .await;
+    /// for (i, result) in results.iter().enumerate() {
+    ///     if let Err(error) = result {
+    ///         eprintln!("statement {i} failed: {error}");
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn pipeline(&self) -> Pipeline<'_> {
+        Pipeline::new(self.session())
+    }
+
+    /// Starts `COPY ... FROM STDIN (FORMAT binary)`: rows are written one at
+    /// a time with [`CopyInWriter::write_row`], their values of the declared
+    /// column `types`, and streamed to the server as they go.
+    ///
+    /// # Errors
+    ///
+    /// The server's error for the statement.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the connection to be reset by the pool.
+    pub async fn copy_in_rows(&self, sql: &str, types: &[Type]) -> Result<CopyInWriter<'_>, Error> {
+        self.session().copy_in_rows(sql, types).await
+    }
+
+    /// Starts `COPY ... FROM STDIN`, fed raw bytes in the statement's format
+    /// (text, CSV or binary) with [`CopyIn::write`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error for the statement.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the connection to be reset by the pool.
+    pub async fn copy_in(&self, sql: &str) -> Result<CopyIn<'_>, Error> {
+        self.session().copy_in(sql).await
+    }
+
+    /// Starts `COPY ... TO STDOUT`, read as raw chunks with
+    /// [`CopyOut::next_chunk`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error for the statement.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the connection to be reset by the pool.
+    pub async fn copy_out(&self, sql: &str) -> Result<CopyOut<'_>, Error> {
+        self.session().copy_out(sql).await
+    }
+
+    /// Starts `COPY ... TO STDOUT (FORMAT binary)`, read a row at a time with
+    /// [`CopyOutRows::next_row`], the columns of the declared `types`.
+    ///
+    /// # Errors
+    ///
+    /// The server's error for the statement.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the connection to be reset by the pool.
+    pub async fn copy_out_rows(&self, sql: &str, types: &[Type]) -> Result<CopyOutRows<'_>, Error> {
+        self.session().copy_out_rows(sql, types).await
+    }
+
+    /// Runs `work` in a transaction: commits when it returns `Ok`, rolls
+    /// back when it returns `Err` (or panics, or the future is dropped).
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &mut tidepool_async::Connection) -> Result<(), tidepool_async::Error> {
+    /// let moved = conn
+    ///     .in_transaction(|tx| Box::pin(async move {
+    ///         tx.execute("UPDATE accounts SET balance = balance - 10 WHERE id = 1", &[]).await?;
+    ///         tx.execute("UPDATE accounts SET balance = balance + 10 WHERE id = 2", &[]).await
+    ///     }))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `work`'s error (after the rollback), or the server's error for
+    /// `BEGIN` or `COMMIT`, converted into `E`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future rolls the transaction back, unless the `COMMIT`
+    /// was already sent (then it may or may not have run).
+    pub async fn in_transaction<T, E, F>(&mut self, work: F) -> Result<T, E>
+    where
+        F: for<'t> FnOnce(&'t Transaction<'t>) -> TransactionFuture<'t, T, E>,
+        E: From<Error>,
+    {
+        let tx = self.transaction().await?;
+        match work(&tx).await {
+            Ok(value) => {
+                tx.commit().await?;
+                Ok(value)
+            }
+            Err(error) => {
+                // Dropping the transaction queues its ROLLBACK before any
+                // later statement; the caller's error matters more than the
+                // rollback's outcome.
+                drop(tx);
+                Err(error)
+            }
+        }
+    }
+
     /// Starts building a transaction with an isolation level, read-only or
     /// deferrable mode.
     pub fn build_transaction(&mut self) -> TransactionBuilder<'_> {
-        TransactionBuilder::new(self.client.build_transaction(), &self.tracker)
+        TransactionBuilder::new(self.client.build_transaction(), &self.tracker, &self.cache)
     }
 
     /// Lends the raw tokio-postgres client, for what this wrapper does not
@@ -233,7 +384,11 @@ impl Connection {
     /// Runs the pool's reset SQL (such as `DISCARD ALL`) on a returned
     /// connection.
     pub(crate) async fn run_reset_sql(&self, sql: &str) -> Result<(), Error> {
-        self.client.batch_execute(sql).await.map_err(Error::db)
+        self.client.batch_execute(sql).await.map_err(Error::db)?;
+        if crate::sql::script_drops_statements(sql) {
+            lock(&self.cache).clear();
+        }
+        Ok(())
     }
 
     /// The default health check: an empty query, one round trip.
@@ -251,6 +406,7 @@ impl fmt::Debug for Connection {
         f.debug_struct("Connection")
             .field("closed", &self.client.is_closed())
             .field("needs_reset", &self.tracker.needs_reset())
+            .field("cached_statements", &self.cached_statements())
             .finish_non_exhaustive()
     }
 }

@@ -29,15 +29,21 @@
 //! ```
 
 mod builder;
+mod cache;
 mod cancel;
 mod connect;
 mod connection;
 mod conninfo;
+mod copy;
+mod cursor;
 mod error;
+mod execute;
 mod fields;
 mod guard;
 mod hooks;
+mod infer;
 mod manager;
+mod pipeline;
 mod pool;
 mod settings;
 mod source;
@@ -47,14 +53,20 @@ mod tracker;
 mod transaction;
 
 pub use builder::PoolBuilder;
+pub use cache::StatementCacheStats;
 /// The `config` crate, for layering settings sources ([`Settings::from_config`]).
 pub use config;
 pub use connection::Connection;
+pub use copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
+pub use cursor::Cursor;
 pub use error::Error;
 pub use guard::PooledConnection;
 pub use hooks::HookFuture;
+pub use pipeline::{Piped, Pipeline};
 pub use pool::Pool;
 pub use settings::{ConnectionSettings, Settings};
 pub use tidepool_core::{HealthCheck, PoolConfig, Stats, metrics};
+pub use tokio_postgres::binary_copy::BinaryCopyOutRow;
+pub use tokio_postgres::types::Type;
 pub use tokio_postgres::{self, IsolationLevel, Row, SimpleQueryMessage, types::ToSql};
-pub use transaction::{Transaction, TransactionBuilder};
+pub use transaction::{Transaction, TransactionBuilder, TransactionFuture};

@@ -6,6 +6,7 @@ use std::time::Duration;
 use tokio_postgres::Config;
 use tokio_postgres::config::Host;
 
+use crate::cache::CacheSettings;
 use crate::cancel::{CancelTarget, Canceller};
 use crate::connection::Connection;
 use crate::error::Error;
@@ -20,6 +21,7 @@ pub(crate) struct PgManager {
     target: Option<String>,
     hooks: Hooks,
     query_timeout: Option<Duration>,
+    cache: CacheSettings,
 }
 
 impl PgManager {
@@ -27,6 +29,7 @@ impl PgManager {
         settings: ConnectSettings,
         hooks: Hooks,
         query_timeout: Option<Duration>,
+        cache: CacheSettings,
     ) -> Self {
         let target = settings.fixed_config().map(describe_target);
         Self {
@@ -34,6 +37,7 @@ impl PgManager {
             target,
             hooks,
             query_timeout,
+            cache,
         }
     }
 }
@@ -95,7 +99,7 @@ impl tidepool_core::Manager for PgManager {
             target: CancelTarget::of(&opened.config),
             tls: connector,
         };
-        let mut conn = Connection::new(opened.client, canceller, self.query_timeout);
+        let mut conn = Connection::new(opened.client, canceller, self.query_timeout, self.cache);
         if let Some(configure) = &self.hooks.configure {
             configure(&mut conn)
                 .await
@@ -151,6 +155,7 @@ impl fmt::Debug for PgManager {
             .field("settings", &self.settings)
             .field("hooks", &self.hooks)
             .field("query_timeout", &self.query_timeout)
+            .field("cache", &self.cache)
             .finish_non_exhaustive()
     }
 }

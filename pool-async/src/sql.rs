@@ -39,6 +39,14 @@ pub(crate) fn script_may_change_transaction(sql: &str) -> bool {
         .any(is_transaction_word)
 }
 
+/// For a script: whether it may drop the connection's prepared statements
+/// (`DISCARD ALL`, `DISCARD PLANS`, `DEALLOCATE`), so that the statement
+/// cache must be forgotten.
+pub(crate) fn script_drops_statements(sql: &str) -> bool {
+    sql.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .any(|word| word.eq_ignore_ascii_case("DISCARD") || word.eq_ignore_ascii_case("DEALLOCATE"))
+}
+
 /// The first word of a statement, after white space, comments, empty
 /// statements and opening parentheses.
 fn first_word(sql: &str) -> Option<&str> {

@@ -89,6 +89,17 @@ impl Tracker {
         result.map_err(Error::db)
     }
 
+    /// Counts an operation that spans several calls (a COPY) as in flight,
+    /// until [`end`](Self::end).
+    pub(crate) fn begin(&self) {
+        self.in_flight.fetch_add(1, Relaxed);
+    }
+
+    /// Ends an operation counted by [`begin`](Self::begin).
+    pub(crate) fn end(&self) {
+        self.in_flight.fetch_sub(1, Relaxed);
+    }
+
     /// Notes a statement sent through the extended protocol.
     pub(crate) fn statement(&self, sql: &str) {
         if sql::statement_may_change_transaction(sql) {
@@ -123,6 +134,12 @@ impl Tracker {
     /// Whether an operation was left unfinished by a dropped future.
     pub(crate) fn has_in_flight(&self) -> bool {
         self.in_flight.load(Relaxed) > 0
+    }
+
+    /// Whether the session is surely outside any transaction block, so that
+    /// a failed statement may be retried.
+    pub(crate) fn is_outside_transactions(&self) -> bool {
+        self.open_transactions.load(Relaxed) == 0 && !self.dirty.load(Relaxed)
     }
 
     /// Whether the connection must be reset before another user gets it.

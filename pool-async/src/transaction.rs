@@ -1,12 +1,23 @@
 //! Transactions, nested as savepoints, rolled back unless committed.
 
 use std::fmt;
+use std::sync::Mutex;
 
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{IsolationLevel, Row, SimpleQueryMessage};
 
+use crate::cache::StatementCache;
+use crate::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
+use crate::cursor::Cursor;
 use crate::error::Error;
+use crate::execute::Session;
+use crate::pipeline::Pipeline;
 use crate::tracker::Tracker;
+
+/// The future of the work given to
+/// [`Connection::in_transaction`](crate::Connection::in_transaction).
+pub type TransactionFuture<'t, T, E> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, E>> + Send + 't>>;
 
 /// A transaction on a pooled connection.
 ///
@@ -17,6 +28,7 @@ use crate::tracker::Tracker;
 /// ([`transaction`](Transaction::transaction)) is a savepoint.
 pub struct Transaction<'a> {
     inner: tokio_postgres::Transaction<'a>,
+    cache: &'a Mutex<StatementCache>,
     _open: Open<'a>,
 }
 
@@ -37,8 +49,102 @@ impl Drop for Open<'_> {
 }
 
 impl<'a> Transaction<'a> {
-    fn tracker(&self) -> &'a Tracker {
+    pub(crate) fn tracker(&self) -> &'a Tracker {
         self._open.0
+    }
+
+    pub(crate) fn inner(&self) -> &tokio_postgres::Transaction<'a> {
+        &self.inner
+    }
+
+    /// Starts a pipeline: statements sent together, without waiting for
+    /// each reply, their results collected in order.
+    ///
+    pub fn pipeline(&self) -> Pipeline<'_> {
+        Pipeline::new(self.session())
+    }
+
+    /// Starts `COPY ... FROM STDIN (FORMAT binary)`: rows are written one at
+    /// a time with [`CopyInWriter::write_row`], their values of the declared
+    /// column `types`, and streamed to the server as they go.
+    ///
+    /// # Errors
+    ///
+    /// The server's error for the statement.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the connection to be reset by the pool.
+    pub async fn copy_in_rows(&self, sql: &str, types: &[Type]) -> Result<CopyInWriter<'_>, Error> {
+        self.session().copy_in_rows(sql, types).await
+    }
+
+    /// Starts `COPY ... FROM STDIN`, fed raw bytes in the statement's format
+    /// (text, CSV or binary) with [`CopyIn::write`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error for the statement.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the connection to be reset by the pool.
+    pub async fn copy_in(&self, sql: &str) -> Result<CopyIn<'_>, Error> {
+        self.session().copy_in(sql).await
+    }
+
+    /// Starts `COPY ... TO STDOUT`, read as raw chunks with
+    /// [`CopyOut::next_chunk`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error for the statement.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the connection to be reset by the pool.
+    pub async fn copy_out(&self, sql: &str) -> Result<CopyOut<'_>, Error> {
+        self.session().copy_out(sql).await
+    }
+
+    /// Starts `COPY ... TO STDOUT (FORMAT binary)`, read a row at a time with
+    /// [`CopyOutRows::next_row`], the columns of the declared `types`.
+    ///
+    /// # Errors
+    ///
+    /// The server's error for the statement.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the connection to be reset by the pool.
+    pub async fn copy_out_rows(&self, sql: &str, types: &[Type]) -> Result<CopyOutRows<'_>, Error> {
+        self.session().copy_out_rows(sql, types).await
+    }
+
+    /// Opens a server-side cursor over the result of a statement, to read
+    /// it in chunks ([`Cursor::fetch`]) instead of all at once.
+    ///
+    /// # Errors
+    ///
+    /// The server's error for the statement.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the connection to be reset by the pool.
+    pub async fn cursor<'t>(
+        &'t self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Cursor<'t>, Error> {
+        Cursor::open(self, sql, params).await
+    }
+
+    fn session(&self) -> Session<'_> {
+        Session {
+            client: self.inner.client(),
+            tracker: self._open.0,
+            cache: self.cache,
+        }
     }
 
     /// Runs a statement and returns its rows.
@@ -56,8 +162,7 @@ impl<'a> Transaction<'a> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
-        self.tracker().statement(sql);
-        self.tracker().run(self.inner.query(sql, params)).await
+        self.session().query(sql, params).await
     }
 
     /// Runs a statement that returns exactly one row.
@@ -71,8 +176,7 @@ impl<'a> Transaction<'a> {
     ///
     /// As for [`query`](Transaction::query).
     pub async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
-        self.tracker().statement(sql);
-        self.tracker().run(self.inner.query_one(sql, params)).await
+        self.session().query_one(sql, params).await
     }
 
     /// Runs a statement that returns at most one row.
@@ -90,8 +194,7 @@ impl<'a> Transaction<'a> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, Error> {
-        self.tracker().statement(sql);
-        self.tracker().run(self.inner.query_opt(sql, params)).await
+        self.session().query_opt(sql, params).await
     }
 
     /// Runs a statement and returns the number of rows it changed.
@@ -104,8 +207,7 @@ impl<'a> Transaction<'a> {
     ///
     /// As for [`query`](Transaction::query).
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
-        self.tracker().statement(sql);
-        self.tracker().run(self.inner.execute(sql, params)).await
+        self.session().execute(sql, params).await
     }
 
     /// Runs statements separated by semicolons, without parameters.
@@ -118,8 +220,7 @@ impl<'a> Transaction<'a> {
     ///
     /// As for [`query`](Transaction::query).
     pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
-        self.tracker().script(sql);
-        self.tracker().run(self.inner.batch_execute(sql)).await
+        self.session().batch_execute(sql).await
     }
 
     /// Runs statements through the simple query protocol and returns their
@@ -133,8 +234,7 @@ impl<'a> Transaction<'a> {
     ///
     /// As for [`query`](Transaction::query).
     pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
-        self.tracker().script(sql);
-        self.tracker().run(self.inner.simple_query(sql)).await
+        self.session().simple_query(sql).await
     }
 
     /// Opens a nested transaction: a savepoint that this transaction
@@ -149,9 +249,11 @@ impl<'a> Transaction<'a> {
     /// Dropping the future rolls back to the savepoint if it was made.
     pub async fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
         let tracker = self.tracker();
+        let cache = self.cache;
         let inner = tracker.run(self.inner.transaction()).await?;
         Ok(Transaction {
             inner,
+            cache,
             _open: Open::new(tracker),
         })
     }
@@ -167,7 +269,7 @@ impl<'a> Transaction<'a> {
     /// If the future is dropped the `COMMIT` may or may not have run, and
     /// the pool resets the connection before anyone else uses it.
     pub async fn commit(self) -> Result<(), Error> {
-        let Transaction { inner, _open } = self;
+        let Transaction { inner, _open, .. } = self;
         _open.0.run(inner.commit()).await
     }
 
@@ -183,7 +285,7 @@ impl<'a> Transaction<'a> {
     /// If the future is dropped the pool resets the connection before
     /// anyone else uses it.
     pub async fn rollback(self) -> Result<(), Error> {
-        let Transaction { inner, _open } = self;
+        let Transaction { inner, _open, .. } = self;
         _open.0.run(inner.rollback()).await
     }
 }
@@ -199,11 +301,20 @@ impl fmt::Debug for Transaction<'_> {
 pub struct TransactionBuilder<'a> {
     inner: tokio_postgres::TransactionBuilder<'a>,
     tracker: &'a Tracker,
+    cache: &'a Mutex<StatementCache>,
 }
 
 impl<'a> TransactionBuilder<'a> {
-    pub(crate) fn new(inner: tokio_postgres::TransactionBuilder<'a>, tracker: &'a Tracker) -> Self {
-        Self { inner, tracker }
+    pub(crate) fn new(
+        inner: tokio_postgres::TransactionBuilder<'a>,
+        tracker: &'a Tracker,
+        cache: &'a Mutex<StatementCache>,
+    ) -> Self {
+        Self {
+            inner,
+            tracker,
+            cache,
+        }
     }
 
     /// Sets the isolation level. Defaults to the session's
@@ -241,6 +352,7 @@ impl<'a> TransactionBuilder<'a> {
         let inner = self.tracker.run(self.inner.start()).await?;
         Ok(Transaction {
             inner,
+            cache: self.cache,
             _open: Open::new(self.tracker),
         })
     }

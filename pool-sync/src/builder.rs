@@ -172,6 +172,20 @@ impl PoolBuilder {
         self.map(|b| b.query_timeout(timeout))
     }
 
+    /// Sets how many executions of a statement on a connection come before
+    /// it is kept prepared, as
+    /// [`tidepool_async::PoolBuilder::prepare_threshold`]; `None` turns the
+    /// statement cache off. Defaults to `Some(5)`.
+    pub fn prepare_threshold(self, threshold: Option<u32>) -> Self {
+        self.map(|b| b.prepare_threshold(threshold))
+    }
+
+    /// Sets how many statements each connection keeps prepared at most, as
+    /// [`tidepool_async::PoolBuilder::prepared_max`]. Defaults to 100.
+    pub fn prepared_max(self, max: usize) -> Self {
+        self.map(|b| b.prepared_max(max))
+    }
+
     /// Sets how many threads drive the pool's connections in the
     /// background. Defaults to the number of CPU cores.
     pub fn worker_threads(mut self, worker_threads: usize) -> Self {

@@ -5,8 +5,10 @@ use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use tidepool_async::tokio_postgres::CancelToken;
-use tidepool_async::{Error, Row, SimpleQueryMessage, ToSql};
+use tidepool_async::{Error, Row, SimpleQueryMessage, ToSql, Type};
 
+use crate::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
+use crate::pipeline::Pipeline;
 use crate::runtime::Blocker;
 use crate::transaction::{Transaction, TransactionBuilder};
 
@@ -141,6 +143,101 @@ impl Connection {
         Ok(Transaction::new(tx, blocker))
     }
 
+    /// Starts a pipeline, as [`tidepool_async::Connection::pipeline`].
+    pub fn pipeline(&self) -> Pipeline<'_> {
+        Pipeline {
+            inner: self.inner.pipeline(),
+            blocker: &self.blocker,
+        }
+    }
+
+    /// Starts a binary `COPY ... FROM STDIN`, as
+    /// [`tidepool_async::Connection::copy_in_rows`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error, or an error when called inside an async runtime.
+    pub fn copy_in_rows(&self, sql: &str, types: &[Type]) -> Result<CopyInWriter<'_>, Error> {
+        let inner = self
+            .blocker
+            .block_on("copy_in_rows", self.inner.copy_in_rows(sql, types))?;
+        Ok(CopyInWriter {
+            inner,
+            blocker: &self.blocker,
+        })
+    }
+
+    /// Starts a `COPY ... FROM STDIN` fed raw bytes, as
+    /// [`tidepool_async::Connection::copy_in`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error, or an error when called inside an async runtime.
+    pub fn copy_in(&self, sql: &str) -> Result<CopyIn<'_>, Error> {
+        let inner = self.blocker.block_on("copy_in", self.inner.copy_in(sql))?;
+        Ok(CopyIn {
+            inner,
+            blocker: &self.blocker,
+        })
+    }
+
+    /// Starts a `COPY ... TO STDOUT` read as raw chunks, as
+    /// [`tidepool_async::Connection::copy_out`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error, or an error when called inside an async runtime.
+    pub fn copy_out(&self, sql: &str) -> Result<CopyOut<'_>, Error> {
+        let inner = self
+            .blocker
+            .block_on("copy_out", self.inner.copy_out(sql))?;
+        Ok(CopyOut {
+            inner,
+            blocker: &self.blocker,
+        })
+    }
+
+    /// Starts a binary `COPY ... TO STDOUT` read a row at a time, as
+    /// [`tidepool_async::Connection::copy_out_rows`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error, or an error when called inside an async runtime.
+    pub fn copy_out_rows(&self, sql: &str, types: &[Type]) -> Result<CopyOutRows<'_>, Error> {
+        let inner = self
+            .blocker
+            .block_on("copy_out_rows", self.inner.copy_out_rows(sql, types))?;
+        Ok(CopyOutRows {
+            inner,
+            blocker: &self.blocker,
+        })
+    }
+
+    /// Runs `work` in a transaction: commits when it returns `Ok`, rolls
+    /// back when it returns `Err` or panics.
+    ///
+    /// # Errors
+    ///
+    /// `work`'s error (after the rollback), or the server's error for
+    /// `BEGIN` or `COMMIT`, converted into `E`.
+    pub fn in_transaction<T, E>(
+        &mut self,
+        work: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<Error>,
+    {
+        let tx = self.transaction()?;
+        match work(&tx) {
+            Ok(value) => {
+                tx.commit()?;
+                Ok(value)
+            }
+            // Dropping the transaction queues its ROLLBACK.
+            Err(error) => Err(error),
+        }
+    }
+
     /// Starts building a transaction with an isolation level, read-only or
     /// deferrable mode.
     pub fn build_transaction(&mut self) -> TransactionBuilder<'_> {
@@ -157,6 +254,11 @@ impl Connection {
     /// Changes the query timeout of this connection until it is returned.
     pub fn set_query_timeout(&mut self, timeout: Option<Duration>) {
         self.inner.set_query_timeout(timeout);
+    }
+
+    /// How many statements this connection keeps prepared on the server.
+    pub fn cached_statements(&self) -> usize {
+        self.inner.cached_statements()
     }
 
     /// A token to cancel the statement running on this connection from

@@ -30,6 +30,8 @@
 mod builder;
 mod callback;
 mod connection;
+mod copy;
+mod pipeline;
 mod pool;
 mod runtime;
 mod transaction;
@@ -37,9 +39,11 @@ mod transaction;
 pub use builder::PoolBuilder;
 pub use callback::CallbackConnection;
 pub use connection::{Connection, PooledConnection};
+pub use copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
+pub use pipeline::Pipeline;
 pub use pool::Pool;
 pub use tidepool_async::{
-    ConnectionSettings, Error, HealthCheck, IsolationLevel, PoolConfig, Row, Settings,
-    SimpleQueryMessage, Stats, ToSql, metrics, tokio_postgres,
+    BinaryCopyOutRow, ConnectionSettings, Error, HealthCheck, IsolationLevel, Piped, PoolConfig,
+    Row, Settings, SimpleQueryMessage, Stats, ToSql, Type, metrics, tokio_postgres,
 };
-pub use transaction::{Transaction, TransactionBuilder};
+pub use transaction::{Cursor, Transaction, TransactionBuilder};

@@ -2,8 +2,10 @@
 
 use std::fmt;
 
-use tidepool_async::{Error, IsolationLevel, Row, SimpleQueryMessage, ToSql};
+use tidepool_async::{Error, IsolationLevel, Row, SimpleQueryMessage, ToSql, Type};
 
+use crate::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
+use crate::pipeline::Pipeline;
 use crate::runtime::Blocker;
 
 /// A transaction on a blocking connection: the methods of
@@ -88,6 +90,97 @@ impl<'a> Transaction<'a> {
             .block_on("Transaction::simple_query", self.inner.simple_query(sql))
     }
 
+    /// Starts a pipeline, as [`tidepool_async::Connection::pipeline`].
+    pub fn pipeline(&self) -> Pipeline<'_> {
+        Pipeline {
+            inner: self.inner.pipeline(),
+            blocker: self.blocker,
+        }
+    }
+
+    /// Starts a binary `COPY ... FROM STDIN`, as
+    /// [`tidepool_async::Connection::copy_in_rows`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error, or an error when called inside an async runtime.
+    pub fn copy_in_rows(&self, sql: &str, types: &[Type]) -> Result<CopyInWriter<'_>, Error> {
+        let inner = self
+            .blocker
+            .block_on("copy_in_rows", self.inner.copy_in_rows(sql, types))?;
+        Ok(CopyInWriter {
+            inner,
+            blocker: self.blocker,
+        })
+    }
+
+    /// Starts a `COPY ... FROM STDIN` fed raw bytes, as
+    /// [`tidepool_async::Connection::copy_in`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error, or an error when called inside an async runtime.
+    pub fn copy_in(&self, sql: &str) -> Result<CopyIn<'_>, Error> {
+        let inner = self.blocker.block_on("copy_in", self.inner.copy_in(sql))?;
+        Ok(CopyIn {
+            inner,
+            blocker: self.blocker,
+        })
+    }
+
+    /// Starts a `COPY ... TO STDOUT` read as raw chunks, as
+    /// [`tidepool_async::Connection::copy_out`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error, or an error when called inside an async runtime.
+    pub fn copy_out(&self, sql: &str) -> Result<CopyOut<'_>, Error> {
+        let inner = self
+            .blocker
+            .block_on("copy_out", self.inner.copy_out(sql))?;
+        Ok(CopyOut {
+            inner,
+            blocker: self.blocker,
+        })
+    }
+
+    /// Starts a binary `COPY ... TO STDOUT` read a row at a time, as
+    /// [`tidepool_async::Connection::copy_out_rows`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error, or an error when called inside an async runtime.
+    pub fn copy_out_rows(&self, sql: &str, types: &[Type]) -> Result<CopyOutRows<'_>, Error> {
+        let inner = self
+            .blocker
+            .block_on("copy_out_rows", self.inner.copy_out_rows(sql, types))?;
+        Ok(CopyOutRows {
+            inner,
+            blocker: self.blocker,
+        })
+    }
+
+    /// Opens a server-side cursor over the result of a statement, to read
+    /// it in chunks ([`Cursor::fetch`]).
+    ///
+    /// # Errors
+    ///
+    /// The server's error for the statement, or an error when called inside
+    /// an async runtime.
+    pub fn cursor<'t>(
+        &'t self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Cursor<'t>, Error> {
+        let inner = self
+            .blocker
+            .block_on("Transaction::cursor", self.inner.cursor(sql, params))?;
+        Ok(Cursor {
+            inner,
+            blocker: self.blocker,
+        })
+    }
+
     /// Opens a nested transaction (a savepoint).
     ///
     /// # Errors
@@ -125,6 +218,37 @@ impl<'a> Transaction<'a> {
 impl fmt::Debug for Transaction<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Transaction").finish_non_exhaustive()
+    }
+}
+
+/// A server-side cursor of a blocking transaction, as
+/// [`tidepool_async::Cursor`].
+pub struct Cursor<'t> {
+    inner: tidepool_async::Cursor<'t>,
+    blocker: &'t Blocker,
+}
+
+impl Cursor<'_> {
+    /// Reads the next `max_rows` rows (fewer at the end); an empty chunk
+    /// means the result is exhausted.
+    ///
+    /// # Errors
+    ///
+    /// The server's error, or an error when called inside an async runtime.
+    pub fn fetch(&mut self, max_rows: u32) -> Result<Vec<Row>, Error> {
+        self.blocker
+            .block_on("Cursor::fetch", self.inner.fetch(max_rows))
+    }
+
+    /// Whether the last chunk was read.
+    pub fn is_exhausted(&self) -> bool {
+        self.inner.is_exhausted()
+    }
+}
+
+impl fmt::Debug for Cursor<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
     }
 }
 

@@ -1,0 +1,249 @@
+//! The per-connection statement cache: repeated statements run as named
+//! prepared statements, one round trip each.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio_postgres::Statement;
+
+/// How a connection prepares statements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct CacheSettings {
+    /// Executions of a statement before it is kept prepared, as psycopg's
+    /// `prepare_threshold`: with 5, the sixth execution prepares it; with 0
+    /// the first does. `None` turns the cache off.
+    pub(crate) threshold: Option<u32>,
+    /// The most statements kept prepared.
+    pub(crate) max: usize,
+}
+
+/// What to do for a statement's next execution.
+#[derive(Debug)]
+pub(crate) enum Plan {
+    /// Run the prepared statement: one round trip.
+    Cached(Statement),
+    /// Prepare it now and keep it.
+    Prepare,
+    /// Below the threshold: prepare it for this execution only.
+    Once,
+    /// The cache is off: run it unnamed, in one round trip.
+    Unnamed,
+}
+
+struct Entry {
+    /// Executions so far.
+    uses: u32,
+    /// The prepared statement, once the threshold is reached. Dropping it
+    /// closes it on the server.
+    statement: Option<Statement>,
+    /// When it was last used, for least-recently-used eviction.
+    last_used: u64,
+}
+
+/// A map from SQL text to prepared statements, with use counts for the
+/// statements not prepared yet.
+pub(crate) struct StatementCache {
+    settings: CacheSettings,
+    entries: HashMap<Arc<str>, Entry>,
+    prepared: usize,
+    clock: u64,
+    stats: StatementCacheStats,
+}
+
+/// What a connection's statement cache has done, for tests and dashboards.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StatementCacheStats {
+    /// Statements kept prepared now.
+    pub prepared: usize,
+    /// Executions that ran a kept statement (one round trip).
+    pub hits: u64,
+    /// Prepares sent to the server (one round trip each), kept or not.
+    pub prepares: u64,
+    /// Kept statements closed to make room.
+    pub evicted: u64,
+}
+
+/// How many statements are counted (not prepared) at most, per prepared
+/// one allowed: one-off statements must not grow the map without bound.
+const COUNTED_PER_PREPARED: usize = 4;
+
+impl StatementCache {
+    pub(crate) fn new(settings: CacheSettings) -> Self {
+        Self {
+            settings,
+            entries: HashMap::new(),
+            prepared: 0,
+            clock: 0,
+            stats: StatementCacheStats::default(),
+        }
+    }
+
+    /// Counts an execution of `sql` and says how to run it.
+    pub(crate) fn plan(&mut self, sql: &str) -> Plan {
+        let Some(threshold) = self.settings.threshold else {
+            return Plan::Unnamed;
+        };
+        if self.settings.max == 0 {
+            return Plan::Once;
+        }
+        self.clock += 1;
+        let clock = self.clock;
+        if let Some(entry) = self.entries.get_mut(sql) {
+            entry.last_used = clock;
+            if let Some(statement) = &entry.statement {
+                self.stats.hits += 1;
+                return Plan::Cached(statement.clone());
+            }
+            entry.uses += 1;
+            return if entry.uses > threshold {
+                Plan::Prepare
+            } else {
+                Plan::Once
+            };
+        }
+        if threshold == 0 {
+            return Plan::Prepare;
+        }
+        self.make_room_for_counting();
+        self.entries.insert(
+            Arc::from(sql),
+            Entry {
+                uses: 1,
+                statement: None,
+                last_used: clock,
+            },
+        );
+        Plan::Once
+    }
+
+    /// Keeps `statement`, prepared for `sql`, evicting the least recently
+    /// used prepared statement if the cache is full.
+    pub(crate) fn insert(&mut self, sql: &str, statement: Statement) {
+        if self.prepared >= self.settings.max {
+            self.evict(|entry| entry.statement.is_some());
+        }
+        self.clock += 1;
+        let entry = self.entries.entry(Arc::from(sql)).or_insert(Entry {
+            uses: 0,
+            statement: None,
+            last_used: 0,
+        });
+        entry.last_used = self.clock;
+        if entry.statement.replace(statement).is_none() {
+            self.prepared += 1;
+        }
+    }
+
+    /// Counts a prepare sent to the server.
+    pub(crate) fn count_prepare(&mut self) {
+        self.stats.prepares += 1;
+    }
+
+    /// What the cache has done.
+    pub(crate) fn stats(&self) -> StatementCacheStats {
+        StatementCacheStats {
+            prepared: self.prepared,
+            ..self.stats
+        }
+    }
+
+    /// Forgets every statement (after `DISCARD ALL`, `DEALLOCATE ALL`, or a
+    /// schema change that invalidated cached plans).
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+        self.prepared = 0;
+    }
+
+    /// How many statements are kept prepared.
+    pub(crate) fn len(&self) -> usize {
+        self.prepared
+    }
+
+    fn make_room_for_counting(&mut self) {
+        let counted = self.entries.len() - self.prepared;
+        let limit = self.settings.max.max(1) * COUNTED_PER_PREPARED;
+        if counted >= limit {
+            self.evict(|entry| entry.statement.is_none());
+        }
+    }
+
+    /// Removes the least recently used entry among those `which` selects.
+    fn evict(&mut self, which: impl Fn(&Entry) -> bool) {
+        let oldest = self
+            .entries
+            .iter()
+            .filter(|(_, entry)| which(entry))
+            .min_by_key(|(_, entry)| entry.last_used)
+            .map(|(sql, _)| Arc::clone(sql));
+        if let Some(sql) = oldest
+            && let Some(entry) = self.entries.remove(&sql)
+            && entry.statement.is_some()
+        {
+            self.prepared -= 1;
+            self.stats.evicted += 1;
+        }
+    }
+}
+
+impl std::fmt::Debug for StatementCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatementCache")
+            .field("settings", &self.settings)
+            .field("prepared", &self.prepared)
+            .field("counted", &(self.entries.len() - self.prepared))
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plans(cache: &mut StatementCache, sql: &str, n: usize) -> Vec<&'static str> {
+        (0..n)
+            .map(|_| match cache.plan(sql) {
+                Plan::Cached(_) => "cached",
+                Plan::Prepare => "prepare",
+                Plan::Once => "once",
+                Plan::Unnamed => "unnamed",
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_threshold_counts_executions_before_preparing() {
+        let mut cache = StatementCache::new(CacheSettings {
+            threshold: Some(2),
+            max: 10,
+        });
+        // Nothing is inserted, so the plan stays "prepare" once reached.
+        assert_eq!(
+            plans(&mut cache, "a", 4),
+            ["once", "once", "prepare", "prepare"]
+        );
+        let mut at_once = StatementCache::new(CacheSettings {
+            threshold: Some(0),
+            max: 10,
+        });
+        assert_eq!(plans(&mut at_once, "a", 1), ["prepare"]);
+        let mut off = StatementCache::new(CacheSettings {
+            threshold: None,
+            max: 10,
+        });
+        assert_eq!(plans(&mut off, "a", 2), ["unnamed", "unnamed"]);
+    }
+
+    #[test]
+    fn counting_one_off_statements_stays_bounded() {
+        let mut cache = StatementCache::new(CacheSettings {
+            threshold: Some(5),
+            max: 2,
+        });
+        for i in 0..1000 {
+            let _ = cache.plan(&format!("select {i}"));
+        }
+        assert!(cache.entries.len() <= 2 * COUNTED_PER_PREPARED);
+        assert_eq!(cache.len(), 0);
+    }
+}

@@ -1,0 +1,233 @@
+//! COPY: rows or bytes into and out of the server, streamed.
+
+use std::fmt;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use tokio_postgres::binary_copy::{BinaryCopyInWriter, BinaryCopyOutRow, BinaryCopyOutStream};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{CopyInSink, CopyOutStream};
+
+use crate::error::Error;
+use crate::execute::Session;
+use crate::tracker::Tracker;
+
+impl<'c> Session<'c> {
+    /// Starts `COPY ... FROM STDIN (FORMAT binary)`, rows written with
+    /// their declared column types.
+    pub(crate) async fn copy_in_rows(
+        &self,
+        sql: &str,
+        types: &[Type],
+    ) -> Result<CopyInWriter<'c>, Error> {
+        let sink = self.start_copy_in(sql).await?;
+        Ok(CopyInWriter {
+            writer: Box::pin(BinaryCopyInWriter::new(sink, types)),
+            tracker: self.tracker,
+        })
+    }
+
+    /// Starts `COPY ... FROM STDIN`, fed raw bytes in the statement's format.
+    pub(crate) async fn copy_in(&self, sql: &str) -> Result<CopyIn<'c>, Error> {
+        let sink = self.start_copy_in(sql).await?;
+        Ok(CopyIn {
+            sink: Box::pin(sink),
+            tracker: self.tracker,
+        })
+    }
+
+    /// Starts `COPY ... TO STDOUT`, read as raw bytes.
+    pub(crate) async fn copy_out(&self, sql: &str) -> Result<CopyOut<'c>, Error> {
+        Ok(CopyOut {
+            stream: Box::pin(self.start_copy_out(sql).await?),
+            tracker: Some(self.tracker),
+        })
+    }
+
+    /// Starts `COPY ... TO STDOUT (FORMAT binary)`, read as rows of the
+    /// declared column types.
+    pub(crate) async fn copy_out_rows(
+        &self,
+        sql: &str,
+        types: &[Type],
+    ) -> Result<CopyOutRows<'c>, Error> {
+        let stream = self.start_copy_out(sql).await?;
+        Ok(CopyOutRows {
+            stream: Box::pin(BinaryCopyOutStream::new(stream, types)),
+            tracker: Some(self.tracker),
+        })
+    }
+
+    async fn start_copy_in(&self, sql: &str) -> Result<CopyInSink<Bytes>, Error> {
+        self.tracker.statement(sql);
+        let sink = self.tracker.run(self.client.copy_in(sql)).await?;
+        // In flight until finished: a copy dropped half-way is reset.
+        self.tracker.begin();
+        Ok(sink)
+    }
+
+    async fn start_copy_out(&self, sql: &str) -> Result<CopyOutStream, Error> {
+        self.tracker.statement(sql);
+        let stream = self.tracker.run(self.client.copy_out(sql)).await?;
+        self.tracker.begin();
+        Ok(stream)
+    }
+}
+
+/// A `COPY ... FROM STDIN (FORMAT binary)` in progress, written a row at a
+/// time and streamed to the server as it goes. Dropped without
+/// [`finish`](CopyInWriter::finish), the copy is aborted.
+#[must_use = "a copy that is not finished is aborted"]
+pub struct CopyInWriter<'c> {
+    writer: Pin<Box<BinaryCopyInWriter>>,
+    tracker: &'c Tracker,
+}
+
+impl CopyInWriter<'_> {
+    /// Writes one row, its values in column order and of the declared
+    /// types.
+    ///
+    /// # Errors
+    ///
+    /// A value that does not fit its declared type, or the server's error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the copy unfinished: drop the writer,
+    /// and the pool resets the connection.
+    pub async fn write_row(&mut self, values: &[&(dyn ToSql + Sync)]) -> Result<(), Error> {
+        self.writer.as_mut().write(values).await.map_err(Error::db)
+    }
+
+    /// Ends the copy and returns how many rows it wrote.
+    ///
+    /// # Errors
+    ///
+    /// The server's error (a constraint violated, say): nothing was copied.
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped the copy may or may not have completed,
+    /// and the pool resets the connection.
+    pub async fn finish(mut self) -> Result<u64, Error> {
+        let rows = self.writer.as_mut().finish().await.map_err(Error::db)?;
+        self.tracker.end();
+        Ok(rows)
+    }
+}
+
+/// A `COPY ... FROM STDIN` in progress, fed raw bytes (text, CSV or binary,
+/// as the statement says). Dropped without [`finish`](CopyIn::finish), the
+/// copy is aborted.
+#[must_use = "a copy that is not finished is aborted"]
+pub struct CopyIn<'c> {
+    sink: Pin<Box<CopyInSink<Bytes>>>,
+    tracker: &'c Tracker,
+}
+
+impl CopyIn<'_> {
+    /// Sends the next bytes of the copy's data.
+    ///
+    /// # Errors
+    ///
+    /// The connection's error.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`CopyInWriter::write_row`].
+    pub async fn write(&mut self, data: &[u8]) -> Result<(), Error> {
+        self.sink
+            .send(Bytes::copy_from_slice(data))
+            .await
+            .map_err(Error::db)
+    }
+
+    /// Ends the copy and returns how many rows it wrote.
+    ///
+    /// # Errors
+    ///
+    /// The server's error (malformed data, say): nothing was copied.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`CopyInWriter::finish`].
+    pub async fn finish(mut self) -> Result<u64, Error> {
+        let rows = self.sink.as_mut().finish().await.map_err(Error::db)?;
+        self.tracker.end();
+        Ok(rows)
+    }
+}
+
+/// A `COPY ... TO STDOUT` in progress, read as raw chunks of bytes.
+pub struct CopyOut<'c> {
+    stream: Pin<Box<CopyOutStream>>,
+    /// Until the end of the data.
+    tracker: Option<&'c Tracker>,
+}
+
+impl CopyOut<'_> {
+    /// The next chunk of data, or `None` at the end.
+    ///
+    /// # Errors
+    ///
+    /// The server's error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future (or the reader before the end) leaves the
+    /// connection to be reset by the pool.
+    pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, Error> {
+        match self.stream.next().await {
+            Some(chunk) => chunk.map(Some).map_err(Error::db),
+            None => {
+                if let Some(tracker) = self.tracker.take() {
+                    tracker.end();
+                }
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// A `COPY ... TO STDOUT (FORMAT binary)` in progress, read a row at a time.
+pub struct CopyOutRows<'c> {
+    stream: Pin<Box<BinaryCopyOutStream>>,
+    tracker: Option<&'c Tracker>,
+}
+
+impl CopyOutRows<'_> {
+    /// The next row, or `None` at the end; read its values with
+    /// [`BinaryCopyOutRow::get`].
+    ///
+    /// # Errors
+    ///
+    /// The server's error, or data that does not match the declared types.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`CopyOut::next_chunk`].
+    pub async fn next_row(&mut self) -> Result<Option<BinaryCopyOutRow>, Error> {
+        match self.stream.next().await {
+            Some(row) => row.map(Some).map_err(Error::db),
+            None => {
+                if let Some(tracker) = self.tracker.take() {
+                    tracker.end();
+                }
+                Ok(None)
+            }
+        }
+    }
+}
+
+macro_rules! opaque_debug {
+    ($($name:ident),*) => {$(
+        impl fmt::Debug for $name<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+    )*};
+}
+
+opaque_debug!(CopyInWriter, CopyIn, CopyOut, CopyOutRows);

@@ -1,0 +1,75 @@
+//! Server-side cursors: large results read in chunks inside a transaction.
+
+use std::fmt;
+
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use crate::error::Error;
+use crate::transaction::Transaction;
+
+/// A server-side cursor (a portal) over the result of a statement, read a
+/// chunk at a time so that results too large for memory can be processed.
+/// It lives inside its transaction, and closes with it.
+///
+/// Open one with [`Transaction::cursor`].
+pub struct Cursor<'t> {
+    tx: &'t Transaction<'t>,
+    portal: tokio_postgres::Portal,
+    exhausted: bool,
+}
+
+impl<'t> Cursor<'t> {
+    pub(crate) async fn open(
+        tx: &'t Transaction<'t>,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Self, Error> {
+        tx.tracker().statement(sql);
+        let portal = tx.tracker().run(tx.inner().bind(sql, params)).await?;
+        Ok(Self {
+            tx,
+            portal,
+            exhausted: false,
+        })
+    }
+
+    /// Reads the next `max_rows` rows (fewer at the end); an empty chunk
+    /// means the result is exhausted.
+    ///
+    /// # Errors
+    ///
+    /// The server's error; the transaction is then aborted.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the connection to be reset by the pool.
+    pub async fn fetch(&mut self, max_rows: u32) -> Result<Vec<Row>, Error> {
+        if self.exhausted {
+            return Ok(Vec::new());
+        }
+        let limit = i32::try_from(max_rows.max(1)).unwrap_or(i32::MAX);
+        let rows = self
+            .tx
+            .tracker()
+            .run(self.tx.inner().query_portal(&self.portal, limit))
+            .await?;
+        if rows.len() < limit as usize {
+            self.exhausted = true;
+        }
+        Ok(rows)
+    }
+
+    /// Whether the last chunk was read.
+    pub fn is_exhausted(&self) -> bool {
+        self.exhausted
+    }
+}
+
+impl fmt::Debug for Cursor<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cursor")
+            .field("exhausted", &self.exhausted)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,224 @@
+//! Running one statement: through the statement cache, tracked, and
+//! retried once when a schema change invalidated a cached plan.
+
+use std::sync::{Mutex, MutexGuard};
+
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Row, Statement};
+
+use crate::cache::{Plan, StatementCache};
+use crate::error::Error;
+use crate::infer::parameter_types;
+use crate::tracker::Tracker;
+
+/// What a statement is run for.
+#[derive(Clone, Copy)]
+enum Want {
+    Rows,
+    One,
+    Opt,
+    Count,
+}
+
+/// What it gave.
+enum Got {
+    Rows(Vec<Row>),
+    One(Row),
+    Opt(Option<Row>),
+    Count(u64),
+}
+
+/// A client with the state of its connection: the tracker and the cache.
+/// Transactions run on the same client, so they share both.
+#[derive(Clone, Copy)]
+pub(crate) struct Session<'a> {
+    pub(crate) client: &'a Client,
+    pub(crate) tracker: &'a Tracker,
+    pub(crate) cache: &'a Mutex<StatementCache>,
+}
+
+/// Locks a cache. Its updates are single assignments and map operations
+/// that leave it consistent if a panic interrupts them, so a poisoned lock
+/// is used as it is.
+pub(crate) fn lock(cache: &Mutex<StatementCache>) -> MutexGuard<'_, StatementCache> {
+    cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Session<'_> {
+    /// Runs a statement and returns its rows.
+    pub(crate) async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        match self.run(sql, params, Want::Rows).await? {
+            Got::Rows(rows) => Ok(rows),
+            // Invariant: `run` answers in the form it was asked for.
+            _ => unreachable!("run returns what was wanted"),
+        }
+    }
+
+    /// Runs a statement that returns exactly one row.
+    pub(crate) async fn query_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Row, Error> {
+        match self.run(sql, params, Want::One).await? {
+            Got::One(row) => Ok(row),
+            // Invariant: `run` answers in the form it was asked for.
+            _ => unreachable!("run returns what was wanted"),
+        }
+    }
+
+    /// Runs a statement that returns at most one row.
+    pub(crate) async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, Error> {
+        match self.run(sql, params, Want::Opt).await? {
+            Got::Opt(row) => Ok(row),
+            // Invariant: `run` answers in the form it was asked for.
+            _ => unreachable!("run returns what was wanted"),
+        }
+    }
+
+    /// Runs a statement and returns the number of rows it changed.
+    pub(crate) async fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, Error> {
+        match self.run(sql, params, Want::Count).await? {
+            Got::Count(count) => Ok(count),
+            // Invariant: `run` answers in the form it was asked for.
+            _ => unreachable!("run returns what was wanted"),
+        }
+    }
+
+    /// Runs a script through the simple protocol, forgetting the cache when
+    /// the script drops prepared statements (`DISCARD ALL`, `DEALLOCATE`).
+    pub(crate) async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
+        self.tracker.script(sql);
+        let result = self.tracker.run(self.client.batch_execute(sql)).await;
+        self.after_script(sql);
+        result
+    }
+
+    /// As [`batch_execute`](Self::batch_execute), returning the rows as text.
+    pub(crate) async fn simple_query(
+        &self,
+        sql: &str,
+    ) -> Result<Vec<tokio_postgres::SimpleQueryMessage>, Error> {
+        self.tracker.script(sql);
+        let result = self.tracker.run(self.client.simple_query(sql)).await;
+        self.after_script(sql);
+        result
+    }
+
+    fn after_script(&self, sql: &str) {
+        if crate::sql::script_drops_statements(sql) {
+            lock(self.cache).clear();
+        }
+    }
+
+    /// Runs `sql` for `want`.
+    async fn run(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        want: Want,
+    ) -> Result<Got, Error> {
+        self.tracker.statement(sql);
+        match self.attempt(sql, params, want).await {
+            Err(error) if invalidates_cache(&error) => {
+                // A schema change made a cached plan (or the cache itself)
+                // stale: forget it, and retry once where that is safe.
+                lock(self.cache).clear();
+                if self.tracker.is_outside_transactions() {
+                    self.attempt(sql, params, want).await
+                } else {
+                    Err(error)
+                }
+            }
+            outcome => outcome,
+        }
+    }
+
+    async fn attempt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        want: Want,
+    ) -> Result<Got, Error> {
+        let plan = lock(self.cache).plan(sql);
+        let statement = match plan {
+            Plan::Cached(statement) => statement,
+            Plan::Prepare => {
+                lock(self.cache).count_prepare();
+                let statement = self.tracker.run(self.client.prepare(sql)).await?;
+                lock(self.cache).insert(sql, statement.clone());
+                statement
+            }
+            Plan::Once => {
+                lock(self.cache).count_prepare();
+                self.tracker.run(self.client.prepare(sql)).await?
+            }
+            Plan::Unnamed => return self.unnamed(sql, params, want).await,
+        };
+        self.prepared(&statement, params, want).await
+    }
+
+    async fn prepared(
+        &self,
+        statement: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+        want: Want,
+    ) -> Result<Got, Error> {
+        let client = self.client;
+        let tracker = self.tracker;
+        Ok(match want {
+            Want::Rows => Got::Rows(tracker.run(client.query(statement, params)).await?),
+            Want::One => Got::One(tracker.run(client.query_one(statement, params)).await?),
+            Want::Opt => Got::Opt(tracker.run(client.query_opt(statement, params)).await?),
+            Want::Count => Got::Count(tracker.run(client.execute(statement, params)).await?),
+        })
+    }
+
+    /// Runs a statement unnamed, in one round trip, with parameter types
+    /// taken from the Rust values (the cache is off).
+    async fn unnamed(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        want: Want,
+    ) -> Result<Got, Error> {
+        let typed = parameter_types(params)?;
+        let client = self.client;
+        let tracker = self.tracker;
+        Ok(match want {
+            Want::Rows => Got::Rows(tracker.run(client.query_typed(sql, &typed)).await?),
+            Want::One => Got::One(tracker.run(client.query_typed_one(sql, &typed)).await?),
+            Want::Opt => Got::Opt(tracker.run(client.query_typed_opt(sql, &typed)).await?),
+            Want::Count => Got::Count(tracker.run(client.execute_typed(sql, &typed)).await?),
+        })
+    }
+}
+
+/// Whether an error means that the cache no longer matches the server: a
+/// cached plan whose result type changed (after `ALTER TABLE`, say), or a
+/// prepared statement that is gone (after `DEALLOCATE` through the raw
+/// client).
+fn invalidates_cache(error: &Error) -> bool {
+    error.as_db_error().is_some_and(|db| {
+        (db.code() == &SqlState::FEATURE_NOT_SUPPORTED
+            && db
+                .message()
+                .contains("cached plan must not change result type"))
+            || db.code() == &SqlState::INVALID_SQL_STATEMENT_NAME
+    })
+}

@@ -1,0 +1,120 @@
+//! Pipelines: a batch of statements sent without waiting for each reply.
+
+use std::fmt;
+
+use futures_util::future::join_all;
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use crate::error::Error;
+use crate::execute::Session;
+
+/// A batch of statements run together: each is sent without waiting for
+/// the replies to the ones before it, and the server runs them in order,
+/// so a batch of cached statements costs one round trip instead of one per
+/// statement. Start one with
+/// [`Connection::pipeline`](crate::Connection::pipeline).
+///
+/// Each statement succeeds or fails on its own: outside a transaction, one
+/// that fails does not stop the others; inside a transaction, the ones
+/// after a failure fail too ("current transaction is aborted"), and each
+/// result says so.
+#[must_use = "a pipeline does nothing until it is run"]
+pub struct Pipeline<'a> {
+    session: Session<'a>,
+    steps: Vec<Step<'a>>,
+}
+
+struct Step<'a> {
+    sql: &'a str,
+    params: &'a [&'a (dyn ToSql + Sync)],
+    rows: bool,
+}
+
+/// What one statement of a pipeline gave.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Piped {
+    /// The rows of a [`Pipeline::query`].
+    Rows(Vec<Row>),
+    /// The rows changed by a [`Pipeline::execute`].
+    Count(u64),
+}
+
+impl Piped {
+    /// The rows, for a query.
+    pub fn rows(&self) -> Option<&[Row]> {
+        match self {
+            Piped::Rows(rows) => Some(rows),
+            Piped::Count(_) => None,
+        }
+    }
+
+    /// The number of rows changed, for an execute.
+    pub fn count(&self) -> Option<u64> {
+        match self {
+            Piped::Count(count) => Some(*count),
+            Piped::Rows(_) => None,
+        }
+    }
+}
+
+impl<'a> Pipeline<'a> {
+    pub(crate) fn new(session: Session<'a>) -> Self {
+        Self {
+            session,
+            steps: Vec::new(),
+        }
+    }
+
+    /// Adds a statement whose rows are wanted.
+    pub fn query(mut self, sql: &'a str, params: &'a [&'a (dyn ToSql + Sync)]) -> Self {
+        self.steps.push(Step {
+            sql,
+            params,
+            rows: true,
+        });
+        self
+    }
+
+    /// Adds a statement whose count of changed rows is wanted.
+    pub fn execute(mut self, sql: &'a str, params: &'a [&'a (dyn ToSql + Sync)]) -> Self {
+        self.steps.push(Step {
+            sql,
+            params,
+            rows: false,
+        });
+        self
+    }
+
+    /// Sends every statement and collects the results, in the order the
+    /// statements were added: result `i` is statement `i`'s.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future may leave statements running; the pool resets
+    /// the connection before anyone else uses it.
+    pub async fn run(self) -> Vec<Result<Piped, Error>> {
+        let session = self.session;
+        join_all(self.steps.into_iter().map(|step| async move {
+            if step.rows {
+                session.query(step.sql, step.params).await.map(Piped::Rows)
+            } else {
+                session
+                    .execute(step.sql, step.params)
+                    .await
+                    .map(Piped::Count)
+            }
+        }))
+        .await
+    }
+}
+
+impl fmt::Debug for Pipeline<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let statements: Vec<&str> = self.steps.iter().map(|step| step.sql).collect();
+        f.debug_struct("Pipeline")
+            .field("statements", &statements)
+            .finish()
+    }
+}
