@@ -632,13 +632,13 @@ impl PgServer {
 impl Drop for PgServer {
     fn drop(&mut self) {
         self.stop_immediately();
-        if let Err(e) = fs::remove_dir_all(&self.base_dir) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                eprintln!(
-                    "tidepool-tests: could not remove {}: {e}",
-                    self.base_dir.display()
-                );
-            }
+        if let Err(e) = fs::remove_dir_all(&self.base_dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            eprintln!(
+                "tidepool-tests: could not remove {}: {e}",
+                self.base_dir.display()
+            );
         }
     }
 }

@@ -16,13 +16,11 @@ mod common;
 
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use common::{Monitor, Table, database, eventually, ok, tagged_url};
+use common::{Monitor, Table, database, drop_after, eventually, ok, tagged_url};
 use tidepool_async::tokio_postgres::error::SqlState;
 use tidepool_async::{Error, Pool, PooledConnection};
 
@@ -68,28 +66,6 @@ fn seed() -> u64 {
     }
 }
 
-/// Drives a future until it has been pending `pendings` times, then drops
-/// it at that await point; `Some` if it finished first.
-struct DropAfter<F: Future> {
-    inner: Pin<Box<F>>,
-    pendings: u64,
-}
-
-impl<F: Future> Future for DropAfter<F> {
-    type Output = Option<F::Output>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.inner.as_mut().poll(cx) {
-            Poll::Ready(value) => Poll::Ready(Some(value)),
-            Poll::Pending if self.pendings == 0 => Poll::Ready(None),
-            Poll::Pending => {
-                self.pendings -= 1;
-                Poll::Pending
-            }
-        }
-    }
-}
-
 /// How a piece of work may be cut short.
 #[derive(Clone, Copy, Debug)]
 enum Cut {
@@ -117,13 +93,7 @@ impl Cut {
             Cut::Timeout(ms) => tokio::time::timeout(Duration::from_millis(ms), work)
                 .await
                 .ok(),
-            Cut::AfterPolls(pendings) => {
-                DropAfter {
-                    inner: Box::pin(work),
-                    pendings,
-                }
-                .await
-            }
+            Cut::AfterPolls(pendings) => drop_after(work, pendings).await,
         }
     }
 }

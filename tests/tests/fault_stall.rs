@@ -106,10 +106,10 @@ fn is_connection_gone(error: &Error) -> bool {
 async fn time_to_recover(pool: &Pool) -> Duration {
     let started = Instant::now();
     loop {
-        if let Ok(conn) = pool.get().await {
-            if conn.query_one("select 1", &[]).await.is_ok() {
-                return started.elapsed();
-            }
+        if let Ok(conn) = pool.get().await
+            && conn.query_one("select 1", &[]).await.is_ok()
+        {
+            return started.elapsed();
         }
         assert!(
             started.elapsed() < Duration::from_secs(30),

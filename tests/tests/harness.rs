@@ -323,15 +323,15 @@ fn two_servers_are_independent() {
 // it checks that the server stops once the last handle is gone.
 #[test]
 fn shared_test_database_is_reused_while_held_and_stopped_after() {
-    if let Ok(url) = std::env::var(DATABASE_URL_ENV) {
-        if !url.is_empty() {
-            let db = test_database().unwrap();
-            assert_eq!(db.url(), url);
-            assert!(db.server().is_none());
-            assert!(db.is_external());
-            assert_eq!(db.psql("select 1").unwrap(), "1");
-            return;
-        }
+    if let Ok(url) = std::env::var(DATABASE_URL_ENV)
+        && !url.is_empty()
+    {
+        let db = test_database().unwrap();
+        assert_eq!(db.url(), url);
+        assert!(db.server().is_none());
+        assert!(db.is_external());
+        assert_eq!(db.psql("select 1").unwrap(), "1");
+        return;
     }
     let first = test_database().unwrap();
     let second = thread::spawn(|| test_database().unwrap()).join().unwrap();

@@ -4,43 +4,11 @@
 
 mod common;
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use common::{Table, database, ok, tagged_url};
+use common::{Table, database, drop_after, ok, tagged_url};
 use tidepool_async::tokio_postgres::error::SqlState;
 use tidepool_async::{Pool, PooledConnection};
-
-/// Drives a future until it has been pending `pendings` times, then drops
-/// it at that await point; `Some` if it finished first.
-struct DropAfter<F: Future> {
-    inner: Pin<Box<F>>,
-    pendings: usize,
-}
-
-impl<F: Future> Future for DropAfter<F> {
-    type Output = Option<F::Output>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.inner.as_mut().poll(cx) {
-            Poll::Ready(value) => Poll::Ready(Some(value)),
-            Poll::Pending if self.pendings == 0 => Poll::Ready(None),
-            Poll::Pending => {
-                self.pendings -= 1;
-                Poll::Pending
-            }
-        }
-    }
-}
-
-fn drop_after<F: Future>(future: F, pendings: usize) -> DropAfter<F> {
-    DropAfter {
-        inner: Box::pin(future),
-        pendings,
-    }
-}
 
 /// Asserts that the session of `conn` is not inside a transaction block:
 /// `SAVEPOINT` is refused outside one.

@@ -25,63 +25,64 @@ pub(crate) fn fill_from_env(
     env: Lookup<'_>,
 ) -> Result<(), Error> {
     let get = |name: &str| env(name).filter(|value| !value.is_empty());
-    if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
-        if let Some(hosts) = get("PGHOST") {
-            for host in hosts.split(',') {
-                config.host(host);
-            }
+    if config.get_hosts().is_empty()
+        && config.get_hostaddrs().is_empty()
+        && let Some(hosts) = get("PGHOST")
+    {
+        for host in hosts.split(',') {
+            config.host(host);
         }
     }
-    if config.get_ports().is_empty() {
-        if let Some(ports) = get("PGPORT") {
-            for port in ports.split(',') {
-                config.port(parse_port(port, &ports)?);
-            }
+    if config.get_ports().is_empty()
+        && let Some(ports) = get("PGPORT")
+    {
+        for port in ports.split(',') {
+            config.port(parse_port(port, &ports)?);
         }
     }
-    if config.get_user().is_none() {
-        if let Some(user) = get("PGUSER") {
-            config.user(user);
+    if config.get_user().is_none()
+        && let Some(user) = get("PGUSER")
+    {
+        config.user(user);
+    }
+    if config.get_password().is_none()
+        && let Some(password) = get("PGPASSWORD")
+    {
+        config.password(password);
+    }
+    if config.get_dbname().is_none()
+        && let Some(dbname) = get("PGDATABASE")
+    {
+        config.dbname(dbname);
+    }
+    if config.get_application_name().is_none()
+        && let Some(name) = get("PGAPPNAME")
+    {
+        config.application_name(name);
+    }
+    if config.get_options().is_none()
+        && let Some(options) = get("PGOPTIONS")
+    {
+        config.options(options);
+    }
+    if config.get_connect_timeout().is_none()
+        && let Some(timeout) = get("PGCONNECT_TIMEOUT")
+    {
+        // As libpq and tokio-postgres: 0 or less is no limit.
+        let seconds: i64 = timeout.trim().parse().map_err(|_| {
+            invalid(
+                "PGCONNECT_TIMEOUT",
+                format!("expected a whole number of seconds; got '{timeout}'"),
+            )
+        })?;
+        if let Ok(seconds @ 1..) = u64::try_from(seconds) {
+            config.connect_timeout(Duration::from_secs(seconds));
         }
     }
-    if config.get_password().is_none() {
-        if let Some(password) = get("PGPASSWORD") {
-            config.password(password);
-        }
-    }
-    if config.get_dbname().is_none() {
-        if let Some(dbname) = get("PGDATABASE") {
-            config.dbname(dbname);
-        }
-    }
-    if config.get_application_name().is_none() {
-        if let Some(name) = get("PGAPPNAME") {
-            config.application_name(name);
-        }
-    }
-    if config.get_options().is_none() {
-        if let Some(options) = get("PGOPTIONS") {
-            config.options(options);
-        }
-    }
-    if config.get_connect_timeout().is_none() {
-        if let Some(timeout) = get("PGCONNECT_TIMEOUT") {
-            // As libpq and tokio-postgres: 0 or less is no limit.
-            let seconds: i64 = timeout.trim().parse().map_err(|_| {
-                invalid(
-                    "PGCONNECT_TIMEOUT",
-                    format!("expected a whole number of seconds; got '{timeout}'"),
-                )
-            })?;
-            if let Ok(seconds @ 1..) = u64::try_from(seconds) {
-                config.connect_timeout(Duration::from_secs(seconds));
-            }
-        }
-    }
-    if tls.mode.is_none() {
-        if let Some(mode) = get("PGSSLMODE") {
-            tls.mode = Some(SslMode::parse(&mode).map_err(|why| invalid("PGSSLMODE", why))?);
-        }
+    if tls.mode.is_none()
+        && let Some(mode) = get("PGSSLMODE")
+    {
+        tls.mode = Some(SslMode::parse(&mode).map_err(|why| invalid("PGSSLMODE", why))?);
     }
     if tls.root_cert.is_none() {
         tls.root_cert = get("PGSSLROOTCERT").map(|value| TlsKeys::root_cert(&value));

@@ -166,6 +166,17 @@ impl Traces {
         (traces, guard)
     }
 
+    /// Starts capturing what every thread of the process traces, for
+    /// tests of the blocking pool, whose work runs on threads of its own.
+    /// Only one test per test binary may call it.
+    pub(crate) fn capture_globally() -> Self {
+        let traces = Self::default();
+        let subscriber = Registry::default().with(Collector(traces.clone()));
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("no other subscriber in this test binary");
+        traces
+    }
+
     /// The events so far.
     pub(crate) fn events(&self) -> Vec<Captured> {
         self.inner.lock().expect("not poisoned").events.clone()

@@ -7,6 +7,8 @@
 #![allow(dead_code)]
 
 pub(crate) mod certs;
+// One capture helper for the engine's tests and these: the engine's copy.
+#[path = "../../../pool-core/tests/common/observe.rs"]
 pub(crate) mod observe;
 pub(crate) mod tls;
 
@@ -230,5 +232,39 @@ pub(crate) fn ok<T, E: std::fmt::Display + Debug>(result: Result<T, E>) -> T {
     match result {
         Ok(value) => value,
         Err(e) => panic!("unexpected error: {e}\n{e:?}"),
+    }
+}
+
+/// Drives a future until it has been pending `pendings` times, then drops
+/// it at that await point; `Some` if it finished first.
+pub(crate) struct DropAfter<F: std::future::Future> {
+    inner: std::pin::Pin<Box<F>>,
+    pendings: u64,
+}
+
+impl<F: std::future::Future> std::future::Future for DropAfter<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        use std::task::Poll;
+        match self.inner.as_mut().poll(cx) {
+            Poll::Ready(value) => Poll::Ready(Some(value)),
+            Poll::Pending if self.pendings == 0 => Poll::Ready(None),
+            Poll::Pending => {
+                self.pendings -= 1;
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// Runs `future` until it has been pending `pendings` times, then drops it.
+pub(crate) fn drop_after<F: std::future::Future>(future: F, pendings: u64) -> DropAfter<F> {
+    DropAfter {
+        inner: Box::pin(future),
+        pendings,
     }
 }
