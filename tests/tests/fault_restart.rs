@@ -293,10 +293,9 @@ async fn a_restart_under_load_fails_requests_clearly_and_the_pool_recovers() {
     // Every failure is one the restart explains.
     let unexpected: Vec<_> = seen.errors.keys().filter(|k| !is_expected(k)).collect();
     assert!(unexpected.is_empty(), "unexpected failures: {unexpected:?}");
-    assert!(
-        !seen.errors.is_empty(),
-        "a restart under load failed nothing"
-    );
+    // Whether any request failed depends on where the restart falls between
+    // statements (on a loaded machine, possibly between all of them): that
+    // the old connections were all discarded is asserted below instead.
     // Nothing hangs beyond its limit.
     assert!(
         seen.slowest_checkout <= CHECKOUT_TIMEOUT + MARGIN,
