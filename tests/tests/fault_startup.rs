@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, TcpListener};
 use std::time::{Duration, Instant};
 
 use common::{assert_contains, database, ok, unique};
@@ -84,14 +83,9 @@ fn assert_backoff(pool: &Pool, attempts: &[Duration], what: &str) {
     }
 }
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    listener.local_addr().unwrap().port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_server_gets_a_handful_of_attempts_and_clear_errors() {
-    let port = free_port();
+    let (_refusing, port) = common::refusing_port();
     let pool = ok(
         Pool::builder(&format!("postgresql://postgres@127.0.0.1:{port}/postgres"))
             .name("unreachable")

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::net::{Ipv4Addr, TcpListener};
 use std::time::Duration;
 
 use common::{database, ok, unique};
@@ -99,10 +98,7 @@ fn building_an_async_pool_outside_a_runtime_is_a_config_error() {
 
 #[tokio::test]
 async fn an_unreachable_server_times_out_with_the_connect_error() {
-    let port = {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let (_refusing, port) = common::refusing_port();
     let pool = ok(
         Pool::builder(&format!("postgresql://postgres@127.0.0.1:{port}/postgres"))
             .min_size(0)
@@ -214,10 +210,7 @@ async fn messages_say_why_a_connect_a_query_or_a_parse_failed() {
         .expect_err("the port is not a number");
     common::assert_contains(&error.to_string(), &["`port`"]);
 
-    let port = {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let (_refusing, port) = common::refusing_port();
     let pool = ok(
         Pool::builder(&format!("postgresql://postgres@127.0.0.1:{port}/postgres"))
             .min_size(0)

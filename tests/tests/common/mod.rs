@@ -268,3 +268,16 @@ pub(crate) fn drop_after<F: std::future::Future>(future: F, pendings: u64) -> Dr
         pendings,
     }
 }
+
+/// A port of 127.0.0.1 that refuses connections for as long as the returned
+/// socket lives: bound, so that no other test or process can take it, but
+/// not listening. (A port merely found free may be taken by the time the
+/// test connects, by a server another test starts.)
+pub(crate) fn refusing_port() -> (tokio::net::TcpSocket, u16) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+    socket
+        .bind((std::net::Ipv4Addr::LOCALHOST, 0).into())
+        .expect("a port of 127.0.0.1");
+    let port = socket.local_addr().expect("a bound socket").port();
+    (socket, port)
+}
