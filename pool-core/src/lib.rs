@@ -63,6 +63,7 @@ mod maintenance;
 mod manager;
 pub mod metrics;
 mod pool;
+mod setters;
 mod shared;
 mod slot;
 mod stats;
