@@ -13,11 +13,15 @@ use crate::error::Error;
 use crate::hooks::{HookFuture, Hooks};
 use crate::manager::PgManager;
 use crate::pool::Pool;
+use crate::rows::{RowFactory, TupleRow};
 use crate::source::{ConnectSettings, Source, StringFn};
 
 /// Builds a [`Pool`]: start from [`Pool::builder`], set what differs from
 /// the defaults, then call [`build`](PoolBuilder::build).
-pub struct PoolBuilder {
+///
+/// `R` is the row factory of the pool's connections, set with
+/// [`row_factory`](PoolBuilder::row_factory).
+pub struct PoolBuilder<R = TupleRow> {
     source: Result<Source, Error>,
     password: Option<StringFn>,
     query_timeout: Option<Duration>,
@@ -25,6 +29,7 @@ pub struct PoolBuilder {
     config: PoolConfig,
     hooks: Hooks,
     reconnect_failed: Option<ReconnectFailed>,
+    rows: R,
 }
 
 /// The callback run when connects kept failing for `reconnect_timeout`.
@@ -43,14 +48,51 @@ impl PoolBuilder {
             config: PoolConfig::default(),
             hooks: Hooks::default(),
             reconnect_failed: None,
+            rows: TupleRow,
+        }
+    }
+}
+
+impl<R> PoolBuilder<R> {
+    tidepool_core::__pool_config_setters!();
+
+    /// Sets the row factory of the pool's connections: what `query`,
+    /// `query_one`, `query_opt` and cursors return for each row. Defaults
+    /// to [`TupleRow`], the protocol row.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), tidepool_async::Error> {
+    /// use tidepool_async::{Pool, class_row};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct User {
+    ///     id: i64,
+    ///     name: String,
+    /// }
+    ///
+    /// let pool = Pool::builder("postgresql://app@localhost/app")
+    ///     .row_factory(class_row::<User>())
+    ///     .build()?;
+    /// let users: Vec<User> = pool.get().await?.query("SELECT id, name FROM users", &[]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn row_factory<F: RowFactory + Clone>(self, rows: F) -> PoolBuilder<F> {
+        PoolBuilder {
+            source: self.source,
+            password: self.password,
+            query_timeout: self.query_timeout,
+            cache: self.cache,
+            config: self.config,
+            hooks: self.hooks,
+            reconnect_failed: self.reconnect_failed,
+            rows,
         }
     }
 
-    tidepool_core::__pool_config_setters!();
-
     /// Sets a function called when connects have failed for longer than
     /// `reconnect_timeout` (once per run of failures; the pool keeps
-    /// retrying). Defaults to none: the failure is logged.
+    /// retrying), given a handle to the pool (with the protocol row as its
+    /// row factory). Defaults to none: the failure is logged.
     pub fn reconnect_failed(mut self, callback: impl Fn(&Pool) + Send + Sync + 'static) -> Self {
         self.reconnect_failed = Some(Arc::new(callback));
         self
@@ -174,7 +216,10 @@ impl PoolBuilder {
     /// without a host or user, certificate files that cannot be read or
     /// used (or no trusted root for `verify-ca`/`verify-full`), impossible
     /// pool settings, or a call outside a tokio runtime.
-    pub fn build(self) -> Result<Pool, Error> {
+    pub fn build(self) -> Result<Pool<R>, Error>
+    where
+        R: RowFactory + Clone,
+    {
         let source = self.source?;
         if self.query_timeout.is_some_and(|t| t.is_zero()) {
             return Err(Error::config(
@@ -188,11 +233,12 @@ impl PoolBuilder {
             builder =
                 builder.reconnect_failed(move |core| callback(&Pool::from_core(core.clone())));
         }
-        Ok(Pool::from_core(builder.build().map_err(Error::pool)?))
+        let pool = Pool::from_core(builder.build().map_err(Error::pool)?);
+        Ok(pool.with_row_factory(self.rows))
     }
 }
 
-impl fmt::Debug for PoolBuilder {
+impl<R> fmt::Debug for PoolBuilder<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PoolBuilder")
             .field("source", &self.source.as_ref().ok())
@@ -201,6 +247,7 @@ impl fmt::Debug for PoolBuilder {
             .field("cache", &self.cache)
             .field("config", &self.config)
             .field("hooks", &self.hooks)
+            .field("row_factory", &std::any::type_name::<R>())
             .finish_non_exhaustive()
     }
 }

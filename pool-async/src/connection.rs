@@ -2,10 +2,11 @@
 
 use std::fmt;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{CancelToken, Client, Row, SimpleQueryMessage};
+use tokio_postgres::{CancelToken, Client, SimpleQueryMessage};
 
 use crate::cache::{CacheSettings, StatementCache, StatementCacheStats};
 use crate::cancel::Canceller;
@@ -13,6 +14,7 @@ use crate::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
 use crate::error::Error;
 use crate::execute::{Session, lock};
 use crate::pipeline::Pipeline;
+use crate::rows::{RowFactory, TupleRow};
 use crate::tracker::Tracker;
 use crate::transaction::{Transaction, TransactionBuilder, TransactionFuture};
 
@@ -23,10 +25,17 @@ use crate::transaction::{Transaction, TransactionBuilder, TransactionFuture};
 /// Use the methods here and [`transaction`](Connection::transaction) for
 /// the usual work; [`client`](Connection::client) lends the raw client for
 /// anything else (the connection is then rolled back when returned).
-pub struct Connection {
+///
+/// `R` is the connection's [row factory](RowFactory): what
+/// [`query`](Connection::query) returns for each row. It is the pool's
+/// ([`PoolBuilder::row_factory`](crate::PoolBuilder::row_factory)), the
+/// protocol row ([`TupleRow`]) unless the pool says otherwise.
+pub struct Connection<R = TupleRow> {
+    id: u64,
     client: Client,
     tracker: Tracker,
     cache: Mutex<StatementCache>,
+    rows: R,
 }
 
 impl Connection {
@@ -36,19 +45,69 @@ impl Connection {
         query_timeout: Option<Duration>,
         cache: CacheSettings,
     ) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             client,
             tracker: Tracker::new(canceller, query_timeout),
             cache: Mutex::new(StatementCache::new(cache)),
+            rows: TupleRow,
         }
     }
+}
 
+impl<R> Connection<R> {
     fn session(&self) -> Session<'_> {
         Session {
             client: &self.client,
             tracker: &self.tracker,
             cache: &self.cache,
         }
+    }
+
+    /// The connection with another row factory, and the one it had.
+    pub(crate) fn switch_rows<F>(self, rows: F) -> (Connection<F>, R) {
+        let Connection {
+            id,
+            client,
+            tracker,
+            cache,
+            rows: previous,
+        } = self;
+        let conn = Connection {
+            id,
+            client,
+            tracker,
+            cache,
+            rows,
+        };
+        (conn, previous)
+    }
+
+    /// The connection with another row factory: its queries return
+    /// `F::Output`. For a connection of the pool, see
+    /// [`PooledConnection::with_row_factory`](crate::PooledConnection::with_row_factory).
+    pub fn with_row_factory<F: RowFactory>(self, rows: F) -> Connection<F> {
+        self.switch_rows(rows).0
+    }
+
+    /// A number that tells this connection apart from every other
+    /// connection opened by this process, for logs and diagnostics. It
+    /// stays the same for the connection's whole life, across checkouts.
+    pub fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The row factory of [`query`](Connection::query) and its kin.
+    pub fn row_factory(&self) -> &R {
+        &self.rows
+    }
+
+    /// Replaces the row factory with another of the same type (such as
+    /// another closure of a boxed type); to change the type of the rows,
+    /// use [`with_row_factory`](Connection::with_row_factory).
+    pub fn set_row_factory(&mut self, rows: R) {
+        self.rows = rows;
     }
 
     /// How many statements this connection keeps prepared on the server
@@ -83,55 +142,72 @@ impl Connection {
         self.tracker.query_timeout = timeout;
     }
 
-    /// Runs a statement and returns its rows.
+    /// Runs a statement and returns its rows, each built by `factory`
+    /// instead of the connection's row factory.
+    ///
+    /// ```no_run
+    /// # async fn demo(conn: &tidepool_async::Connection) -> Result<(), tidepool_async::Error> {
+    /// use tidepool_async::scalar_row;
+    ///
+    /// let ids: Vec<i64> = conn.query_with(&scalar_row(), "SELECT id FROM users", &[]).await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
-    /// The server's error, or a connection error.
+    /// The server's error, a connection error, or the factory's error
+    /// ([`Error::is_row`]).
     ///
     /// # Cancel safety
     ///
     /// Dropping the future does not corrupt the connection: the statement
     /// may still run on the server, and the pool resets the connection
     /// before anyone else uses it.
-    pub async fn query(
+    pub async fn query_with<F: RowFactory + ?Sized>(
         &self,
+        factory: &F,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, Error> {
-        self.session().query(sql, params).await
+    ) -> Result<Vec<F::Output>, Error> {
+        self.session().query_with(factory, sql, params).await
     }
 
-    /// Runs a statement that returns exactly one row.
+    /// Runs a statement that returns exactly one row, built by `factory`.
     ///
     /// # Errors
     ///
-    /// As [`query`](Connection::query), and an error when the statement
-    /// returns no row or more than one.
+    /// As [`query_with`](Connection::query_with), and an error when the
+    /// statement returns no row or more than one.
     ///
     /// # Cancel safety
     ///
-    /// As for [`query`](Connection::query).
-    pub async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
-        self.session().query_one(sql, params).await
+    /// As for [`query_with`](Connection::query_with).
+    pub async fn query_one_with<F: RowFactory + ?Sized>(
+        &self,
+        factory: &F,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<F::Output, Error> {
+        self.session().query_one_with(factory, sql, params).await
     }
 
-    /// Runs a statement that returns at most one row.
+    /// Runs a statement that returns at most one row, built by `factory`.
     ///
     /// # Errors
     ///
-    /// As [`query`](Connection::query), and an error when the statement
-    /// returns more than one row.
+    /// As [`query_with`](Connection::query_with), and an error when the
+    /// statement returns more than one row.
     ///
     /// # Cancel safety
     ///
-    /// As for [`query`](Connection::query).
-    pub async fn query_opt(
+    /// As for [`query_with`](Connection::query_with).
+    pub async fn query_opt_with<F: RowFactory + ?Sized>(
         &self,
+        factory: &F,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<Row>, Error> {
-        self.session().query_opt(sql, params).await
+    ) -> Result<Option<F::Output>, Error> {
+        self.session().query_opt_with(factory, sql, params).await
     }
 
     /// Runs a statement and returns the number of rows it changed.
@@ -186,7 +262,10 @@ impl Connection {
     ///
     /// Dropping the future before it completes rolls back whatever it
     /// began.
-    pub async fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
+    pub async fn transaction(&mut self) -> Result<Transaction<'_, R>, Error>
+    where
+        R: Sync,
+    {
         self.build_transaction().start().await
     }
 
@@ -294,8 +373,9 @@ impl Connection {
     /// was already sent (then it may or may not have run).
     pub async fn in_transaction<T, E, F>(&mut self, work: F) -> Result<T, E>
     where
-        F: for<'t> FnOnce(&'t Transaction<'t>) -> TransactionFuture<'t, T, E>,
+        F: for<'t> FnOnce(&'t Transaction<'t, R>) -> TransactionFuture<'t, T, E>,
         E: From<Error>,
+        R: Sync,
     {
         let tx = self.transaction().await?;
         match work(&tx).await {
@@ -315,8 +395,13 @@ impl Connection {
 
     /// Starts building a transaction with an isolation level, read-only or
     /// deferrable mode.
-    pub fn build_transaction(&mut self) -> TransactionBuilder<'_> {
-        TransactionBuilder::new(self.client.build_transaction(), &self.tracker, &self.cache)
+    pub fn build_transaction(&mut self) -> TransactionBuilder<'_, R> {
+        TransactionBuilder::new(
+            self.client.build_transaction(),
+            &self.tracker,
+            &self.cache,
+            &self.rows,
+        )
     }
 
     /// Lends the raw tokio-postgres client, for what this wrapper does not
@@ -401,9 +486,70 @@ impl Connection {
     }
 }
 
-impl fmt::Debug for Connection {
+impl<R: RowFactory> Connection<R> {
+    /// Runs a statement and returns its rows, built by the connection's
+    /// [row factory](Connection::row_factory).
+    ///
+    /// # Errors
+    ///
+    /// The server's error, a connection error, or the factory's error
+    /// ([`Error::is_row`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future does not corrupt the connection: the statement
+    /// may still run on the server, and the pool resets the connection
+    /// before anyone else uses it.
+    pub async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<R::Output>, Error> {
+        self.session().query_with(&self.rows, sql, params).await
+    }
+
+    /// Runs a statement that returns exactly one row.
+    ///
+    /// # Errors
+    ///
+    /// As [`query`](Connection::query), and an error when the statement
+    /// returns no row or more than one.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`query`](Connection::query).
+    pub async fn query_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<R::Output, Error> {
+        self.session().query_one_with(&self.rows, sql, params).await
+    }
+
+    /// Runs a statement that returns at most one row.
+    ///
+    /// # Errors
+    ///
+    /// As [`query`](Connection::query), and an error when the statement
+    /// returns more than one row.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`query`](Connection::query).
+    pub async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<R::Output>, Error> {
+        self.session().query_opt_with(&self.rows, sql, params).await
+    }
+}
+
+impl<R> fmt::Debug for Connection<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Connection")
+            .field("id", &self.id)
+            .field("row_factory", &std::any::type_name::<R>())
             .field("closed", &self.client.is_closed())
             .field("needs_reset", &self.tracker.needs_reset())
             .field("cached_statements", &self.cached_statements())

@@ -2,10 +2,10 @@
 
 use std::fmt;
 
-use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use crate::error::Error;
+use crate::rows::{RowFactory, TupleRow};
 use crate::transaction::Transaction;
 
 /// A server-side cursor (a portal) over the result of a statement, read a
@@ -13,15 +13,17 @@ use crate::transaction::Transaction;
 /// It lives inside its transaction, and closes with it.
 ///
 /// Open one with [`Transaction::cursor`].
-pub struct Cursor<'t> {
-    tx: &'t Transaction<'t>,
+///
+/// Its rows are built by the connection's row factory `R`.
+pub struct Cursor<'t, R = TupleRow> {
+    tx: &'t Transaction<'t, R>,
     portal: tokio_postgres::Portal,
     exhausted: bool,
 }
 
-impl<'t> Cursor<'t> {
+impl<'t, R: Sync> Cursor<'t, R> {
     pub(crate) async fn open(
-        tx: &'t Transaction<'t>,
+        tx: &'t Transaction<'t, R>,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Self, Error> {
@@ -34,17 +36,25 @@ impl<'t> Cursor<'t> {
         })
     }
 
+    /// Whether the last chunk was read.
+    pub fn is_exhausted(&self) -> bool {
+        self.exhausted
+    }
+}
+
+impl<R: RowFactory + Sync> Cursor<'_, R> {
     /// Reads the next `max_rows` rows (fewer at the end); an empty chunk
     /// means the result is exhausted.
     ///
     /// # Errors
     ///
-    /// The server's error; the transaction is then aborted.
+    /// The server's error (the transaction is then aborted), or the row
+    /// factory's ([`Error::is_row`]).
     ///
     /// # Cancel safety
     ///
     /// Dropping the future leaves the connection to be reset by the pool.
-    pub async fn fetch(&mut self, max_rows: u32) -> Result<Vec<Row>, Error> {
+    pub async fn fetch(&mut self, max_rows: u32) -> Result<Vec<R::Output>, Error> {
         if self.exhausted {
             return Ok(Vec::new());
         }
@@ -57,16 +67,11 @@ impl<'t> Cursor<'t> {
         if rows.len() < limit as usize {
             self.exhausted = true;
         }
-        Ok(rows)
-    }
-
-    /// Whether the last chunk was read.
-    pub fn is_exhausted(&self) -> bool {
-        self.exhausted
+        self.tx.row_factory().make_all(rows).map_err(Error::row)
     }
 }
 
-impl fmt::Debug for Cursor<'_> {
+impl<R> fmt::Debug for Cursor<'_, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Cursor")
             .field("exhausted", &self.exhausted)

@@ -31,6 +31,7 @@ enum Kind {
         source: Box<Error>,
     },
     QueryTimeout(Duration),
+    Row(crate::rows::RowError),
 }
 
 impl Error {
@@ -64,6 +65,12 @@ impl Error {
     pub(crate) fn query_timeout(limit: Duration) -> Self {
         Self {
             kind: Kind::QueryTimeout(limit),
+        }
+    }
+
+    pub(crate) fn row(error: crate::rows::RowError) -> Self {
+        Self {
+            kind: Kind::Row(error),
         }
     }
 
@@ -129,6 +136,13 @@ impl Error {
         matches!(self.kind, Kind::Connect { .. })
     }
 
+    /// True when the row factory could not build a row from the result
+    /// (a missing column, a value of the wrong type, ...); the message
+    /// names the column.
+    pub fn is_row(&self) -> bool {
+        matches!(self.kind, Kind::Row(_))
+    }
+
     /// True when a blocking call was made inside an async runtime.
     pub fn is_blocking_in_async(&self) -> bool {
         matches!(self.kind, Kind::Blocking(_))
@@ -144,7 +158,7 @@ impl Error {
                 .and_then(|cause| cause.downcast_ref::<Error>())
                 .and_then(Error::as_postgres),
             Kind::Callback { source, .. } => source.as_postgres(),
-            Kind::Config(_) | Kind::Blocking(_) | Kind::QueryTimeout(_) => None,
+            Kind::Config(_) | Kind::Blocking(_) | Kind::QueryTimeout(_) | Kind::Row(_) => None,
         }
     }
 
@@ -180,6 +194,7 @@ impl fmt::Display for Error {
                 "the statement ran longer than the query timeout ({:?}) and was cancelled",
                 limit
             ),
+            Kind::Row(error) => fmt::Display::fmt(error, f),
             Kind::Blocking(method) => write!(
                 f,
                 "{method} is a blocking call and was made on a thread of a tokio runtime \
@@ -236,6 +251,7 @@ impl fmt::Debug for Error {
                 .field(method)
                 .finish(),
             Kind::QueryTimeout(limit) => f.debug_tuple("Error::QueryTimeout").field(limit).finish(),
+            Kind::Row(error) => f.debug_tuple("Error::Row").field(error).finish(),
             Kind::Callback { name, source } => f
                 .debug_struct("Error::Callback")
                 .field("name", name)
@@ -251,6 +267,7 @@ impl StdError for Error {
             Kind::Pool(e) => Some(e),
             Kind::Db(e) | Kind::Connect { source: e, .. } => Some(e),
             Kind::Callback { source, .. } => Some(&**source),
+            Kind::Row(error) => Some(error),
             Kind::Config(_) | Kind::Blocking(_) | Kind::QueryTimeout(_) => None,
         }
     }

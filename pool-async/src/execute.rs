@@ -10,6 +10,7 @@ use tokio_postgres::{Client, Row, Statement};
 use crate::cache::{Plan, StatementCache};
 use crate::error::Error;
 use crate::infer::parameter_types;
+use crate::rows::RowFactory;
 use crate::tracker::Tracker;
 
 /// What a statement is run for.
@@ -84,6 +85,41 @@ impl Session<'_> {
             Got::Opt(row) => Ok(row),
             // Invariant: `run` answers in the form it was asked for.
             _ => unreachable!("run returns what was wanted"),
+        }
+    }
+
+    /// Runs a statement and builds its rows with `factory`.
+    pub(crate) async fn query_with<F: RowFactory + ?Sized>(
+        &self,
+        factory: &F,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<F::Output>, Error> {
+        let rows = self.query(sql, params).await?;
+        factory.make_all(rows).map_err(Error::row)
+    }
+
+    /// Runs a statement that returns exactly one row, built by `factory`.
+    pub(crate) async fn query_one_with<F: RowFactory + ?Sized>(
+        &self,
+        factory: &F,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<F::Output, Error> {
+        let row = self.query_one(sql, params).await?;
+        factory.make(row).map_err(Error::row)
+    }
+
+    /// Runs a statement that returns at most one row, built by `factory`.
+    pub(crate) async fn query_opt_with<F: RowFactory + ?Sized>(
+        &self,
+        factory: &F,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<F::Output>, Error> {
+        match self.query_opt(sql, params).await? {
+            Some(row) => factory.make(row).map(Some).map_err(Error::row),
+            None => Ok(None),
         }
     }
 

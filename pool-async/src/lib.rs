@@ -6,6 +6,11 @@
 //! user gets it if it comes back inside a transaction or with a statement
 //! still running.
 //!
+//! What a query returns for each row is the pool's [row factory](RowFactory):
+//! the protocol [`Row`] by default, or [`Dict`]s of dynamic [`Value`]s,
+//! JSON objects, any `serde::Deserialize` type, the first column, or a
+//! closure's result; see [`PoolBuilder::row_factory`].
+//!
 //! The connection string takes libpq's TLS keys (`sslmode` from `disable`
 //! to `verify-full`, `sslrootcert`, `sslcert`, `sslkey`) and libpq's
 //! environment variables fill what it leaves out; see [`Pool::builder`].
@@ -45,6 +50,7 @@ mod infer;
 mod manager;
 mod pipeline;
 mod pool;
+mod rows;
 mod settings;
 mod source;
 mod sql;
@@ -64,6 +70,10 @@ pub use guard::PooledConnection;
 pub use hooks::HookFuture;
 pub use pipeline::{Piped, Pipeline};
 pub use pool::Pool;
+pub use rows::{
+    ClassRow, Dict, DictRow, JsonRow, RowError, RowFactory, ScalarRow, TupleRow, Value, class_row,
+    scalar_row,
+};
 pub use settings::{ConnectionSettings, Settings};
 pub use tidepool_core::{HealthCheck, PoolConfig, Stats, metrics};
 pub use tokio_postgres::binary_copy::BinaryCopyOutRow;

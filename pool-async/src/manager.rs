@@ -76,11 +76,34 @@ fn describe_target(config: &Config) -> String {
     }
 }
 
+/// A connection's place in the pool: empty while the connection is checked
+/// out (its guard owns it then, with the row factory of the checkout).
+pub(crate) struct Parked(Option<Connection>);
+
+impl Parked {
+    /// Takes the connection out for a checkout.
+    pub(crate) fn take(&mut self) -> Option<Connection> {
+        self.0.take()
+    }
+
+    /// Puts the connection back at the end of a checkout.
+    pub(crate) fn put_back(&mut self, conn: Connection) {
+        self.0 = Some(conn);
+    }
+
+    /// The connection, for the pool's own work on an idle connection.
+    fn conn(&mut self) -> Result<&mut Connection, Error> {
+        self.0
+            .as_mut()
+            .ok_or_else(|| Error::config("a connection was missing from its slot in the pool"))
+    }
+}
+
 impl tidepool_core::Manager for PgManager {
-    type Connection = Connection;
+    type Connection = Parked;
     type Error = Error;
 
-    async fn connect(&self) -> Result<Connection, Error> {
+    async fn connect(&self) -> Result<Parked, Error> {
         let target = self.settings.resolve()?;
         let described = describe_target(&target.config);
         let connector = target.tls.connector.clone();
@@ -106,18 +129,19 @@ impl tidepool_core::Manager for PgManager {
                 .map_err(|e| Error::callback("configure", e))?;
             conn.settle().await?;
         }
-        Ok(conn)
+        Ok(Parked(Some(conn)))
     }
 
     fn target(&self) -> Option<&str> {
         self.target.as_deref()
     }
 
-    fn is_broken(&self, conn: &Connection) -> bool {
-        conn.is_unusable()
+    fn is_broken(&self, parked: &Parked) -> bool {
+        parked.0.as_ref().is_none_or(Connection::is_unusable)
     }
 
-    async fn check(&self, conn: &mut Connection) -> Result<(), Error> {
+    async fn check(&self, parked: &mut Parked) -> Result<(), Error> {
+        let conn = parked.conn()?;
         match &self.hooks.check {
             Some(check) => {
                 check(conn).await.map_err(|e| Error::callback("check", e))?;
@@ -127,11 +151,12 @@ impl tidepool_core::Manager for PgManager {
         }
     }
 
-    fn needs_reset(&self, conn: &Connection) -> bool {
-        self.hooks.reset_always() || conn.needs_reset()
+    fn needs_reset(&self, parked: &Parked) -> bool {
+        self.hooks.reset_always() || parked.0.as_ref().is_some_and(Connection::needs_reset)
     }
 
-    async fn reset(&self, conn: &mut Connection) -> Result<(), Error> {
+    async fn reset(&self, parked: &mut Parked) -> Result<(), Error> {
+        let conn = parked.conn()?;
         if conn.has_statement_in_flight() {
             // The server runs statements in order: the rollback below would
             // wait for the running one. Cancel it instead of waiting.

@@ -11,6 +11,7 @@ use crate::conninfo::{ConnInfo, parse_dsn};
 use crate::error::Error;
 use crate::guard::PooledConnection;
 use crate::manager::PgManager;
+use crate::rows::{RowFactory, TupleRow};
 use crate::source::Source;
 
 /// A pool of PostgreSQL connections.
@@ -18,9 +19,15 @@ use crate::source::Source;
 /// Cheap to clone: every clone is a handle to the same pool, so one pool is
 /// shared by all the tasks of a program. It closes when
 /// [`close`](Pool::close) is called or the last handle is dropped.
+///
+/// `R` is the pool's [row factory](RowFactory): what each connection's
+/// `query` returns for a row. It is set when the pool is built
+/// ([`PoolBuilder::row_factory`]); the protocol row ([`TupleRow`]) by
+/// default.
 #[derive(Clone)]
-pub struct Pool {
+pub struct Pool<R = TupleRow> {
     inner: tidepool_core::Pool<PgManager>,
+    rows: R,
 }
 
 impl Pool {
@@ -92,9 +99,14 @@ impl Pool {
     }
 
     pub(crate) fn from_core(inner: tidepool_core::Pool<PgManager>) -> Self {
-        Self { inner }
+        Self {
+            inner,
+            rows: TupleRow,
+        }
     }
+}
 
+impl<R: RowFactory + Clone> Pool<R> {
     /// Checks out a connection, waiting at most the pool's `timeout` in all.
     ///
     /// Requests are served first come, first served, by whichever connection
@@ -117,13 +129,11 @@ impl Pool {
     /// This method is cancel safe: dropping the future gives up its place
     /// in the queue and never loses a connection.
     #[track_caller]
-    pub fn get(&self) -> impl Future<Output = Result<PooledConnection, Error>> + Send + '_ {
+    pub fn get(&self) -> impl Future<Output = Result<PooledConnection<R>, Error>> + Send + '_ {
         let checkout = self.inner.get();
         async move {
-            checkout
-                .await
-                .map(PooledConnection::new)
-                .map_err(Error::pool)
+            let slot = checkout.await.map_err(Error::pool)?;
+            Ok(PooledConnection::new(slot, self.rows.clone()))
         }
     }
 
@@ -140,14 +150,38 @@ impl Pool {
     pub fn get_timeout(
         &self,
         timeout: Duration,
-    ) -> impl Future<Output = Result<PooledConnection, Error>> + Send + '_ {
+    ) -> impl Future<Output = Result<PooledConnection<R>, Error>> + Send + '_ {
         let checkout = self.inner.get_timeout(timeout);
         async move {
-            checkout
-                .await
-                .map(PooledConnection::new)
-                .map_err(Error::pool)
+            let slot = checkout.await.map_err(Error::pool)?;
+            Ok(PooledConnection::new(slot, self.rows.clone()))
         }
+    }
+}
+
+impl<R> Pool<R> {
+    /// A handle to the same pool whose checkouts use another row factory:
+    /// one pool, shared, read as tuples here and as `T` there.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: &tidepool_async::Pool) -> Result<(), tidepool_async::Error> {
+    /// use tidepool_async::JsonRow;
+    ///
+    /// let json_pool = pool.with_row_factory(JsonRow);
+    /// let users: Vec<serde_json::Value> =
+    ///     json_pool.get().await?.query("SELECT id, name FROM users", &[]).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_row_factory<F: RowFactory + Clone>(&self, rows: F) -> Pool<F> {
+        Pool {
+            inner: self.inner.clone(),
+            rows,
+        }
+    }
+
+    /// The pool's row factory.
+    pub fn row_factory(&self) -> &R {
+        &self.rows
     }
 
     /// Waits until `min_size` connections are open, at most the pool's
@@ -257,7 +291,7 @@ impl Pool {
     }
 }
 
-impl fmt::Debug for Pool {
+impl<R> fmt::Debug for Pool<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.inner, f)
     }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Mutex;
 
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{IsolationLevel, Row, SimpleQueryMessage};
+use tokio_postgres::{IsolationLevel, SimpleQueryMessage};
 
 use crate::cache::StatementCache;
 use crate::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
@@ -12,6 +12,7 @@ use crate::cursor::Cursor;
 use crate::error::Error;
 use crate::execute::Session;
 use crate::pipeline::Pipeline;
+use crate::rows::{RowFactory, TupleRow};
 use crate::tracker::Tracker;
 
 /// The future of the work given to
@@ -26,9 +27,12 @@ pub type TransactionFuture<'t, T, E> =
 /// rolls back: the `ROLLBACK` is queued on the connection at once, before
 /// any later statement. A transaction opened inside another
 /// ([`transaction`](Transaction::transaction)) is a savepoint.
-pub struct Transaction<'a> {
+///
+/// Its queries build rows with the connection's row factory `R`.
+pub struct Transaction<'a, R = TupleRow> {
     inner: tokio_postgres::Transaction<'a>,
     cache: &'a Mutex<StatementCache>,
+    rows: &'a R,
     _open: Open<'a>,
 }
 
@@ -48,7 +52,7 @@ impl Drop for Open<'_> {
     }
 }
 
-impl<'a> Transaction<'a> {
+impl<'a, R: Sync> Transaction<'a, R> {
     pub(crate) fn tracker(&self) -> &'a Tracker {
         self._open.0
     }
@@ -135,7 +139,7 @@ impl<'a> Transaction<'a> {
         &'t self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Cursor<'t>, Error> {
+    ) -> Result<Cursor<'t, R>, Error> {
         Cursor::open(self, sql, params).await
     }
 
@@ -147,54 +151,68 @@ impl<'a> Transaction<'a> {
         }
     }
 
-    /// Runs a statement and returns its rows.
+    /// The row factory of [`query`](Transaction::query) and its kin: the
+    /// connection's.
+    pub fn row_factory(&self) -> &R {
+        self.rows
+    }
+
+    /// Runs a statement and returns its rows, each built by `factory`
+    /// instead of the connection's row factory.
     ///
     /// # Errors
     ///
-    /// The server's error; the transaction is then aborted and can only
-    /// roll back (or roll back to a savepoint).
+    /// The server's error (the transaction is then aborted and can only
+    /// roll back), or the factory's error ([`Error::is_row`]).
     ///
     /// # Cancel safety
     ///
     /// Dropping the future leaves the connection to be reset by the pool.
-    pub async fn query(
+    pub async fn query_with<F: RowFactory + ?Sized>(
         &self,
+        factory: &F,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<Row>, Error> {
-        self.session().query(sql, params).await
+    ) -> Result<Vec<F::Output>, Error> {
+        self.session().query_with(factory, sql, params).await
     }
 
-    /// Runs a statement that returns exactly one row.
+    /// Runs a statement that returns exactly one row, built by `factory`.
     ///
     /// # Errors
     ///
-    /// As [`query`](Transaction::query), and an error when the statement
-    /// returns no row or more than one.
+    /// As [`query_with`](Transaction::query_with), and an error when the
+    /// statement returns no row or more than one.
     ///
     /// # Cancel safety
     ///
-    /// As for [`query`](Transaction::query).
-    pub async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
-        self.session().query_one(sql, params).await
+    /// As for [`query_with`](Transaction::query_with).
+    pub async fn query_one_with<F: RowFactory + ?Sized>(
+        &self,
+        factory: &F,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<F::Output, Error> {
+        self.session().query_one_with(factory, sql, params).await
     }
 
-    /// Runs a statement that returns at most one row.
+    /// Runs a statement that returns at most one row, built by `factory`.
     ///
     /// # Errors
     ///
-    /// As [`query`](Transaction::query), and an error when the statement
-    /// returns more than one row.
+    /// As [`query_with`](Transaction::query_with), and an error when the
+    /// statement returns more than one row.
     ///
     /// # Cancel safety
     ///
-    /// As for [`query`](Transaction::query).
-    pub async fn query_opt(
+    /// As for [`query_with`](Transaction::query_with).
+    pub async fn query_opt_with<F: RowFactory + ?Sized>(
         &self,
+        factory: &F,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<Row>, Error> {
-        self.session().query_opt(sql, params).await
+    ) -> Result<Option<F::Output>, Error> {
+        self.session().query_opt_with(factory, sql, params).await
     }
 
     /// Runs a statement and returns the number of rows it changed.
@@ -247,13 +265,15 @@ impl<'a> Transaction<'a> {
     /// # Cancel safety
     ///
     /// Dropping the future rolls back to the savepoint if it was made.
-    pub async fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
+    pub async fn transaction(&mut self) -> Result<Transaction<'_, R>, Error> {
         let tracker = self.tracker();
         let cache = self.cache;
+        let rows = self.rows;
         let inner = tracker.run(self.inner.transaction()).await?;
         Ok(Transaction {
             inner,
             cache,
+            rows,
             _open: Open::new(tracker),
         })
     }
@@ -290,7 +310,65 @@ impl<'a> Transaction<'a> {
     }
 }
 
-impl fmt::Debug for Transaction<'_> {
+impl<R: RowFactory + Sync> Transaction<'_, R> {
+    /// Runs a statement and returns its rows, built by the connection's
+    /// row factory.
+    ///
+    /// # Errors
+    ///
+    /// The server's error (the transaction is then aborted and can only
+    /// roll back, or roll back to a savepoint), or the factory's error
+    /// ([`Error::is_row`]).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the connection to be reset by the pool.
+    pub async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<R::Output>, Error> {
+        self.session().query_with(self.rows, sql, params).await
+    }
+
+    /// Runs a statement that returns exactly one row.
+    ///
+    /// # Errors
+    ///
+    /// As [`query`](Transaction::query), and an error when the statement
+    /// returns no row or more than one.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`query`](Transaction::query).
+    pub async fn query_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<R::Output, Error> {
+        self.session().query_one_with(self.rows, sql, params).await
+    }
+
+    /// Runs a statement that returns at most one row.
+    ///
+    /// # Errors
+    ///
+    /// As [`query`](Transaction::query), and an error when the statement
+    /// returns more than one row.
+    ///
+    /// # Cancel safety
+    ///
+    /// As for [`query`](Transaction::query).
+    pub async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<R::Output>, Error> {
+        self.session().query_opt_with(self.rows, sql, params).await
+    }
+}
+
+impl<R> fmt::Debug for Transaction<'_, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Transaction").finish_non_exhaustive()
     }
@@ -298,22 +376,25 @@ impl fmt::Debug for Transaction<'_> {
 
 /// Builds a transaction with non-default settings: start from
 /// [`Connection::build_transaction`](crate::Connection::build_transaction).
-pub struct TransactionBuilder<'a> {
+pub struct TransactionBuilder<'a, R = TupleRow> {
     inner: tokio_postgres::TransactionBuilder<'a>,
     tracker: &'a Tracker,
     cache: &'a Mutex<StatementCache>,
+    rows: &'a R,
 }
 
-impl<'a> TransactionBuilder<'a> {
+impl<'a, R> TransactionBuilder<'a, R> {
     pub(crate) fn new(
         inner: tokio_postgres::TransactionBuilder<'a>,
         tracker: &'a Tracker,
         cache: &'a Mutex<StatementCache>,
+        rows: &'a R,
     ) -> Self {
         Self {
             inner,
             tracker,
             cache,
+            rows,
         }
     }
 
@@ -348,17 +429,18 @@ impl<'a> TransactionBuilder<'a> {
     ///
     /// Dropping the future before it completes rolls back whatever it
     /// began.
-    pub async fn start(self) -> Result<Transaction<'a>, Error> {
+    pub async fn start(self) -> Result<Transaction<'a, R>, Error> {
         let inner = self.tracker.run(self.inner.start()).await?;
         Ok(Transaction {
             inner,
             cache: self.cache,
+            rows: self.rows,
             _open: Open::new(self.tracker),
         })
     }
 }
 
-impl fmt::Debug for TransactionBuilder<'_> {
+impl<R> fmt::Debug for TransactionBuilder<'_, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TransactionBuilder").finish_non_exhaustive()
     }

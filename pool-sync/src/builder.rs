@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use tidepool_async::{Error, HealthCheck, PoolConfig};
+use tidepool_async::{Error, HealthCheck, PoolConfig, RowFactory, TupleRow};
 
 use crate::callback::{CallbackConnection, to_async};
 use crate::pool::Pool;
@@ -13,8 +13,11 @@ use crate::runtime::Blocker;
 
 /// Builds a blocking [`Pool`]: start from [`Pool::builder`], set what
 /// differs from the defaults, then call [`build`](PoolBuilder::build).
-pub struct PoolBuilder {
-    inner: tidepool_async::PoolBuilder,
+///
+/// `R` is the row factory of the pool's connections, set with
+/// [`row_factory`](PoolBuilder::row_factory).
+pub struct PoolBuilder<R = TupleRow> {
+    inner: tidepool_async::PoolBuilder<R>,
     worker_threads: usize,
 }
 
@@ -23,6 +26,18 @@ impl PoolBuilder {
         Self {
             inner,
             worker_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
+impl<R> PoolBuilder<R> {
+    /// Sets the row factory of the pool's connections, as
+    /// [`tidepool_async::PoolBuilder::row_factory`]. Defaults to
+    /// [`TupleRow`], the protocol row.
+    pub fn row_factory<F: RowFactory + Clone>(self, rows: F) -> PoolBuilder<F> {
+        PoolBuilder {
+            inner: self.inner.row_factory(rows),
+            worker_threads: self.worker_threads,
         }
     }
 
@@ -195,7 +210,7 @@ impl PoolBuilder {
 
     fn map(
         mut self,
-        f: impl FnOnce(tidepool_async::PoolBuilder) -> tidepool_async::PoolBuilder,
+        f: impl FnOnce(tidepool_async::PoolBuilder<R>) -> tidepool_async::PoolBuilder<R>,
     ) -> Self {
         self.inner = f(self.inner);
         self
@@ -210,7 +225,10 @@ impl PoolBuilder {
     /// A configuration error for an unparseable connection string,
     /// certificate files that cannot be used, or impossible settings
     /// (including `worker_threads` 0).
-    pub fn build(self) -> Result<Pool, Error> {
+    pub fn build(self) -> Result<Pool<R>, Error>
+    where
+        R: RowFactory + Clone,
+    {
         if self.worker_threads == 0 {
             return Err(Error::invalid_config(
                 "worker_threads is 0; the blocking pool needs at least one thread",
@@ -227,7 +245,7 @@ impl PoolBuilder {
     }
 }
 
-impl fmt::Debug for PoolBuilder {
+impl<R> fmt::Debug for PoolBuilder<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PoolBuilder")
             .field("inner", &self.inner)

@@ -5,7 +5,7 @@ use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use tidepool_async::tokio_postgres::CancelToken;
-use tidepool_async::{Error, Row, SimpleQueryMessage, ToSql, Type};
+use tidepool_async::{Error, RowFactory, SimpleQueryMessage, ToSql, TupleRow, Type};
 
 use crate::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
 use crate::pipeline::Pipeline;
@@ -17,33 +17,48 @@ use crate::transaction::{Transaction, TransactionBuilder};
 /// It dereferences to a [`Connection`] and goes back to the pool when
 /// dropped, rolled back first if it was left inside a transaction.
 #[must_use = "dropping the guard returns the connection to the pool at once"]
-pub struct PooledConnection {
-    conn: Connection,
+///
+/// `R` is the connection's row factory: the pool's, or the one given to
+/// [`with_row_factory`](PooledConnection::with_row_factory).
+pub struct PooledConnection<R = TupleRow> {
+    conn: Connection<R>,
 }
 
-impl PooledConnection {
-    pub(crate) fn new(inner: tidepool_async::PooledConnection, blocker: Blocker) -> Self {
+impl<R> PooledConnection<R> {
+    pub(crate) fn new(inner: tidepool_async::PooledConnection<R>, blocker: Blocker) -> Self {
         Self {
             conn: Connection { inner, blocker },
         }
     }
+
+    /// The same checkout with another row factory, as
+    /// [`tidepool_async::PooledConnection::with_row_factory`]: the
+    /// connection's queries then return `F::Output`, until it goes back to
+    /// the pool.
+    pub fn with_row_factory<F: RowFactory>(this: Self, rows: F) -> PooledConnection<F> {
+        let Connection { inner, blocker } = this.conn;
+        PooledConnection::new(
+            tidepool_async::PooledConnection::with_row_factory(inner, rows),
+            blocker,
+        )
+    }
 }
 
-impl Deref for PooledConnection {
-    type Target = Connection;
+impl<R> Deref for PooledConnection<R> {
+    type Target = Connection<R>;
 
-    fn deref(&self) -> &Connection {
+    fn deref(&self) -> &Connection<R> {
         &self.conn
     }
 }
 
-impl DerefMut for PooledConnection {
-    fn deref_mut(&mut self) -> &mut Connection {
+impl<R> DerefMut for PooledConnection<R> {
+    fn deref_mut(&mut self) -> &mut Connection<R> {
         &mut self.conn
     }
 }
 
-impl fmt::Debug for PooledConnection {
+impl<R> fmt::Debug for PooledConnection<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PooledConnection")
             .field("connection", &self.conn)
@@ -56,19 +71,27 @@ impl fmt::Debug for PooledConnection {
 ///
 /// Each method returns an error, instead of blocking, when called from a
 /// thread that runs an async runtime.
-pub struct Connection {
-    inner: tidepool_async::PooledConnection,
+///
+/// `R` is its row factory, as for [`tidepool_async::Connection`].
+pub struct Connection<R = TupleRow> {
+    inner: tidepool_async::PooledConnection<R>,
     blocker: Blocker,
 }
 
-impl Connection {
-    /// Runs a statement and returns its rows.
+impl<R: RowFactory> Connection<R> {
+    /// Runs a statement and returns its rows, built by the connection's
+    /// row factory.
     ///
     /// # Errors
     ///
-    /// The server's error, a connection error, or an error when called
-    /// inside an async runtime.
-    pub fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, Error> {
+    /// The server's error, a connection error, the factory's error
+    /// ([`Error::is_row`]), or an error when called inside an async
+    /// runtime.
+    pub fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<R::Output>, Error> {
         self.blocker
             .block_on("Connection::query", self.inner.query(sql, params))
     }
@@ -79,7 +102,7 @@ impl Connection {
     ///
     /// As [`query`](Connection::query), and an error when the statement
     /// returns no row or more than one.
-    pub fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
+    pub fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<R::Output, Error> {
         self.blocker
             .block_on("Connection::query_one", self.inner.query_one(sql, params))
     }
@@ -94,9 +117,73 @@ impl Connection {
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<Row>, Error> {
+    ) -> Result<Option<R::Output>, Error> {
         self.blocker
             .block_on("Connection::query_opt", self.inner.query_opt(sql, params))
+    }
+}
+
+impl<R> Connection<R> {
+    /// Runs a statement and returns its rows, each built by `factory`
+    /// instead of the connection's row factory.
+    ///
+    /// # Errors
+    ///
+    /// As for [`query`](Connection::query).
+    pub fn query_with<F: RowFactory + ?Sized>(
+        &self,
+        factory: &F,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<F::Output>, Error> {
+        self.blocker.block_on(
+            "Connection::query_with",
+            self.inner.query_with(factory, sql, params),
+        )
+    }
+
+    /// Runs a statement that returns exactly one row, built by `factory`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`query_one`](Connection::query_one).
+    pub fn query_one_with<F: RowFactory + ?Sized>(
+        &self,
+        factory: &F,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<F::Output, Error> {
+        self.blocker.block_on(
+            "Connection::query_one_with",
+            self.inner.query_one_with(factory, sql, params),
+        )
+    }
+
+    /// Runs a statement that returns at most one row, built by `factory`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`query_opt`](Connection::query_opt).
+    pub fn query_opt_with<F: RowFactory + ?Sized>(
+        &self,
+        factory: &F,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<F::Output>, Error> {
+        self.blocker.block_on(
+            "Connection::query_opt_with",
+            self.inner.query_opt_with(factory, sql, params),
+        )
+    }
+
+    /// The row factory of [`query`](Connection::query) and its kin.
+    pub fn row_factory(&self) -> &R {
+        self.inner.row_factory()
+    }
+
+    /// Replaces the row factory with another of the same type.
+    pub fn set_row_factory(&mut self, rows: R) {
+        self.inner.set_row_factory(rows);
     }
 
     /// Runs a statement and returns the number of rows it changed.
@@ -137,7 +224,10 @@ impl Connection {
     ///
     /// The server's error for `BEGIN`, or an error when called inside an
     /// async runtime.
-    pub fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
+    pub fn transaction(&mut self) -> Result<Transaction<'_, R>, Error>
+    where
+        R: Sync,
+    {
         let Connection { inner, blocker } = self;
         let tx = blocker.block_on("Connection::transaction", inner.transaction())?;
         Ok(Transaction::new(tx, blocker))
@@ -222,10 +312,11 @@ impl Connection {
     /// `BEGIN` or `COMMIT`, converted into `E`.
     pub fn in_transaction<T, E>(
         &mut self,
-        work: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
+        work: impl FnOnce(&Transaction<'_, R>) -> Result<T, E>,
     ) -> Result<T, E>
     where
         E: From<Error>,
+        R: Sync,
     {
         let tx = self.transaction()?;
         match work(&tx) {
@@ -240,7 +331,7 @@ impl Connection {
 
     /// Starts building a transaction with an isolation level, read-only or
     /// deferrable mode.
-    pub fn build_transaction(&mut self) -> TransactionBuilder<'_> {
+    pub fn build_transaction(&mut self) -> TransactionBuilder<'_, R> {
         let Connection { inner, blocker } = self;
         TransactionBuilder::new(inner.build_transaction(), blocker)
     }
@@ -267,13 +358,20 @@ impl Connection {
         self.inner.cancel_token()
     }
 
+    /// A number that tells this connection apart from every other
+    /// connection opened by this process, as
+    /// [`tidepool_async::Connection::id`].
+    pub fn id(&self) -> u64 {
+        self.inner.id()
+    }
+
     /// Whether the connection to the server is closed.
     pub fn is_closed(&self) -> bool {
         self.inner.is_closed()
     }
 }
 
-impl fmt::Debug for Connection {
+impl<R> fmt::Debug for Connection<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&*self.inner, f)
     }

@@ -43,7 +43,9 @@ pub use copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
 pub use pipeline::Pipeline;
 pub use pool::Pool;
 pub use tidepool_async::{
-    BinaryCopyOutRow, ConnectionSettings, Error, HealthCheck, IsolationLevel, Piped, PoolConfig,
-    Row, Settings, SimpleQueryMessage, Stats, ToSql, Type, metrics, tokio_postgres,
+    BinaryCopyOutRow, ClassRow, ConnectionSettings, Dict, DictRow, Error, HealthCheck,
+    IsolationLevel, JsonRow, Piped, PoolConfig, Row, RowError, RowFactory, ScalarRow, Settings,
+    SimpleQueryMessage, Stats, ToSql, TupleRow, Type, Value, class_row, metrics, scalar_row,
+    tokio_postgres,
 };
 pub use transaction::{Cursor, Transaction, TransactionBuilder};

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use tidepool_async::{Error, PoolConfig, Stats};
+use tidepool_async::{Error, PoolConfig, RowFactory, Stats, TupleRow};
 
 use crate::builder::PoolBuilder;
 use crate::connection::PooledConnection;
@@ -18,9 +18,11 @@ use crate::runtime::Blocker;
 ///
 /// Its blocking methods return an error, instead of blocking, when called
 /// from a thread that runs an async runtime: use the async pool there.
+///
+/// `R` is the pool's row factory, as for [`tidepool_async::Pool`].
 #[derive(Clone)]
-pub struct Pool {
-    inner: tidepool_async::Pool,
+pub struct Pool<R = TupleRow> {
+    inner: tidepool_async::Pool<R>,
     blocker: Blocker,
 }
 
@@ -52,11 +54,9 @@ impl Pool {
     pub fn from_settings(settings: &crate::Settings) -> Result<Pool, Error> {
         PoolBuilder::new(settings.pool_builder()?).build()
     }
+}
 
-    pub(crate) fn new(inner: tidepool_async::Pool, blocker: Blocker) -> Self {
-        Self { inner, blocker }
-    }
-
+impl<R: RowFactory + Clone> Pool<R> {
     /// Checks out a connection, blocking at most the pool's `timeout`. The
     /// checkout remembers where it was called, for the warnings of
     /// `slow_checkout_warning` and `leak_detection_threshold`.
@@ -66,7 +66,7 @@ impl Pool {
     /// As [`tidepool_async::Pool::get`], and an error when called inside an
     /// async runtime.
     #[track_caller]
-    pub fn get(&self) -> Result<PooledConnection, Error> {
+    pub fn get(&self) -> Result<PooledConnection<R>, Error> {
         let conn = self.blocker.block_on("Pool::get", self.inner.get())?;
         Ok(PooledConnection::new(conn, self.blocker.clone()))
     }
@@ -77,11 +77,31 @@ impl Pool {
     ///
     /// As for [`get`](Pool::get).
     #[track_caller]
-    pub fn get_timeout(&self, timeout: Duration) -> Result<PooledConnection, Error> {
+    pub fn get_timeout(&self, timeout: Duration) -> Result<PooledConnection<R>, Error> {
         let conn = self
             .blocker
             .block_on("Pool::get_timeout", self.inner.get_timeout(timeout))?;
         Ok(PooledConnection::new(conn, self.blocker.clone()))
+    }
+}
+
+impl<R> Pool<R> {
+    pub(crate) fn new(inner: tidepool_async::Pool<R>, blocker: Blocker) -> Self {
+        Self { inner, blocker }
+    }
+
+    /// A handle to the same pool whose checkouts use another row factory,
+    /// as [`tidepool_async::Pool::with_row_factory`].
+    pub fn with_row_factory<F: RowFactory + Clone>(&self, rows: F) -> Pool<F> {
+        Pool {
+            inner: self.inner.with_row_factory(rows),
+            blocker: self.blocker.clone(),
+        }
+    }
+
+    /// The pool's row factory.
+    pub fn row_factory(&self) -> &R {
+        self.inner.row_factory()
     }
 
     /// Blocks until `min_size` connections are open, at most the pool's
@@ -175,12 +195,12 @@ impl Pool {
     }
 
     /// The async pool behind this one, to share it with async code.
-    pub fn as_async(&self) -> &tidepool_async::Pool {
+    pub fn as_async(&self) -> &tidepool_async::Pool<R> {
         &self.inner
     }
 }
 
-impl fmt::Debug for Pool {
+impl<R> fmt::Debug for Pool<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.inner, f)
     }

@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-use tidepool_async::{Error, IsolationLevel, Row, SimpleQueryMessage, ToSql, Type};
+use tidepool_async::{
+    Error, IsolationLevel, RowFactory, SimpleQueryMessage, ToSql, TupleRow, Type,
+};
 
 use crate::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
 use crate::pipeline::Pipeline;
@@ -12,51 +14,68 @@ use crate::runtime::Blocker;
 /// [`tidepool_async::Transaction`], blocking. It commits only through
 /// [`commit`](Transaction::commit) and rolls back when dropped any other
 /// way, a panic included.
-pub struct Transaction<'a> {
-    inner: tidepool_async::Transaction<'a>,
+///
+/// Its queries build rows with the connection's row factory `R`.
+pub struct Transaction<'a, R = TupleRow> {
+    inner: tidepool_async::Transaction<'a, R>,
     blocker: &'a Blocker,
 }
 
-impl<'a> Transaction<'a> {
-    pub(crate) fn new(inner: tidepool_async::Transaction<'a>, blocker: &'a Blocker) -> Self {
+impl<'a, R: Sync> Transaction<'a, R> {
+    pub(crate) fn new(inner: tidepool_async::Transaction<'a, R>, blocker: &'a Blocker) -> Self {
         Self { inner, blocker }
     }
 
-    /// Runs a statement and returns its rows.
+    /// Runs a statement and returns its rows, each built by `factory`
+    /// instead of the connection's row factory.
     ///
     /// # Errors
     ///
-    /// The server's error (the transaction is then aborted), or an error
-    /// when called inside an async runtime.
-    pub fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, Error> {
-        self.blocker
-            .block_on("Transaction::query", self.inner.query(sql, params))
-    }
-
-    /// Runs a statement that returns exactly one row.
-    ///
-    /// # Errors
-    ///
-    /// As [`query`](Transaction::query), and an error when the statement
-    /// returns no row or more than one.
-    pub fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
-        self.blocker
-            .block_on("Transaction::query_one", self.inner.query_one(sql, params))
-    }
-
-    /// Runs a statement that returns at most one row.
-    ///
-    /// # Errors
-    ///
-    /// As [`query`](Transaction::query), and an error when the statement
-    /// returns more than one row.
-    pub fn query_opt(
+    /// As for [`query`](Transaction::query).
+    pub fn query_with<F: RowFactory + ?Sized>(
         &self,
+        factory: &F,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<Row>, Error> {
-        self.blocker
-            .block_on("Transaction::query_opt", self.inner.query_opt(sql, params))
+    ) -> Result<Vec<F::Output>, Error> {
+        self.blocker.block_on(
+            "Transaction::query_with",
+            self.inner.query_with(factory, sql, params),
+        )
+    }
+
+    /// Runs a statement that returns exactly one row, built by `factory`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`query_one`](Transaction::query_one).
+    pub fn query_one_with<F: RowFactory + ?Sized>(
+        &self,
+        factory: &F,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<F::Output, Error> {
+        self.blocker.block_on(
+            "Transaction::query_one_with",
+            self.inner.query_one_with(factory, sql, params),
+        )
+    }
+
+    /// Runs a statement that returns at most one row, built by `factory`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`query_opt`](Transaction::query_opt).
+    pub fn query_opt_with<F: RowFactory + ?Sized>(
+        &self,
+        factory: &F,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<F::Output>, Error> {
+        self.blocker.block_on(
+            "Transaction::query_opt_with",
+            self.inner.query_opt_with(factory, sql, params),
+        )
     }
 
     /// Runs a statement and returns the number of rows it changed.
@@ -171,7 +190,7 @@ impl<'a> Transaction<'a> {
         &'t self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Cursor<'t>, Error> {
+    ) -> Result<Cursor<'t, R>, Error> {
         let inner = self
             .blocker
             .block_on("Transaction::cursor", self.inner.cursor(sql, params))?;
@@ -187,7 +206,7 @@ impl<'a> Transaction<'a> {
     ///
     /// The server's error for `SAVEPOINT`, or an error when called inside
     /// an async runtime.
-    pub fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
+    pub fn transaction(&mut self) -> Result<Transaction<'_, R>, Error> {
         let blocker = self.blocker;
         let inner = blocker.block_on("Transaction::transaction", self.inner.transaction())?;
         Ok(Transaction { inner, blocker })
@@ -215,7 +234,51 @@ impl<'a> Transaction<'a> {
     }
 }
 
-impl fmt::Debug for Transaction<'_> {
+impl<R: RowFactory + Sync> Transaction<'_, R> {
+    /// Runs a statement and returns its rows, built by the connection's
+    /// row factory.
+    ///
+    /// # Errors
+    ///
+    /// The server's error (the transaction is then aborted), or an error
+    /// when called inside an async runtime.
+    pub fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<R::Output>, Error> {
+        self.blocker
+            .block_on("Transaction::query", self.inner.query(sql, params))
+    }
+
+    /// Runs a statement that returns exactly one row.
+    ///
+    /// # Errors
+    ///
+    /// As [`query`](Transaction::query), and an error when the statement
+    /// returns no row or more than one.
+    pub fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<R::Output, Error> {
+        self.blocker
+            .block_on("Transaction::query_one", self.inner.query_one(sql, params))
+    }
+
+    /// Runs a statement that returns at most one row.
+    ///
+    /// # Errors
+    ///
+    /// As [`query`](Transaction::query), and an error when the statement
+    /// returns more than one row.
+    pub fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<R::Output>, Error> {
+        self.blocker
+            .block_on("Transaction::query_opt", self.inner.query_opt(sql, params))
+    }
+}
+
+impl<R> fmt::Debug for Transaction<'_, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Transaction").finish_non_exhaustive()
     }
@@ -223,19 +286,19 @@ impl fmt::Debug for Transaction<'_> {
 
 /// A server-side cursor of a blocking transaction, as
 /// [`tidepool_async::Cursor`].
-pub struct Cursor<'t> {
-    inner: tidepool_async::Cursor<'t>,
+pub struct Cursor<'t, R = TupleRow> {
+    inner: tidepool_async::Cursor<'t, R>,
     blocker: &'t Blocker,
 }
 
-impl Cursor<'_> {
+impl<R: RowFactory + Sync> Cursor<'_, R> {
     /// Reads the next `max_rows` rows (fewer at the end); an empty chunk
     /// means the result is exhausted.
     ///
     /// # Errors
     ///
     /// The server's error, or an error when called inside an async runtime.
-    pub fn fetch(&mut self, max_rows: u32) -> Result<Vec<Row>, Error> {
+    pub fn fetch(&mut self, max_rows: u32) -> Result<Vec<R::Output>, Error> {
         self.blocker
             .block_on("Cursor::fetch", self.inner.fetch(max_rows))
     }
@@ -246,7 +309,7 @@ impl Cursor<'_> {
     }
 }
 
-impl fmt::Debug for Cursor<'_> {
+impl<R> fmt::Debug for Cursor<'_, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.inner, f)
     }
@@ -254,13 +317,16 @@ impl fmt::Debug for Cursor<'_> {
 
 /// Builds a blocking transaction with non-default settings: start from
 /// [`Connection::build_transaction`](crate::Connection::build_transaction).
-pub struct TransactionBuilder<'a> {
-    inner: tidepool_async::TransactionBuilder<'a>,
+pub struct TransactionBuilder<'a, R = TupleRow> {
+    inner: tidepool_async::TransactionBuilder<'a, R>,
     blocker: &'a Blocker,
 }
 
-impl<'a> TransactionBuilder<'a> {
-    pub(crate) fn new(inner: tidepool_async::TransactionBuilder<'a>, blocker: &'a Blocker) -> Self {
+impl<'a, R> TransactionBuilder<'a, R> {
+    pub(crate) fn new(
+        inner: tidepool_async::TransactionBuilder<'a, R>,
+        blocker: &'a Blocker,
+    ) -> Self {
         Self { inner, blocker }
     }
 
@@ -289,7 +355,10 @@ impl<'a> TransactionBuilder<'a> {
     ///
     /// The server's error for `BEGIN`, or an error when called inside an
     /// async runtime.
-    pub fn start(self) -> Result<Transaction<'a>, Error> {
+    pub fn start(self) -> Result<Transaction<'a, R>, Error>
+    where
+        R: Sync,
+    {
         let inner = self
             .blocker
             .block_on("TransactionBuilder::start", self.inner.start())?;
@@ -297,7 +366,7 @@ impl<'a> TransactionBuilder<'a> {
     }
 }
 
-impl fmt::Debug for TransactionBuilder<'_> {
+impl<R> fmt::Debug for TransactionBuilder<'_, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TransactionBuilder").finish_non_exhaustive()
     }

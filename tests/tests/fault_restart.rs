@@ -24,30 +24,19 @@ const WARM_UP: Duration = Duration::from_secs(2);
 /// Load after the first success on the restarted server.
 const COOL_DOWN: Duration = Duration::from_secs(2);
 
-/// A connection as the test can tell it apart from others: where the pool
-/// keeps it and when it was opened (an address may be reused by a later
-/// connection, an opening time within a few milliseconds may not).
+/// A connection as the test can tell it apart from others.
 #[derive(Clone, Copy, Debug)]
 struct Identity {
-    address: usize,
-    opened: Instant,
+    id: u64,
 }
 
 impl Identity {
     fn of(conn: &PooledConnection) -> Self {
-        Identity {
-            address: std::ptr::from_ref::<tidepool_async::Connection>(conn) as usize,
-            opened: Instant::now() - PooledConnection::age(conn),
-        }
+        Identity { id: conn.id() }
     }
 
     fn same_as(&self, other: &Identity) -> bool {
-        let apart = if self.opened > other.opened {
-            self.opened - other.opened
-        } else {
-            other.opened - self.opened
-        };
-        self.address == other.address && apart < Duration::from_millis(50)
+        self.id == other.id
     }
 }
 
