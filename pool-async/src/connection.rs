@@ -10,10 +10,8 @@ use tokio_postgres::{CancelToken, Client, SimpleQueryMessage};
 
 use crate::cache::{CacheSettings, StatementCache, StatementCacheStats};
 use crate::cancel::Canceller;
-use crate::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
 use crate::error::Error;
 use crate::execute::{Session, lock};
-use crate::pipeline::Pipeline;
 use crate::rows::{RowFactory, TupleRow};
 use crate::tracker::Tracker;
 use crate::transaction::{Transaction, TransactionBuilder, TransactionFuture};
@@ -142,113 +140,9 @@ impl<R> Connection<R> {
         self.tracker.query_timeout = timeout;
     }
 
-    /// Runs a statement and returns its rows, each built by `factory`
-    /// instead of the connection's row factory.
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: &tidepool_async::Connection) -> Result<(), tidepool_async::Error> {
-    /// use tidepool_async::scalar_row;
-    ///
-    /// let ids: Vec<i64> = conn.query_with(&scalar_row(), "SELECT id FROM users", &[]).await?;
-    /// # Ok(()) }
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// The server's error, a connection error, or the factory's error
-    /// ([`Error::is_row`]).
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the future does not corrupt the connection: the statement
-    /// may still run on the server, and the pool resets the connection
-    /// before anyone else uses it.
-    pub async fn query_with<F: RowFactory + ?Sized>(
-        &self,
-        factory: &F,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<F::Output>, Error> {
-        self.session().query_with(factory, sql, params).await
-    }
-
-    /// Runs a statement that returns exactly one row, built by `factory`.
-    ///
-    /// # Errors
-    ///
-    /// As [`query_with`](Connection::query_with), and an error when the
-    /// statement returns no row or more than one.
-    ///
-    /// # Cancel safety
-    ///
-    /// As for [`query_with`](Connection::query_with).
-    pub async fn query_one_with<F: RowFactory + ?Sized>(
-        &self,
-        factory: &F,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<F::Output, Error> {
-        self.session().query_one_with(factory, sql, params).await
-    }
-
-    /// Runs a statement that returns at most one row, built by `factory`.
-    ///
-    /// # Errors
-    ///
-    /// As [`query_with`](Connection::query_with), and an error when the
-    /// statement returns more than one row.
-    ///
-    /// # Cancel safety
-    ///
-    /// As for [`query_with`](Connection::query_with).
-    pub async fn query_opt_with<F: RowFactory + ?Sized>(
-        &self,
-        factory: &F,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<F::Output>, Error> {
-        self.session().query_opt_with(factory, sql, params).await
-    }
-
-    /// Runs a statement and returns the number of rows it changed.
-    ///
-    /// # Errors
-    ///
-    /// As for [`query`](Connection::query).
-    ///
-    /// # Cancel safety
-    ///
-    /// As for [`query`](Connection::query).
-    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
-        self.session().execute(sql, params).await
-    }
-
-    /// Runs one or more statements separated by semicolons, without
-    /// parameters, through the simple query protocol.
-    ///
-    /// # Errors
-    ///
-    /// The first statement's error; the statements after it do not run.
-    ///
-    /// # Cancel safety
-    ///
-    /// As for [`query`](Connection::query).
-    pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
-        self.session().batch_execute(sql).await
-    }
-
-    /// Runs one or more statements through the simple query protocol and
-    /// returns their rows as text.
-    ///
-    /// # Errors
-    ///
-    /// As for [`batch_execute`](Connection::batch_execute).
-    ///
-    /// # Cancel safety
-    ///
-    /// As for [`query`](Connection::query).
-    pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
-        self.session().simple_query(sql).await
+    crate::methods::statement_methods! {
+        errors: "The server's error, or a connection error.",
+        cancel: "Dropping the future does not corrupt the connection: the statement may still run on the server, and the pool resets the connection before anyone else uses it.",
     }
 
     /// Begins a transaction. It commits only through
@@ -267,85 +161,6 @@ impl<R> Connection<R> {
         R: Sync,
     {
         self.build_transaction().start().await
-    }
-
-    /// Starts a pipeline: statements sent together, without waiting for
-    /// each reply, their results collected in order.
-    ///
-    /// ```no_run
-    /// # async fn demo(conn: &tidepool_async::Connection) -> Result<(), tidepool_async::Error> {
-    /// let results = conn
-    ///     .pipeline()
-    ///     .execute("UPDATE counters SET n = n + 1 WHERE id = $1", &[&1i32])
-    ///     .query("SELECT n FROM counters WHERE id = $1", &[&1i32])
-    ///     .run()
-    ///     .await;
-    /// for (i, result) in results.iter().enumerate() {
-    ///     if let Err(error) = result {
-    ///         eprintln!("statement {i} failed: {error}");
-    ///     }
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub fn pipeline(&self) -> Pipeline<'_> {
-        Pipeline::new(self.session())
-    }
-
-    /// Starts `COPY ... FROM STDIN (FORMAT binary)`: rows are written one at
-    /// a time with [`CopyInWriter::write_row`], their values of the declared
-    /// column `types`, and streamed to the server as they go.
-    ///
-    /// # Errors
-    ///
-    /// The server's error for the statement.
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the future leaves the connection to be reset by the pool.
-    pub async fn copy_in_rows(&self, sql: &str, types: &[Type]) -> Result<CopyInWriter<'_>, Error> {
-        self.session().copy_in_rows(sql, types).await
-    }
-
-    /// Starts `COPY ... FROM STDIN`, fed raw bytes in the statement's format
-    /// (text, CSV or binary) with [`CopyIn::write`].
-    ///
-    /// # Errors
-    ///
-    /// The server's error for the statement.
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the future leaves the connection to be reset by the pool.
-    pub async fn copy_in(&self, sql: &str) -> Result<CopyIn<'_>, Error> {
-        self.session().copy_in(sql).await
-    }
-
-    /// Starts `COPY ... TO STDOUT`, read as raw chunks with
-    /// [`CopyOut::next_chunk`].
-    ///
-    /// # Errors
-    ///
-    /// The server's error for the statement.
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the future leaves the connection to be reset by the pool.
-    pub async fn copy_out(&self, sql: &str) -> Result<CopyOut<'_>, Error> {
-        self.session().copy_out(sql).await
-    }
-
-    /// Starts `COPY ... TO STDOUT (FORMAT binary)`, read a row at a time with
-    /// [`CopyOutRows::next_row`], the columns of the declared `types`.
-    ///
-    /// # Errors
-    ///
-    /// The server's error for the statement.
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the future leaves the connection to be reset by the pool.
-    pub async fn copy_out_rows(&self, sql: &str, types: &[Type]) -> Result<CopyOutRows<'_>, Error> {
-        self.session().copy_out_rows(sql, types).await
     }
 
     /// Runs `work` in a transaction: commits when it returns `Ok`, rolls
@@ -487,61 +302,9 @@ impl<R> Connection<R> {
 }
 
 impl<R: RowFactory> Connection<R> {
-    /// Runs a statement and returns its rows, built by the connection's
-    /// [row factory](Connection::row_factory).
-    ///
-    /// # Errors
-    ///
-    /// The server's error, a connection error, or the factory's error
-    /// ([`Error::is_row`]).
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the future does not corrupt the connection: the statement
-    /// may still run on the server, and the pool resets the connection
-    /// before anyone else uses it.
-    pub async fn query(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<R::Output>, Error> {
-        self.session().query_with(&self.rows, sql, params).await
-    }
-
-    /// Runs a statement that returns exactly one row.
-    ///
-    /// # Errors
-    ///
-    /// As [`query`](Connection::query), and an error when the statement
-    /// returns no row or more than one.
-    ///
-    /// # Cancel safety
-    ///
-    /// As for [`query`](Connection::query).
-    pub async fn query_one(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<R::Output, Error> {
-        self.session().query_one_with(&self.rows, sql, params).await
-    }
-
-    /// Runs a statement that returns at most one row.
-    ///
-    /// # Errors
-    ///
-    /// As [`query`](Connection::query), and an error when the statement
-    /// returns more than one row.
-    ///
-    /// # Cancel safety
-    ///
-    /// As for [`query`](Connection::query).
-    pub async fn query_opt(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<R::Output>, Error> {
-        self.session().query_opt_with(&self.rows, sql, params).await
+    crate::methods::factory_queries! {
+        errors: "The server's error, or a connection error.",
+        cancel: "Dropping the future does not corrupt the connection: the statement may still run on the server, and the pool resets the connection before anyone else uses it.",
     }
 }
 

@@ -48,6 +48,7 @@ mod guard;
 mod hooks;
 mod infer;
 mod manager;
+mod methods;
 mod pipeline;
 mod pool;
 mod rows;

@@ -7,11 +7,9 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{IsolationLevel, SimpleQueryMessage};
 
 use crate::cache::StatementCache;
-use crate::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
 use crate::cursor::Cursor;
 use crate::error::Error;
 use crate::execute::Session;
-use crate::pipeline::Pipeline;
 use crate::rows::{RowFactory, TupleRow};
 use crate::tracker::Tracker;
 
@@ -61,70 +59,6 @@ impl<'a, R: Sync> Transaction<'a, R> {
         &self.inner
     }
 
-    /// Starts a pipeline: statements sent together, without waiting for
-    /// each reply, their results collected in order.
-    ///
-    pub fn pipeline(&self) -> Pipeline<'_> {
-        Pipeline::new(self.session())
-    }
-
-    /// Starts `COPY ... FROM STDIN (FORMAT binary)`: rows are written one at
-    /// a time with [`CopyInWriter::write_row`], their values of the declared
-    /// column `types`, and streamed to the server as they go.
-    ///
-    /// # Errors
-    ///
-    /// The server's error for the statement.
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the future leaves the connection to be reset by the pool.
-    pub async fn copy_in_rows(&self, sql: &str, types: &[Type]) -> Result<CopyInWriter<'_>, Error> {
-        self.session().copy_in_rows(sql, types).await
-    }
-
-    /// Starts `COPY ... FROM STDIN`, fed raw bytes in the statement's format
-    /// (text, CSV or binary) with [`CopyIn::write`].
-    ///
-    /// # Errors
-    ///
-    /// The server's error for the statement.
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the future leaves the connection to be reset by the pool.
-    pub async fn copy_in(&self, sql: &str) -> Result<CopyIn<'_>, Error> {
-        self.session().copy_in(sql).await
-    }
-
-    /// Starts `COPY ... TO STDOUT`, read as raw chunks with
-    /// [`CopyOut::next_chunk`].
-    ///
-    /// # Errors
-    ///
-    /// The server's error for the statement.
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the future leaves the connection to be reset by the pool.
-    pub async fn copy_out(&self, sql: &str) -> Result<CopyOut<'_>, Error> {
-        self.session().copy_out(sql).await
-    }
-
-    /// Starts `COPY ... TO STDOUT (FORMAT binary)`, read a row at a time with
-    /// [`CopyOutRows::next_row`], the columns of the declared `types`.
-    ///
-    /// # Errors
-    ///
-    /// The server's error for the statement.
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the future leaves the connection to be reset by the pool.
-    pub async fn copy_out_rows(&self, sql: &str, types: &[Type]) -> Result<CopyOutRows<'_>, Error> {
-        self.session().copy_out_rows(sql, types).await
-    }
-
     /// Opens a server-side cursor over the result of a statement, to read
     /// it in chunks ([`Cursor::fetch`]) instead of all at once.
     ///
@@ -157,102 +91,9 @@ impl<'a, R: Sync> Transaction<'a, R> {
         self.rows
     }
 
-    /// Runs a statement and returns its rows, each built by `factory`
-    /// instead of the connection's row factory.
-    ///
-    /// # Errors
-    ///
-    /// The server's error (the transaction is then aborted and can only
-    /// roll back), or the factory's error ([`Error::is_row`]).
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the future leaves the connection to be reset by the pool.
-    pub async fn query_with<F: RowFactory + ?Sized>(
-        &self,
-        factory: &F,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<F::Output>, Error> {
-        self.session().query_with(factory, sql, params).await
-    }
-
-    /// Runs a statement that returns exactly one row, built by `factory`.
-    ///
-    /// # Errors
-    ///
-    /// As [`query_with`](Transaction::query_with), and an error when the
-    /// statement returns no row or more than one.
-    ///
-    /// # Cancel safety
-    ///
-    /// As for [`query_with`](Transaction::query_with).
-    pub async fn query_one_with<F: RowFactory + ?Sized>(
-        &self,
-        factory: &F,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<F::Output, Error> {
-        self.session().query_one_with(factory, sql, params).await
-    }
-
-    /// Runs a statement that returns at most one row, built by `factory`.
-    ///
-    /// # Errors
-    ///
-    /// As [`query_with`](Transaction::query_with), and an error when the
-    /// statement returns more than one row.
-    ///
-    /// # Cancel safety
-    ///
-    /// As for [`query_with`](Transaction::query_with).
-    pub async fn query_opt_with<F: RowFactory + ?Sized>(
-        &self,
-        factory: &F,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<F::Output>, Error> {
-        self.session().query_opt_with(factory, sql, params).await
-    }
-
-    /// Runs a statement and returns the number of rows it changed.
-    ///
-    /// # Errors
-    ///
-    /// As for [`query`](Transaction::query).
-    ///
-    /// # Cancel safety
-    ///
-    /// As for [`query`](Transaction::query).
-    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
-        self.session().execute(sql, params).await
-    }
-
-    /// Runs statements separated by semicolons, without parameters.
-    ///
-    /// # Errors
-    ///
-    /// As for [`query`](Transaction::query).
-    ///
-    /// # Cancel safety
-    ///
-    /// As for [`query`](Transaction::query).
-    pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
-        self.session().batch_execute(sql).await
-    }
-
-    /// Runs statements through the simple query protocol and returns their
-    /// rows as text.
-    ///
-    /// # Errors
-    ///
-    /// As for [`query`](Transaction::query).
-    ///
-    /// # Cancel safety
-    ///
-    /// As for [`query`](Transaction::query).
-    pub async fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
-        self.session().simple_query(sql).await
+    crate::methods::statement_methods! {
+        errors: "The server's error (the transaction is then aborted and can only roll back, or roll back to a savepoint), or a connection error.",
+        cancel: "Dropping the future leaves the connection to be reset by the pool.",
     }
 
     /// Opens a nested transaction: a savepoint that this transaction
@@ -311,60 +152,9 @@ impl<'a, R: Sync> Transaction<'a, R> {
 }
 
 impl<R: RowFactory + Sync> Transaction<'_, R> {
-    /// Runs a statement and returns its rows, built by the connection's
-    /// row factory.
-    ///
-    /// # Errors
-    ///
-    /// The server's error (the transaction is then aborted and can only
-    /// roll back, or roll back to a savepoint), or the factory's error
-    /// ([`Error::is_row`]).
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the future leaves the connection to be reset by the pool.
-    pub async fn query(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<R::Output>, Error> {
-        self.session().query_with(self.rows, sql, params).await
-    }
-
-    /// Runs a statement that returns exactly one row.
-    ///
-    /// # Errors
-    ///
-    /// As [`query`](Transaction::query), and an error when the statement
-    /// returns no row or more than one.
-    ///
-    /// # Cancel safety
-    ///
-    /// As for [`query`](Transaction::query).
-    pub async fn query_one(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<R::Output, Error> {
-        self.session().query_one_with(self.rows, sql, params).await
-    }
-
-    /// Runs a statement that returns at most one row.
-    ///
-    /// # Errors
-    ///
-    /// As [`query`](Transaction::query), and an error when the statement
-    /// returns more than one row.
-    ///
-    /// # Cancel safety
-    ///
-    /// As for [`query`](Transaction::query).
-    pub async fn query_opt(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<R::Output>, Error> {
-        self.session().query_opt_with(self.rows, sql, params).await
+    crate::methods::factory_queries! {
+        errors: "The server's error (the transaction is then aborted and can only roll back, or roll back to a savepoint), or a connection error.",
+        cancel: "Dropping the future leaves the connection to be reset by the pool.",
     }
 }
 

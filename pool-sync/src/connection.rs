@@ -7,8 +7,6 @@ use std::time::Duration;
 use tidepool_async::tokio_postgres::CancelToken;
 use tidepool_async::{Error, RowFactory, SimpleQueryMessage, ToSql, TupleRow, Type};
 
-use crate::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
-use crate::pipeline::Pipeline;
 use crate::runtime::Blocker;
 use crate::transaction::{Transaction, TransactionBuilder};
 
@@ -79,102 +77,11 @@ pub struct Connection<R = TupleRow> {
 }
 
 impl<R: RowFactory> Connection<R> {
-    /// Runs a statement and returns its rows, built by the connection's
-    /// row factory.
-    ///
-    /// # Errors
-    ///
-    /// The server's error, a connection error, the factory's error
-    /// ([`Error::is_row`]), or an error when called inside an async
-    /// runtime.
-    pub fn query(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<R::Output>, Error> {
-        self.blocker
-            .block_on("Connection::query", self.inner.query(sql, params))
-    }
-
-    /// Runs a statement that returns exactly one row.
-    ///
-    /// # Errors
-    ///
-    /// As [`query`](Connection::query), and an error when the statement
-    /// returns no row or more than one.
-    pub fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<R::Output, Error> {
-        self.blocker
-            .block_on("Connection::query_one", self.inner.query_one(sql, params))
-    }
-
-    /// Runs a statement that returns at most one row.
-    ///
-    /// # Errors
-    ///
-    /// As [`query`](Connection::query), and an error when the statement
-    /// returns more than one row.
-    pub fn query_opt(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<R::Output>, Error> {
-        self.blocker
-            .block_on("Connection::query_opt", self.inner.query_opt(sql, params))
-    }
+    crate::methods::blocking_factory_queries!("Connection");
 }
 
 impl<R> Connection<R> {
-    /// Runs a statement and returns its rows, each built by `factory`
-    /// instead of the connection's row factory.
-    ///
-    /// # Errors
-    ///
-    /// As for [`query`](Connection::query).
-    pub fn query_with<F: RowFactory + ?Sized>(
-        &self,
-        factory: &F,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<F::Output>, Error> {
-        self.blocker.block_on(
-            "Connection::query_with",
-            self.inner.query_with(factory, sql, params),
-        )
-    }
-
-    /// Runs a statement that returns exactly one row, built by `factory`.
-    ///
-    /// # Errors
-    ///
-    /// As for [`query_one`](Connection::query_one).
-    pub fn query_one_with<F: RowFactory + ?Sized>(
-        &self,
-        factory: &F,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<F::Output, Error> {
-        self.blocker.block_on(
-            "Connection::query_one_with",
-            self.inner.query_one_with(factory, sql, params),
-        )
-    }
-
-    /// Runs a statement that returns at most one row, built by `factory`.
-    ///
-    /// # Errors
-    ///
-    /// As for [`query_opt`](Connection::query_opt).
-    pub fn query_opt_with<F: RowFactory + ?Sized>(
-        &self,
-        factory: &F,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<F::Output>, Error> {
-        self.blocker.block_on(
-            "Connection::query_opt_with",
-            self.inner.query_opt_with(factory, sql, params),
-        )
-    }
+    crate::methods::blocking_statement_methods!("Connection");
 
     /// The row factory of [`query`](Connection::query) and its kin.
     pub fn row_factory(&self) -> &R {
@@ -184,37 +91,6 @@ impl<R> Connection<R> {
     /// Replaces the row factory with another of the same type.
     pub fn set_row_factory(&mut self, rows: R) {
         self.inner.set_row_factory(rows);
-    }
-
-    /// Runs a statement and returns the number of rows it changed.
-    ///
-    /// # Errors
-    ///
-    /// As for [`query`](Connection::query).
-    pub fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
-        self.blocker
-            .block_on("Connection::execute", self.inner.execute(sql, params))
-    }
-
-    /// Runs statements separated by semicolons, without parameters.
-    ///
-    /// # Errors
-    ///
-    /// The first statement's error; the statements after it do not run.
-    pub fn batch_execute(&self, sql: &str) -> Result<(), Error> {
-        self.blocker
-            .block_on("Connection::batch_execute", self.inner.batch_execute(sql))
-    }
-
-    /// Runs statements through the simple query protocol and returns their
-    /// rows as text.
-    ///
-    /// # Errors
-    ///
-    /// As for [`batch_execute`](Connection::batch_execute).
-    pub fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
-        self.blocker
-            .block_on("Connection::simple_query", self.inner.simple_query(sql))
     }
 
     /// Begins a transaction, which commits only through
@@ -231,76 +107,6 @@ impl<R> Connection<R> {
         let Connection { inner, blocker } = self;
         let tx = blocker.block_on("Connection::transaction", inner.transaction())?;
         Ok(Transaction::new(tx, blocker))
-    }
-
-    /// Starts a pipeline, as [`tidepool_async::Connection::pipeline`].
-    pub fn pipeline(&self) -> Pipeline<'_> {
-        Pipeline {
-            inner: self.inner.pipeline(),
-            blocker: &self.blocker,
-        }
-    }
-
-    /// Starts a binary `COPY ... FROM STDIN`, as
-    /// [`tidepool_async::Connection::copy_in_rows`].
-    ///
-    /// # Errors
-    ///
-    /// The server's error, or an error when called inside an async runtime.
-    pub fn copy_in_rows(&self, sql: &str, types: &[Type]) -> Result<CopyInWriter<'_>, Error> {
-        let inner = self
-            .blocker
-            .block_on("copy_in_rows", self.inner.copy_in_rows(sql, types))?;
-        Ok(CopyInWriter {
-            inner,
-            blocker: &self.blocker,
-        })
-    }
-
-    /// Starts a `COPY ... FROM STDIN` fed raw bytes, as
-    /// [`tidepool_async::Connection::copy_in`].
-    ///
-    /// # Errors
-    ///
-    /// The server's error, or an error when called inside an async runtime.
-    pub fn copy_in(&self, sql: &str) -> Result<CopyIn<'_>, Error> {
-        let inner = self.blocker.block_on("copy_in", self.inner.copy_in(sql))?;
-        Ok(CopyIn {
-            inner,
-            blocker: &self.blocker,
-        })
-    }
-
-    /// Starts a `COPY ... TO STDOUT` read as raw chunks, as
-    /// [`tidepool_async::Connection::copy_out`].
-    ///
-    /// # Errors
-    ///
-    /// The server's error, or an error when called inside an async runtime.
-    pub fn copy_out(&self, sql: &str) -> Result<CopyOut<'_>, Error> {
-        let inner = self
-            .blocker
-            .block_on("copy_out", self.inner.copy_out(sql))?;
-        Ok(CopyOut {
-            inner,
-            blocker: &self.blocker,
-        })
-    }
-
-    /// Starts a binary `COPY ... TO STDOUT` read a row at a time, as
-    /// [`tidepool_async::Connection::copy_out_rows`].
-    ///
-    /// # Errors
-    ///
-    /// The server's error, or an error when called inside an async runtime.
-    pub fn copy_out_rows(&self, sql: &str, types: &[Type]) -> Result<CopyOutRows<'_>, Error> {
-        let inner = self
-            .blocker
-            .block_on("copy_out_rows", self.inner.copy_out_rows(sql, types))?;
-        Ok(CopyOutRows {
-            inner,
-            blocker: &self.blocker,
-        })
     }
 
     /// Runs `work` in a transaction: commits when it returns `Ok`, rolls

@@ -31,6 +31,7 @@ mod builder;
 mod callback;
 mod connection;
 mod copy;
+mod methods;
 mod pipeline;
 mod pool;
 mod runtime;

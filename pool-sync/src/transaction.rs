@@ -6,8 +6,6 @@ use tidepool_async::{
     Error, IsolationLevel, RowFactory, SimpleQueryMessage, ToSql, TupleRow, Type,
 };
 
-use crate::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
-use crate::pipeline::Pipeline;
 use crate::runtime::Blocker;
 
 /// A transaction on a blocking connection: the methods of
@@ -26,158 +24,7 @@ impl<'a, R: Sync> Transaction<'a, R> {
         Self { inner, blocker }
     }
 
-    /// Runs a statement and returns its rows, each built by `factory`
-    /// instead of the connection's row factory.
-    ///
-    /// # Errors
-    ///
-    /// As for [`query`](Transaction::query).
-    pub fn query_with<F: RowFactory + ?Sized>(
-        &self,
-        factory: &F,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<F::Output>, Error> {
-        self.blocker.block_on(
-            "Transaction::query_with",
-            self.inner.query_with(factory, sql, params),
-        )
-    }
-
-    /// Runs a statement that returns exactly one row, built by `factory`.
-    ///
-    /// # Errors
-    ///
-    /// As for [`query_one`](Transaction::query_one).
-    pub fn query_one_with<F: RowFactory + ?Sized>(
-        &self,
-        factory: &F,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<F::Output, Error> {
-        self.blocker.block_on(
-            "Transaction::query_one_with",
-            self.inner.query_one_with(factory, sql, params),
-        )
-    }
-
-    /// Runs a statement that returns at most one row, built by `factory`.
-    ///
-    /// # Errors
-    ///
-    /// As for [`query_opt`](Transaction::query_opt).
-    pub fn query_opt_with<F: RowFactory + ?Sized>(
-        &self,
-        factory: &F,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<F::Output>, Error> {
-        self.blocker.block_on(
-            "Transaction::query_opt_with",
-            self.inner.query_opt_with(factory, sql, params),
-        )
-    }
-
-    /// Runs a statement and returns the number of rows it changed.
-    ///
-    /// # Errors
-    ///
-    /// As for [`query`](Transaction::query).
-    pub fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
-        self.blocker
-            .block_on("Transaction::execute", self.inner.execute(sql, params))
-    }
-
-    /// Runs statements separated by semicolons, without parameters.
-    ///
-    /// # Errors
-    ///
-    /// As for [`query`](Transaction::query).
-    pub fn batch_execute(&self, sql: &str) -> Result<(), Error> {
-        self.blocker
-            .block_on("Transaction::batch_execute", self.inner.batch_execute(sql))
-    }
-
-    /// Runs statements through the simple query protocol and returns their
-    /// rows as text.
-    ///
-    /// # Errors
-    ///
-    /// As for [`query`](Transaction::query).
-    pub fn simple_query(&self, sql: &str) -> Result<Vec<SimpleQueryMessage>, Error> {
-        self.blocker
-            .block_on("Transaction::simple_query", self.inner.simple_query(sql))
-    }
-
-    /// Starts a pipeline, as [`tidepool_async::Connection::pipeline`].
-    pub fn pipeline(&self) -> Pipeline<'_> {
-        Pipeline {
-            inner: self.inner.pipeline(),
-            blocker: self.blocker,
-        }
-    }
-
-    /// Starts a binary `COPY ... FROM STDIN`, as
-    /// [`tidepool_async::Connection::copy_in_rows`].
-    ///
-    /// # Errors
-    ///
-    /// The server's error, or an error when called inside an async runtime.
-    pub fn copy_in_rows(&self, sql: &str, types: &[Type]) -> Result<CopyInWriter<'_>, Error> {
-        let inner = self
-            .blocker
-            .block_on("copy_in_rows", self.inner.copy_in_rows(sql, types))?;
-        Ok(CopyInWriter {
-            inner,
-            blocker: self.blocker,
-        })
-    }
-
-    /// Starts a `COPY ... FROM STDIN` fed raw bytes, as
-    /// [`tidepool_async::Connection::copy_in`].
-    ///
-    /// # Errors
-    ///
-    /// The server's error, or an error when called inside an async runtime.
-    pub fn copy_in(&self, sql: &str) -> Result<CopyIn<'_>, Error> {
-        let inner = self.blocker.block_on("copy_in", self.inner.copy_in(sql))?;
-        Ok(CopyIn {
-            inner,
-            blocker: self.blocker,
-        })
-    }
-
-    /// Starts a `COPY ... TO STDOUT` read as raw chunks, as
-    /// [`tidepool_async::Connection::copy_out`].
-    ///
-    /// # Errors
-    ///
-    /// The server's error, or an error when called inside an async runtime.
-    pub fn copy_out(&self, sql: &str) -> Result<CopyOut<'_>, Error> {
-        let inner = self
-            .blocker
-            .block_on("copy_out", self.inner.copy_out(sql))?;
-        Ok(CopyOut {
-            inner,
-            blocker: self.blocker,
-        })
-    }
-
-    /// Starts a binary `COPY ... TO STDOUT` read a row at a time, as
-    /// [`tidepool_async::Connection::copy_out_rows`].
-    ///
-    /// # Errors
-    ///
-    /// The server's error, or an error when called inside an async runtime.
-    pub fn copy_out_rows(&self, sql: &str, types: &[Type]) -> Result<CopyOutRows<'_>, Error> {
-        let inner = self
-            .blocker
-            .block_on("copy_out_rows", self.inner.copy_out_rows(sql, types))?;
-        Ok(CopyOutRows {
-            inner,
-            blocker: self.blocker,
-        })
-    }
+    crate::methods::blocking_statement_methods!("Transaction");
 
     /// Opens a server-side cursor over the result of a statement, to read
     /// it in chunks ([`Cursor::fetch`]).
@@ -235,47 +82,7 @@ impl<'a, R: Sync> Transaction<'a, R> {
 }
 
 impl<R: RowFactory + Sync> Transaction<'_, R> {
-    /// Runs a statement and returns its rows, built by the connection's
-    /// row factory.
-    ///
-    /// # Errors
-    ///
-    /// The server's error (the transaction is then aborted), or an error
-    /// when called inside an async runtime.
-    pub fn query(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Vec<R::Output>, Error> {
-        self.blocker
-            .block_on("Transaction::query", self.inner.query(sql, params))
-    }
-
-    /// Runs a statement that returns exactly one row.
-    ///
-    /// # Errors
-    ///
-    /// As [`query`](Transaction::query), and an error when the statement
-    /// returns no row or more than one.
-    pub fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<R::Output, Error> {
-        self.blocker
-            .block_on("Transaction::query_one", self.inner.query_one(sql, params))
-    }
-
-    /// Runs a statement that returns at most one row.
-    ///
-    /// # Errors
-    ///
-    /// As [`query`](Transaction::query), and an error when the statement
-    /// returns more than one row.
-    pub fn query_opt(
-        &self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Option<R::Output>, Error> {
-        self.blocker
-            .block_on("Transaction::query_opt", self.inner.query_opt(sql, params))
-    }
+    crate::methods::blocking_factory_queries!("Transaction");
 }
 
 impl<R> fmt::Debug for Transaction<'_, R> {
