@@ -3,7 +3,8 @@
 // any test) who wants to read it.
 "use strict";
 
-const WINDOW_MS = 120000; // the charts show the last two minutes
+// The charts show the last two minutes, or less while there is less.
+const MAX_WINDOW_MS = 120000, MIN_WINDOW_MS = 30000;
 const dashboard = (window.dashboard = {
   points: [], // one per second, from /stats/series
   stats: null, // the pool's statistics now, from /stats
@@ -107,13 +108,13 @@ function drawCharts(config) {
     { key: "size", color: css("--size") },
     { key: "idle", color: css("--idle") },
     { key: "in_use", color: css("--in-use") },
-  ], config.max_size);
-  drawLines($("chart-waiting"), points, [{ key: "waiting", color: css("--waiting"), fill: true }]);
+  ], config.max_size, true);
+  drawLines($("chart-waiting"), points, [{ key: "waiting", color: css("--waiting"), fill: true }], 0, true);
   drawLines($("chart-wait"), points, [
     { key: "p50_ms", color: css("--p50") },
     { key: "p95_ms", color: css("--p95") },
     { key: "p99_ms", color: css("--p99") },
-  ], timeoutMs);
+  ], timeoutMs, false);
   drawBars($("chart-errors"), points, [
     { key: "timeouts", color: css("--timeouts") },
     { key: "rejected", color: css("--rejected") },
@@ -130,7 +131,7 @@ function parseDuration(text) {
 
 // A canvas sized for the screen, with its axes; returns what the series
 // need to place their points.
-function frame(canvas, points, maxValue) {
+function frame(canvas, points, maxValue, integer) {
   const dpr = window.devicePixelRatio || 1;
   const width = canvas.clientWidth, height = canvas.clientHeight;
   canvas.width = width * dpr;
@@ -139,7 +140,11 @@ function frame(canvas, points, maxValue) {
   g.scale(dpr, dpr);
   g.clearRect(0, 0, width, height);
   const left = 40, right = width - 8, top = 8, bottom = height - 18;
-  const top_value = niceCeiling(maxValue);
+  const step = niceStep(maxValue / 4, integer);
+  const top_value = step * 4;
+  const now = points.length ? points[points.length - 1].t : Date.now();
+  const span = points.length ? now - points[0].t : 0;
+  const window_ms = Math.min(MAX_WINDOW_MS, Math.max(MIN_WINDOW_MS, span));
   g.font = "11px system-ui, sans-serif";
   g.fillStyle = css("--muted");
   g.strokeStyle = css("--grid");
@@ -151,31 +156,35 @@ function frame(canvas, points, maxValue) {
     g.moveTo(left, y);
     g.lineTo(right, y);
     g.stroke();
-    g.fillText(v >= 10 || v === 0 ? v.toFixed(0) : v.toFixed(1), 4, y + 4);
+    g.fillText(Number.isInteger(v) ? String(v) : v.toFixed(1), 4, y + 4);
   }
-  const now = points.length ? points[points.length - 1].t : Date.now();
-  g.fillText("-2 min", left, height - 4);
+  g.fillText("-" + Math.round(window_ms / 1000) + " s", left, height - 4);
   g.fillText("now", right - 22, height - 4);
   return {
     g,
-    x: (t) => right - ((now - t) / WINDOW_MS) * (right - left),
+    x: (t) => right - ((now - t) / window_ms) * (right - left),
     y: (v) => bottom - (Math.min(v, top_value) / top_value) * (bottom - top),
     left, right, top, bottom,
-    barWidth: Math.max(2, ((right - left) * 1000) / WINDOW_MS - 1),
+    barWidth: Math.max(2, ((right - left) * 1000) / window_ms - 1),
   };
 }
 
-function niceCeiling(v) {
-  if (!(v > 0)) return 1;
+// The smallest of 1, 2, 2.5, 5 times a power of ten that is at least v
+// (whole numbers only for counts).
+function niceStep(v, integer) {
+  if (!(v > 0)) return integer ? 1 : 0.25;
   const p = Math.pow(10, Math.floor(Math.log10(v)));
-  for (const m of [1, 2, 2.5, 5, 10]) if (v <= m * p) return m * p;
+  for (const m of [1, 2, 2.5, 5, 10]) {
+    const step = m * p;
+    if (v <= step && (!integer || Number.isInteger(step))) return step;
+  }
   return 10 * p;
 }
 
-function drawLines(canvas, points, series, limit) {
+function drawLines(canvas, points, series, limit, integer) {
   let max = limit || 0;
   for (const p of points) for (const s of series) max = Math.max(max, p[s.key]);
-  const f = frame(canvas, points, max * 1.1);
+  const f = frame(canvas, points, integer ? max : max * 1.1, integer);
   const g = f.g;
   if (limit) {
     g.save();
@@ -210,7 +219,7 @@ function drawLines(canvas, points, series, limit) {
 function drawBars(canvas, points, series) {
   let max = 1;
   for (const p of points) max = Math.max(max, series.reduce((sum, s) => sum + p[s.key], 0));
-  const f = frame(canvas, points, max);
+  const f = frame(canvas, points, max, true);
   for (const p of points) {
     let base = 0;
     for (const s of series) {
