@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use tidepool_async::Row;
+use tidepool_async::{Row, ToSql};
 
 use super::app::App;
 use super::error::ApiError;
@@ -103,15 +103,8 @@ pub(crate) async fn read(
     State(app): State<Arc<App>>,
     Path(id): Path<i64>,
 ) -> Result<Json<Todo>, ApiError> {
-    let conn = app.checkouts.get(&app.pool).await?;
-    let row = conn
-        .query_opt(
-            &format!("SELECT {COLUMNS} FROM todos WHERE id = $1"),
-            &[&id],
-        )
-        .await?;
-    row.map(|row| Json(Todo::from_row(&row)))
-        .ok_or(ApiError::not_found(id))
+    let sql = format!("SELECT {COLUMNS} FROM todos WHERE id = $1");
+    todo_or_404(&app, id, &sql, &[&id]).await
 }
 
 /// `PATCH /api/todos/{id}`: changes the fields given.
@@ -121,16 +114,22 @@ pub(crate) async fn update(
     Json(change): Json<TodoChange>,
 ) -> Result<Json<Todo>, ApiError> {
     let title = change.title.as_deref().map(checked_title).transpose()?;
+    let sql = format!(
+        "UPDATE todos SET title = coalesce($2, title), done = coalesce($3, done)
+         WHERE id = $1 RETURNING {COLUMNS}"
+    );
+    todo_or_404(&app, id, &sql, &[&id, &title, &change.done]).await
+}
+
+/// Runs `sql`, which returns the todo `id` or no row.
+async fn todo_or_404(
+    app: &App,
+    id: i64,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Json<Todo>, ApiError> {
     let conn = app.checkouts.get(&app.pool).await?;
-    let row = conn
-        .query_opt(
-            &format!(
-                "UPDATE todos SET title = coalesce($2, title), done = coalesce($3, done)
-                 WHERE id = $1 RETURNING {COLUMNS}"
-            ),
-            &[&id, &title, &change.done],
-        )
-        .await?;
+    let row = conn.query_opt(sql, params).await?;
     row.map(|row| Json(Todo::from_row(&row)))
         .ok_or(ApiError::not_found(id))
 }

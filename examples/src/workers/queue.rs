@@ -2,7 +2,9 @@
 //! claim with `FOR UPDATE SKIP LOCKED`.
 
 use std::error::Error;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use tidepool_async::PoolConfig;
 
 use super::report::Report;
 use super::watcher::Watcher;
@@ -32,6 +34,27 @@ impl Default for WorkerSettings {
             slow_job: Duration::from_millis(1500),
             verbose: true,
         }
+    }
+}
+
+impl WorkerSettings {
+    /// The workers' pool, named `name`: at most `max_size` connections,
+    /// none kept open when idle, and time enough to wait for the slow job.
+    pub(crate) fn pool_config(&self, name: &str) -> PoolConfig {
+        let mut config = PoolConfig::default();
+        config.name = name.to_owned();
+        config.min_size = 0;
+        config.max_size = self.max_size;
+        config.timeout = Duration::from_secs(30) + self.slow_job;
+        config
+    }
+
+    /// Says who shares what.
+    pub(crate) fn announce(&self, workers: &str, pool: &str) {
+        println!(
+            "{} {workers} share {pool} of at most {} connections; {} jobs queued.",
+            self.workers, self.max_size, self.jobs
+        );
     }
 }
 
@@ -136,14 +159,18 @@ impl Queue {
         Watcher::start(self.admin.clone(), self.application_name.clone())
     }
 
-    /// What the run did, read from the table and the watcher.
+    /// What the run that began at `started` did, read from the table and
+    /// the watcher; or the workers' error, `outcome`.
     pub(crate) fn report(
         &self,
         settings: &WorkerSettings,
         watcher: Watcher,
-        elapsed: Duration,
+        started: Instant,
+        outcome: Result<(), Box<dyn Error + Send + Sync>>,
     ) -> Result<Report, Box<dyn Error>> {
+        let elapsed = started.elapsed();
         let sessions = watcher.finish();
+        outcome.map_err(|e| e as Box<dyn Error>)?;
         let t = &self.table;
         let conn = self.admin.get()?;
         let row = conn.query_one(

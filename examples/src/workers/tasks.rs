@@ -1,7 +1,7 @@
 //! Workers as async tasks sharing one async pool.
 
 use std::error::Error;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tidepool_async::Pool;
 
@@ -29,15 +29,9 @@ pub fn run_tasks(
     let started = Instant::now();
     let outcome = runtime.block_on(async {
         let pool = Pool::builder(queue.workers_url())
-            .name("workers-tasks")
-            .min_size(0)
-            .max_size(settings.max_size)
-            .timeout(Duration::from_secs(30))
+            .config(settings.pool_config("workers-tasks"))
             .build()?;
-        println!(
-            "{} tasks share an async pool of at most {} connections; {} jobs queued.",
-            settings.workers, settings.max_size, settings.jobs
-        );
+        settings.announce("tasks", "an async pool");
         let mut workers = tokio::task::JoinSet::new();
         for n in 1..=settings.workers {
             let (pool, claim, finish) = (pool.clone(), queue.claim_sql(), queue.finish_sql());
@@ -56,11 +50,8 @@ pub fn run_tasks(
         pool.close();
         outcome
     });
-    let elapsed = started.elapsed();
     drop(runtime);
-    let report = queue.report(settings, watcher, elapsed)?;
-    outcome.map_err(|e| e as Box<dyn Error>)?;
-    Ok(report)
+    queue.report(settings, watcher, started, outcome)
 }
 
 /// One worker: takes jobs until none is left, or it is told to stop;

@@ -1,7 +1,7 @@
 //! Workers as OS threads sharing one blocking pool.
 
 use std::error::Error;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tidepool_sync::Pool;
 
@@ -24,15 +24,9 @@ pub fn run_threads(
 ) -> Result<Report, Box<dyn Error>> {
     let queue = Queue::create(url, table, settings)?;
     let pool = Pool::builder(queue.workers_url())
-        .name("workers-threads")
-        .min_size(0)
-        .max_size(settings.max_size)
-        .timeout(Duration::from_secs(30))
+        .config(settings.pool_config("workers-threads"))
         .build()?;
-    println!(
-        "{} threads share a blocking pool of at most {} connections; {} jobs queued.",
-        settings.workers, settings.max_size, settings.jobs
-    );
+    settings.announce("threads", "a blocking pool");
     let watcher = queue.watch()?;
     let started = Instant::now();
     let outcome = std::thread::scope(|scope| {
@@ -49,13 +43,10 @@ pub fn run_threads(
                     .join()
                     .unwrap_or_else(|_| Err("a worker panicked".into()))
             })
-            .collect::<Result<Vec<usize>, _>>()
+            .try_for_each(|done| done.map(drop))
     });
-    let elapsed = started.elapsed();
     pool.close();
-    let report = queue.report(settings, watcher, elapsed)?;
-    outcome.map_err(|e| e as Box<dyn Error>)?;
-    Ok(report)
+    queue.report(settings, watcher, started, outcome)
 }
 
 /// One worker: takes jobs until none is left, or it is told to stop;
