@@ -7,18 +7,16 @@
 //! `TIDEPOOL_SKIP_BROWSER_TESTS=1` a machine without it skips the test.
 
 mod browser;
+#[path = "support/running.rs"]
+mod running;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Value, json};
-use tidepool_async::Pool;
-use tidepool_examples::service::{Service, install_prometheus};
-use tokio::sync::oneshot;
 
 use browser::{Cdp, Chromium};
+use running::RunningService;
 
 const MAX_SIZE: usize = 4;
 const BURST_REQUESTS: usize = 200;
@@ -39,67 +37,6 @@ const SUMMARY: &str = "JSON.stringify((() => {
         config_rows: document.querySelectorAll('#config tr').length,
     };
 })())";
-
-/// The service on a private port, with its pool; stops when dropped.
-struct RunningService {
-    runtime: tokio::runtime::Runtime,
-    address: SocketAddr,
-    pool: Pool,
-    stop: Option<oneshot::Sender<()>>,
-}
-
-impl RunningService {
-    fn start(url: &str) -> Self {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let (address, pool) = runtime.block_on(async {
-            let metrics = install_prometheus().expect("the Prometheus recorder");
-            let pool = Pool::builder(url)
-                .name("dashboard-test")
-                .min_size(1)
-                .max_size(MAX_SIZE)
-                .timeout(Duration::from_secs(2))
-                .build()
-                .expect("a pool");
-            pool.wait().await.expect("the pool's first connection");
-            let service = Service::start(pool.clone(), Some(metrics))
-                .await
-                .expect("the service");
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("a port");
-            let address = listener.local_addr().expect("its address");
-            tokio::spawn(async move {
-                let _ = service
-                    .serve(listener, async {
-                        let _ = stopped.await;
-                    })
-                    .await;
-            });
-            (address, pool)
-        });
-        Self {
-            runtime,
-            address,
-            pool,
-            stop: Some(stop),
-        }
-    }
-}
-
-impl Drop for RunningService {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.pool.close();
-        self.runtime.block_on(tokio::task::yield_now());
-    }
-}
 
 fn summary(cdp: &mut Cdp, session: &str) -> Value {
     let text = cdp.evaluate(session, SUMMARY);
@@ -132,7 +69,7 @@ fn the_dashboard_shows_a_burst_saturating_the_pool_and_its_recovery() {
         return;
     };
     let db = tidepool_tests::test_database().unwrap_or_else(|e| panic!("no test database: {e}"));
-    let service = RunningService::start(db.url());
+    let service = RunningService::start(db.url(), "dashboard-test", MAX_SIZE);
     let chromium = Chromium::launch(&binary);
     let mut cdp = Cdp::connect(&chromium.websocket_url);
     let page = cdp.open_page();

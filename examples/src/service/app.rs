@@ -59,7 +59,7 @@ impl Service {
         pool: Pool,
         metrics: Option<PrometheusHandle>,
     ) -> Result<Self, tidepool_async::Error> {
-        pool.get().await?.batch_execute(todos::SCHEMA).await?;
+        todos::create_schema(&pool).await?;
         let app = Arc::new(App {
             pool,
             checkouts: Checkouts::default(),

@@ -1,7 +1,7 @@
 //! The Prometheus exporter: installed by the service (a program), never by
 //! the library.
 
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -25,12 +25,14 @@ const BUCKETS: [f64; 16] = [
 ///
 /// When another recorder was installed first.
 pub fn install_prometheus() -> Result<PrometheusHandle, BuildError> {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    if let Some(handle) = HANDLE.get() {
+    // Held while installing, so that two callers at once cannot both try.
+    static HANDLE: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
+    let mut installed = HANDLE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(handle) = installed.as_ref() {
         return Ok(handle.clone());
     }
     let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &BUCKETS)?
         .install_recorder()?;
-    Ok(HANDLE.get_or_init(|| handle).clone())
+    Ok(installed.insert(handle).clone())
 }

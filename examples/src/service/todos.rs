@@ -7,18 +7,31 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use tidepool_async::{Row, ToSql};
+use tidepool_async::{Pool, Row, ToSql};
 
 use super::app::App;
 use super::error::ApiError;
 
 /// The table, created at start if missing.
-pub(crate) const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS todos (
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS todos (
     id bigserial PRIMARY KEY,
     title text NOT NULL CHECK (title <> ''),
     done boolean NOT NULL DEFAULT false,
     created_at timestamptz NOT NULL DEFAULT now()
 )";
+
+/// Creates the table if missing. Under a lock: `CREATE TABLE IF NOT
+/// EXISTS` run by several services starting at once can fail.
+pub(crate) async fn create_schema(pool: &Pool) -> Result<(), tidepool_async::Error> {
+    /// The advisory lock's key: "todo" in ASCII.
+    const SCHEMA_LOCK: i64 = 0x746f_646f;
+    let mut conn = pool.get().await?;
+    let tx = conn.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+        .await?;
+    tx.batch_execute(SCHEMA).await?;
+    tx.commit().await
+}
 
 /// The columns of a todo, as [`Todo::from_row`] reads them.
 const COLUMNS: &str =

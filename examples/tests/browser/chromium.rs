@@ -23,11 +23,13 @@ pub(crate) struct Chromium {
 }
 
 impl Chromium {
-    /// The Chromium binary: `$CHROMIUM`, `/usr/bin/chromium`, or
-    /// `chromium` or `chromium-browser` on `PATH`.
+    /// The Chromium binary: `$CHROMIUM` if set (`None` if it is not a
+    /// file), else `/usr/bin/chromium`, or `chromium` or
+    /// `chromium-browser` on `PATH`.
     pub(crate) fn locate() -> Option<PathBuf> {
         if let Some(path) = std::env::var_os(BINARY_ENV) {
-            return Some(path.into());
+            let path = PathBuf::from(path);
+            return path.is_file().then_some(path);
         }
         let standard = Path::new("/usr/bin/chromium");
         if standard.exists() {
