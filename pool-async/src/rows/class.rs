@@ -10,7 +10,7 @@ use serde::de::{
 };
 use tokio_postgres::Row;
 
-use super::dict::decode_columns;
+use super::dict::decode_value;
 use super::error::RowError;
 use super::factory::RowFactory;
 use super::value::{Value, hex, iso_text};
@@ -57,17 +57,19 @@ impl<T: DeserializeOwned + Send> RowFactory for ClassRow<T> {
     type Output = T;
 
     fn make(&self, row: Row) -> Result<T, RowError> {
-        let columns: Vec<Column> = decode_columns(&row)?
-            .into_iter()
-            .zip(row.columns())
-            .map(|((name, value), column)| Column {
-                name,
-                type_name: column.type_().name().to_owned(),
-                value,
+        let columns = row
+            .columns()
+            .iter()
+            .enumerate()
+            .map(|(i, column)| {
+                Ok(Column {
+                    column,
+                    value: decode_value(&row, i)?,
+                })
             })
-            .collect();
-        let names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+            .collect::<Result<Vec<Column<'_>>, RowError>>()?;
         T::deserialize(RowDeserializer { columns }).map_err(|error| {
+            let names: Vec<&str> = row.columns().iter().map(|c| c.name()).collect();
             let target = std::any::type_name::<T>();
             let message = match error {
                 DeError::MissingField(field) => format!(
@@ -102,10 +104,10 @@ fn list<S: AsRef<str>>(names: &[S]) -> String {
         .join(", ")
 }
 
-/// A decoded column with what the error messages need.
-struct Column {
-    name: String,
-    type_name: String,
+/// A decoded column, beside the row's description of it (its name, and
+/// its type for the error messages).
+struct Column<'r> {
+    column: &'r tokio_postgres::Column,
     value: Value,
 }
 
@@ -157,11 +159,11 @@ impl de::Error for DeError {
 
 /// The whole row: a map of column names to values, or a sequence of values
 /// for tuples.
-struct RowDeserializer {
-    columns: Vec<Column>,
+struct RowDeserializer<'r> {
+    columns: Vec<Column<'r>>,
 }
 
-impl<'de> Deserializer<'de> for RowDeserializer {
+impl<'de> Deserializer<'de> for RowDeserializer<'_> {
     type Error = DeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
@@ -203,27 +205,30 @@ impl<'de> Deserializer<'de> for RowDeserializer {
 }
 
 /// Walks the columns, as map entries or as sequence elements.
-struct ColumnsAccess {
-    columns: std::vec::IntoIter<Column>,
+struct ColumnsAccess<'r> {
+    columns: std::vec::IntoIter<Column<'r>>,
     /// The column whose name was just given as a key.
-    current: Option<Column>,
+    current: Option<Column<'r>>,
 }
 
-impl ColumnsAccess {
-    fn value<'de, S: DeserializeSeed<'de>>(column: Column, seed: S) -> Result<S::Value, DeError> {
+impl ColumnsAccess<'_> {
+    fn value<'de, S: DeserializeSeed<'de>>(
+        column: Column<'_>,
+        seed: S,
+    ) -> Result<S::Value, DeError> {
         let was_null = column.value.is_null();
-        let type_name = column.type_name;
+        let (name, type_name) = (column.column.name(), column.column.type_().name());
         seed.deserialize(ValueDeserializer(column.value))
             .map_err(|error| match error {
                 DeError::Custom(message) if was_null => DeError::Column {
-                    column: column.name,
+                    column: name.to_owned(),
                     message: format!(
                         "(type {type_name}) is NULL, which the field cannot hold ({message}); \
                          make the field an Option"
                     ),
                 },
                 DeError::Custom(message) => DeError::Column {
-                    column: column.name,
+                    column: name.to_owned(),
                     message: format!("(type {type_name}): {message}"),
                 },
                 other => other,
@@ -231,7 +236,7 @@ impl ColumnsAccess {
     }
 }
 
-impl<'de> MapAccess<'de> for ColumnsAccess {
+impl<'de> MapAccess<'de> for ColumnsAccess<'_> {
     type Error = DeError;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
@@ -241,7 +246,7 @@ impl<'de> MapAccess<'de> for ColumnsAccess {
         let Some(column) = self.columns.next() else {
             return Ok(None);
         };
-        let key = seed.deserialize(column.name.as_str().into_deserializer())?;
+        let key = seed.deserialize(column.column.name().into_deserializer())?;
         self.current = Some(column);
         Ok(Some(key))
     }
@@ -260,7 +265,7 @@ impl<'de> MapAccess<'de> for ColumnsAccess {
     }
 }
 
-impl<'de> SeqAccess<'de> for ColumnsAccess {
+impl<'de> SeqAccess<'de> for ColumnsAccess<'_> {
     type Error = DeError;
 
     fn next_element_seed<S: DeserializeSeed<'de>>(

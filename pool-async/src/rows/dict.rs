@@ -27,18 +27,21 @@ pub(super) fn decode_columns(row: &Row) -> Result<Vec<(String, Value)>, RowError
     row.columns()
         .iter()
         .enumerate()
-        .map(|(i, column)| {
-            let value = row.try_get::<_, Value>(i).map_err(|error| {
-                RowError::new(format!(
-                    "cannot decode column `{}` (type {}): {}",
-                    column.name(),
-                    column.type_(),
-                    super::factory::cause(&error),
-                ))
-            })?;
-            Ok((column.name().to_owned(), value))
-        })
+        .map(|(i, column)| Ok((column.name().to_owned(), decode_value(row, i)?)))
         .collect()
+}
+
+/// Decodes the value of column `index`, with an error naming the column.
+pub(super) fn decode_value(row: &Row, index: usize) -> Result<Value, RowError> {
+    row.try_get::<_, Value>(index).map_err(|error| {
+        let column = &row.columns()[index];
+        RowError::new(format!(
+            "cannot decode column `{}` (type {}): {}",
+            column.name(),
+            column.type_(),
+            super::factory::cause(&error),
+        ))
+    })
 }
 
 /// A row as column names and values, in column order, made by
