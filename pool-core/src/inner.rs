@@ -44,6 +44,15 @@ struct WaitClock<'a> {
     since: Option<Instant>,
 }
 
+impl WaitClock<'_> {
+    /// Books the wait as ended at `now`.
+    fn stop(mut self, now: Instant) {
+        if let Some(since) = self.since.take() {
+            add_time(self.counter, now - since);
+        }
+    }
+}
+
 impl Drop for WaitClock<'_> {
     fn drop(&mut self) {
         if let Some(since) = self.since {
@@ -54,7 +63,10 @@ impl Drop for WaitClock<'_> {
 
 /// What the checkout decided about an idle connection.
 enum Vetted {
+    /// It may be handed out as it is.
     Usable,
+    /// It passed a health check, which took time.
+    Checked,
     Close(CloseReason),
     /// The checkout's deadline came before the connection could be checked.
     OutOfTime,
@@ -128,6 +140,10 @@ impl<M: Manager> PoolInner<M> {
             counter: &counters.requests_wait_us,
             since: None,
         };
+        // The time now, while nothing has awaited since it was read: the
+        // clock is read as little as possible (on some virtual machines a
+        // read costs as much as the rest of a checkout).
+        let mut now = Some(started);
         // The loop is written out here, not in a function of its own: a
         // nested future would be moved (copied) on every checkout.
         let result = loop {
@@ -150,10 +166,22 @@ impl<M: Manager> PoolInner<M> {
                         bump(&counters.requests_queued);
                     }
                     // Demand: the maintenance worker opens a connection if
-                    // the pool may grow.
-                    self.shared.wake.notify_one();
+                    // the pool may grow. A full pool has nothing to open,
+                    // and every change that makes room wakes the worker,
+                    // which then sees this request counted as waiting.
+                    if self.has_room() {
+                        self.shared.wake.notify_one();
+                    }
+                    now = None;
                     let wait = tokio::time::timeout_at(deadline, self.idle.timeout_get(None));
-                    match wait.instrument(span.clone()).await {
+                    // Entering a span at every poll costs even when nothing
+                    // listens: the wait runs in it only when it is enabled.
+                    let waited = if span.is_disabled() {
+                        wait.await
+                    } else {
+                        wait.instrument(span.clone()).await
+                    };
+                    match waited {
                         Ok(Ok(object)) => object,
                         Ok(Err(_)) => break Err(Error::closed(&self.shared.name)),
                         Err(_) => {
@@ -163,10 +191,17 @@ impl<M: Manager> PoolInner<M> {
                     }
                 }
             };
-            match self.vet(&mut object, deadline, &span).await {
+            let at = *now.get_or_insert_with(Instant::now);
+            match self.vet(&mut object, at, deadline, &span).await {
                 Vetted::Usable => break Ok(object),
+                Vetted::Checked => {
+                    // The check took time: the clock must be read again.
+                    now = None;
+                    break Ok(object);
+                }
                 Vetted::Close(reason) => {
                     span.in_scope(|| self.close(unmanaged::Object::take(object), reason));
+                    now = None;
                     if Instant::now() >= deadline {
                         break Err(self.timeout_error(started.elapsed(), 0));
                     }
@@ -180,8 +215,8 @@ impl<M: Manager> PoolInner<M> {
                 }
             }
         };
-        drop(clock);
-        let now = Instant::now();
+        let now = now.unwrap_or_else(Instant::now);
+        clock.stop(now);
         let waited = now - started;
         let metrics = &self.shared.metrics;
         let outcome = match &result {
@@ -290,13 +325,14 @@ impl<M: Manager> PoolInner<M> {
 
     /// Decides whether an idle connection may be handed out, testing it
     /// when the health check policy asks.
+    /// `now` is the time now, read by the caller.
     async fn vet(
         &self,
         object: &mut IdleObject<M::Connection>,
+        now: Instant,
         deadline: Instant,
         span: &Span,
     ) -> Vetted {
-        let now = Instant::now();
         if self.manager.is_broken(&object.conn) {
             return Vetted::Close(CloseReason::Lost);
         }
@@ -322,7 +358,7 @@ impl<M: Manager> PoolInner<M> {
         match check.instrument(span.clone()).await {
             Ok(Ok(())) => {
                 object.checked_at = Instant::now();
-                Vetted::Usable
+                Vetted::Checked
             }
             Ok(Err(error)) => {
                 span.in_scope(|| {
@@ -357,6 +393,13 @@ impl<M: Manager> PoolInner<M> {
     fn timeout_error(&self, waited: Duration, waiting: usize) -> Error {
         let (state, cause) = self.exhausted(waited, waiting);
         Error::timeout(state, cause)
+    }
+
+    /// Whether the pool may open another connection (it is below
+    /// `max_size`, counting connects in progress).
+    fn has_room(&self) -> bool {
+        let state = self.shared.lock();
+        !state.closed && state.open + state.connecting < state.max_size
     }
 
     /// Describes the pool for an error after a wait of `waited`.
