@@ -24,28 +24,28 @@ pub(crate) fn expect(got: i32, n: i32) -> Result<Option<Duration>, BoxError> {
     }
 }
 
+/// Checkout, `query(SQL, &[&n])`, return, for the pools whose `get()`
+/// gives a connection with that call (the same text, other types).
+macro_rules! plain_query {
+    ($system:ty) => {
+        impl Step for $system {
+            async fn run(&self, _task: usize, n: i32) -> Result<Option<Duration>, BoxError> {
+                let conn = self.0.get().await?;
+                let rows = conn.query(SQL, &[&n]).await?;
+                expect(rows[0].get(0), n)
+            }
+        }
+    };
+}
+
 /// tidepool's async pool with the plain `query(sql, params)`.
 pub(crate) struct Tidepool(pub(crate) tidepool_async::Pool);
-
-impl Step for Tidepool {
-    async fn run(&self, _task: usize, n: i32) -> Result<Option<Duration>, BoxError> {
-        let conn = self.0.get().await?;
-        let rows = conn.query(SQL, &[&n]).await?;
-        expect(rows[0].get(0), n)
-    }
-}
+plain_query!(Tidepool);
 
 /// deadpool-postgres, calling `client.query(&str)`: a prepare and an
 /// execute, two round trips.
 pub(crate) struct Deadpool(pub(crate) deadpool_postgres::Pool);
-
-impl Step for Deadpool {
-    async fn run(&self, _task: usize, n: i32) -> Result<Option<Duration>, BoxError> {
-        let client = self.0.get().await?;
-        let rows = client.query(SQL, &[&n]).await?;
-        expect(rows[0].get(0), n)
-    }
-}
+plain_query!(Deadpool);
 
 /// deadpool-postgres with its `prepare_cached`: one round trip.
 struct DeadpoolCached(deadpool_postgres::Pool);
@@ -61,14 +61,7 @@ impl Step for DeadpoolCached {
 
 /// bb8-postgres: tokio-postgres's `query(&str)`, two round trips.
 pub(crate) struct Bb8(pub(crate) bb8::Pool<bb8_postgres::PostgresConnectionManager<NoTls>>);
-
-impl Step for Bb8 {
-    async fn run(&self, _task: usize, n: i32) -> Result<Option<Duration>, BoxError> {
-        let conn = self.0.get().await?;
-        let rows = conn.query(SQL, &[&n]).await?;
-        expect(rows[0].get(0), n)
-    }
-}
+plain_query!(Bb8);
 
 /// sqlx's `PgPool`, whose connections cache prepared statements.
 pub(crate) struct Sqlx(pub(crate) sqlx::PgPool);
