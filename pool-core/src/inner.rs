@@ -19,6 +19,7 @@ use crate::pool::Pool;
 use crate::shared::Shared;
 use crate::slot::{CloseReason, Slot};
 use crate::stats::{Stats, add_time, bump};
+use crate::waiters::UntilDeadline;
 
 /// The idle connections: a LIFO stack behind deadpool's fair (FIFO) semaphore.
 pub(crate) type Idle<C> = unmanaged::Pool<Box<Slot<C>>>;
@@ -95,10 +96,14 @@ impl<'a> Waiting<'a> {
         )
     }
 
-    /// Enters the request, waiting since `since`, in the queue's books.
-    fn accept(&mut self, since: Instant) {
-        self.place = Some(self.shared.waiters.enter(since));
+    /// Enters the request, waiting since `since` until `deadline`, in the
+    /// queue's books; returns its place, and whether the maintenance worker
+    /// must be woken to watch its deadline.
+    fn accept(&mut self, since: Instant, deadline: Instant) -> (usize, bool) {
+        let (place, wake) = self.shared.waiters.enter(since, deadline);
+        self.place = Some(place);
         self.shared.metrics.pending(1.0);
+        (place, wake)
     }
 }
 
@@ -160,20 +165,26 @@ impl<M: Manager> PoolInner<M> {
                             max_waiting,
                         ));
                     }
-                    waiting_guard.accept(started);
+                    let (place, watch) = waiting_guard.accept(started, deadline);
                     if clock.since.is_none() {
                         clock.since = Some(started);
                         bump(&counters.requests_queued);
                     }
-                    // Demand: the maintenance worker opens a connection if
-                    // the pool may grow. A full pool has nothing to open,
-                    // and every change that makes room wakes the worker,
-                    // which then sees this request counted as waiting.
-                    if self.has_room() {
+                    // The maintenance worker watches the deadlines, and on
+                    // demand opens a connection if the pool may grow. A full
+                    // pool has nothing to open, and every change that makes
+                    // room wakes the worker, which then sees this request
+                    // counted as waiting.
+                    if watch || self.has_room() {
                         self.shared.wake.notify_one();
                     }
                     now = None;
-                    let wait = tokio::time::timeout_at(deadline, self.idle.timeout_get(None));
+                    let acquire = std::pin::pin!(self.idle.timeout_get(None));
+                    let wait = UntilDeadline {
+                        inner: acquire,
+                        waiters: &self.shared.waiters,
+                        place,
+                    };
                     // Entering a span at every poll costs even when nothing
                     // listens: the wait runs in it only when it is enabled.
                     let waited = if span.is_disabled() {
@@ -182,9 +193,9 @@ impl<M: Manager> PoolInner<M> {
                         wait.instrument(span.clone()).await
                     };
                     match waited {
-                        Ok(Ok(object)) => object,
-                        Ok(Err(_)) => break Err(Error::closed(&self.shared.name)),
-                        Err(_) => {
+                        Some(Ok(object)) => object,
+                        Some(Err(_)) => break Err(Error::closed(&self.shared.name)),
+                        None => {
                             let waiting = self.shared.waiting.load(Relaxed).saturating_sub(1);
                             break Err(self.timeout_error(started.elapsed(), waiting));
                         }
