@@ -75,11 +75,11 @@ enum Vetted {
 
 /// Counts a request as waiting for as long as it lives, so that a checkout
 /// future dropped while it waits is no longer counted. Once the request is
-/// accepted into the queue, it is also entered in the pool's waiters (for
-/// the longest current wait) and in the pending gauge.
+/// accepted into the queue, it is also counted in the pending gauge. (Its
+/// wait enters it in the pool's waiters: see [`UntilDeadline`].)
 struct Waiting<'a> {
     shared: &'a Shared,
-    place: Option<usize>,
+    accepted: bool,
 }
 
 impl<'a> Waiting<'a> {
@@ -90,27 +90,22 @@ impl<'a> Waiting<'a> {
         (
             Self {
                 shared,
-                place: None,
+                accepted: false,
             },
             waiting,
         )
     }
 
-    /// Enters the request, waiting since `since` until `deadline`, in the
-    /// queue's books; returns its place, and whether the maintenance worker
-    /// must be woken to watch its deadline.
-    fn accept(&mut self, since: Instant, deadline: Instant) -> (usize, bool) {
-        let (place, wake) = self.shared.waiters.enter(since, deadline);
-        self.place = Some(place);
+    /// Counts the request in the pending gauge.
+    fn accept(&mut self) {
+        self.accepted = true;
         self.shared.metrics.pending(1.0);
-        (place, wake)
     }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        if let Some(place) = self.place {
-            self.shared.waiters.leave(place);
+        if self.accepted {
             self.shared.metrics.pending(-1.0);
         }
         self.shared.waiting.fetch_sub(1, Relaxed);
@@ -165,7 +160,7 @@ impl<M: Manager> PoolInner<M> {
                             max_waiting,
                         ));
                     }
-                    let (place, watch) = waiting_guard.accept(started, deadline);
+                    waiting_guard.accept();
                     if clock.since.is_none() {
                         clock.since = Some(started);
                         bump(&counters.requests_queued);
@@ -175,16 +170,18 @@ impl<M: Manager> PoolInner<M> {
                     // pool has nothing to open, and every change that makes
                     // room wakes the worker, which then sees this request
                     // counted as waiting.
-                    if watch || self.has_room() {
+                    if self.has_room() {
                         self.shared.wake.notify_one();
                     }
                     now = None;
                     let acquire = std::pin::pin!(self.idle.timeout_get(None));
-                    let wait = UntilDeadline {
-                        inner: acquire,
-                        waiters: &self.shared.waiters,
-                        place,
-                    };
+                    let wait = UntilDeadline::new(
+                        acquire,
+                        &self.shared.waiters,
+                        &self.shared.wake,
+                        started,
+                        deadline,
+                    );
                     // Entering a span at every poll costs even when nothing
                     // listens: the wait runs in it only when it is enabled.
                     let waited = if span.is_disabled() {

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// The requests waiting now.
@@ -45,15 +46,21 @@ struct Entry {
 }
 
 impl Waiters {
-    /// Enters a request that began waiting at `since` and gives up at
-    /// `deadline`; returns its place, and whether the maintenance worker
-    /// must be woken to watch the new deadline.
-    pub(crate) fn enter(&self, since: Instant, deadline: Instant) -> (usize, bool) {
+    /// Enters a request that began waiting at `since`, gives up at
+    /// `deadline` and is woken through `waker`; returns its place, and
+    /// whether the maintenance worker must be woken to watch the new
+    /// deadline.
+    pub(crate) fn enter(
+        &self,
+        since: Instant,
+        deadline: Instant,
+        waker: Option<Waker>,
+    ) -> (usize, bool) {
         let mut slab = self.lock();
         let entry = Some(Entry {
             since,
             deadline,
-            waker: None,
+            waker,
             expired: false,
         });
         let place = match slab.free.pop() {
@@ -147,25 +154,68 @@ impl Waiters {
     }
 }
 
-/// Waits for `inner` until the deadline of the request at `place` passes;
-/// gives `None` then.
+/// Waits for `inner` until `deadline`, and gives `None` then. The request
+/// is entered in the waiters when it first has to wait, and leaves them
+/// when the wait ends or is dropped.
 pub(crate) struct UntilDeadline<'a, F> {
-    pub(crate) inner: Pin<&'a mut F>,
-    pub(crate) waiters: &'a Waiters,
-    pub(crate) place: usize,
+    inner: Pin<&'a mut F>,
+    waiters: &'a Waiters,
+    /// Wakes the maintenance worker, which watches the deadlines.
+    worker: &'a Notify,
+    since: Instant,
+    deadline: Instant,
+    place: Option<usize>,
+}
+
+impl<'a, F> UntilDeadline<'a, F> {
+    pub(crate) fn new(
+        inner: Pin<&'a mut F>,
+        waiters: &'a Waiters,
+        worker: &'a Notify,
+        since: Instant,
+        deadline: Instant,
+    ) -> Self {
+        Self {
+            inner,
+            waiters,
+            worker,
+            since,
+            deadline,
+            place: None,
+        }
+    }
 }
 
 impl<F: Future> Future for UntilDeadline<'_, F> {
     type Output = Option<F::Output>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if let Poll::Ready(output) = self.inner.as_mut().poll(cx) {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Poll::Ready(output) = this.inner.as_mut().poll(cx) {
             return Poll::Ready(Some(output));
         }
-        if self.waiters.expired(self.place, cx.waker()) {
-            Poll::Ready(None)
-        } else {
-            Poll::Pending
+        match this.place {
+            // One lock to enter the request with its waker.
+            None => {
+                let (place, watch) =
+                    this.waiters
+                        .enter(this.since, this.deadline, Some(cx.waker().clone()));
+                this.place = Some(place);
+                if watch {
+                    this.worker.notify_one();
+                }
+                Poll::Pending
+            }
+            Some(place) if this.waiters.expired(place, cx.waker()) => Poll::Ready(None),
+            Some(_) => Poll::Pending,
+        }
+    }
+}
+
+impl<F> Drop for UntilDeadline<'_, F> {
+    fn drop(&mut self) {
+        if let Some(place) = self.place {
+            self.waiters.leave(place);
         }
     }
 }
@@ -181,14 +231,14 @@ mod tests {
         let now = t0 + Duration::from_secs(10);
         let far = t0 + Duration::from_secs(60);
         assert_eq!(waiters.longest_wait(now), Duration::ZERO);
-        let (oldest, _) = waiters.enter(t0, far);
-        let (middle, _) = waiters.enter(t0 + Duration::from_secs(4), far);
-        let (_newest, _) = waiters.enter(t0 + Duration::from_secs(7), far);
+        let (oldest, _) = waiters.enter(t0, far, None);
+        let (middle, _) = waiters.enter(t0 + Duration::from_secs(4), far, None);
+        let (_newest, _) = waiters.enter(t0 + Duration::from_secs(7), far, None);
         assert_eq!(waiters.longest_wait(now), Duration::from_secs(10));
         waiters.leave(oldest);
         assert_eq!(waiters.longest_wait(now), Duration::from_secs(6));
         // A freed place is reused.
-        let (again, _) = waiters.enter(t0 + Duration::from_secs(9), far);
+        let (again, _) = waiters.enter(t0 + Duration::from_secs(9), far, None);
         assert_eq!(again, oldest);
         waiters.leave(middle);
         waiters.leave(middle);
@@ -200,11 +250,11 @@ mod tests {
         let waiters = Waiters::default();
         let t0 = Instant::now();
         let s = Duration::from_secs;
-        let (first, wake) = waiters.enter(t0, t0 + s(30));
+        let (first, wake) = waiters.enter(t0, t0 + s(30), None);
         assert!(wake, "the first deadline must be watched");
-        let (_, wake) = waiters.enter(t0, t0 + s(40));
+        let (_, wake) = waiters.enter(t0, t0 + s(40), None);
         assert!(!wake, "a later deadline is seen when the worker looks");
-        let (early, wake) = waiters.enter(t0, t0 + s(10));
+        let (early, wake) = waiters.enter(t0, t0 + s(10), None);
         assert!(wake, "an earlier deadline must be watched");
         let waker = Waker::noop();
         assert!(!waiters.expired(early, waker));
@@ -215,6 +265,6 @@ mod tests {
         assert_eq!(waiters.expire(t0 + s(20)), Some(t0 + s(40)));
         assert_eq!(waiters.expire(t0 + s(40)), None);
         // Nothing is watched now: the next deadline wakes the worker.
-        assert!(waiters.enter(t0, t0 + s(50)).1);
+        assert!(waiters.enter(t0, t0 + s(50), None).1);
     }
 }
