@@ -19,6 +19,7 @@ use crate::pool::Pool;
 use crate::shared::Shared;
 use crate::slot::{CloseReason, Slot};
 use crate::stats::{Stats, add_time, bump};
+use crate::waiters::UntilDeadline;
 
 /// The idle connections: a LIFO stack behind deadpool's fair (FIFO) semaphore.
 pub(crate) type Idle<C> = unmanaged::Pool<Box<Slot<C>>>;
@@ -44,6 +45,15 @@ struct WaitClock<'a> {
     since: Option<Instant>,
 }
 
+impl WaitClock<'_> {
+    /// Books the wait as ended at `now`.
+    fn stop(mut self, now: Instant) {
+        if let Some(since) = self.since.take() {
+            add_time(self.counter, now - since);
+        }
+    }
+}
+
 impl Drop for WaitClock<'_> {
     fn drop(&mut self) {
         if let Some(since) = self.since {
@@ -54,7 +64,10 @@ impl Drop for WaitClock<'_> {
 
 /// What the checkout decided about an idle connection.
 enum Vetted {
+    /// It may be handed out as it is.
     Usable,
+    /// It passed a health check, which took time.
+    Checked,
     Close(CloseReason),
     /// The checkout's deadline came before the connection could be checked.
     OutOfTime,
@@ -62,11 +75,11 @@ enum Vetted {
 
 /// Counts a request as waiting for as long as it lives, so that a checkout
 /// future dropped while it waits is no longer counted. Once the request is
-/// accepted into the queue, it is also entered in the pool's waiters (for
-/// the longest current wait) and in the pending gauge.
+/// accepted into the queue, it is also counted in the pending gauge. (Its
+/// wait enters it in the pool's waiters: see [`UntilDeadline`].)
 struct Waiting<'a> {
     shared: &'a Shared,
-    place: Option<usize>,
+    accepted: bool,
 }
 
 impl<'a> Waiting<'a> {
@@ -77,23 +90,22 @@ impl<'a> Waiting<'a> {
         (
             Self {
                 shared,
-                place: None,
+                accepted: false,
             },
             waiting,
         )
     }
 
-    /// Enters the request, waiting since `since`, in the queue's books.
-    fn accept(&mut self, since: Instant) {
-        self.place = Some(self.shared.waiters.enter(since));
+    /// Counts the request in the pending gauge.
+    fn accept(&mut self) {
+        self.accepted = true;
         self.shared.metrics.pending(1.0);
     }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        if let Some(place) = self.place {
-            self.shared.waiters.leave(place);
+        if self.accepted {
             self.shared.metrics.pending(-1.0);
         }
         self.shared.waiting.fetch_sub(1, Relaxed);
@@ -128,6 +140,10 @@ impl<M: Manager> PoolInner<M> {
             counter: &counters.requests_wait_us,
             since: None,
         };
+        // The time now, while nothing has awaited since it was read: the
+        // clock is read as little as possible (on some virtual machines a
+        // read costs as much as the rest of a checkout).
+        let mut now = Some(started);
         // The loop is written out here, not in a function of its own: a
         // nested future would be moved (copied) on every checkout.
         let result = loop {
@@ -144,29 +160,56 @@ impl<M: Manager> PoolInner<M> {
                             max_waiting,
                         ));
                     }
-                    waiting_guard.accept(started);
+                    waiting_guard.accept();
                     if clock.since.is_none() {
                         clock.since = Some(started);
                         bump(&counters.requests_queued);
                     }
-                    // Demand: the maintenance worker opens a connection if
-                    // the pool may grow.
-                    self.shared.wake.notify_one();
-                    let wait = tokio::time::timeout_at(deadline, self.idle.timeout_get(None));
-                    match wait.instrument(span.clone()).await {
-                        Ok(Ok(object)) => object,
-                        Ok(Err(_)) => break Err(Error::closed(&self.shared.name)),
-                        Err(_) => {
+                    // The maintenance worker watches the deadlines, and on
+                    // demand opens a connection if the pool may grow. A full
+                    // pool has nothing to open, and every change that makes
+                    // room wakes the worker, which then sees this request
+                    // counted as waiting.
+                    if self.has_room() {
+                        self.shared.wake.notify_one();
+                    }
+                    now = None;
+                    let acquire = std::pin::pin!(self.idle.timeout_get(None));
+                    let wait = UntilDeadline::new(
+                        acquire,
+                        &self.shared.waiters,
+                        &self.shared.wake,
+                        started,
+                        deadline,
+                    );
+                    // Entering a span at every poll costs even when nothing
+                    // listens: the wait runs in it only when it is enabled.
+                    let waited = if span.is_disabled() {
+                        wait.await
+                    } else {
+                        wait.instrument(span.clone()).await
+                    };
+                    match waited {
+                        Some(Ok(object)) => object,
+                        Some(Err(_)) => break Err(Error::closed(&self.shared.name)),
+                        None => {
                             let waiting = self.shared.waiting.load(Relaxed).saturating_sub(1);
                             break Err(self.timeout_error(started.elapsed(), waiting));
                         }
                     }
                 }
             };
-            match self.vet(&mut object, deadline, &span).await {
+            let at = *now.get_or_insert_with(Instant::now);
+            match self.vet(&mut object, at, deadline, &span).await {
                 Vetted::Usable => break Ok(object),
+                Vetted::Checked => {
+                    // The check took time: the clock must be read again.
+                    now = None;
+                    break Ok(object);
+                }
                 Vetted::Close(reason) => {
                     span.in_scope(|| self.close(unmanaged::Object::take(object), reason));
+                    now = None;
                     if Instant::now() >= deadline {
                         break Err(self.timeout_error(started.elapsed(), 0));
                     }
@@ -180,8 +223,8 @@ impl<M: Manager> PoolInner<M> {
                 }
             }
         };
-        drop(clock);
-        let now = Instant::now();
+        let now = now.unwrap_or_else(Instant::now);
+        clock.stop(now);
         let waited = now - started;
         let metrics = &self.shared.metrics;
         let outcome = match &result {
@@ -290,13 +333,14 @@ impl<M: Manager> PoolInner<M> {
 
     /// Decides whether an idle connection may be handed out, testing it
     /// when the health check policy asks.
+    /// `now` is the time now, read by the caller.
     async fn vet(
         &self,
         object: &mut IdleObject<M::Connection>,
+        now: Instant,
         deadline: Instant,
         span: &Span,
     ) -> Vetted {
-        let now = Instant::now();
         if self.manager.is_broken(&object.conn) {
             return Vetted::Close(CloseReason::Lost);
         }
@@ -322,7 +366,7 @@ impl<M: Manager> PoolInner<M> {
         match check.instrument(span.clone()).await {
             Ok(Ok(())) => {
                 object.checked_at = Instant::now();
-                Vetted::Usable
+                Vetted::Checked
             }
             Ok(Err(error)) => {
                 span.in_scope(|| {
@@ -357,6 +401,13 @@ impl<M: Manager> PoolInner<M> {
     fn timeout_error(&self, waited: Duration, waiting: usize) -> Error {
         let (state, cause) = self.exhausted(waited, waiting);
         Error::timeout(state, cause)
+    }
+
+    /// Whether the pool may open another connection (it is below
+    /// `max_size`, counting connects in progress).
+    fn has_room(&self) -> bool {
+        let state = self.shared.lock();
+        !state.closed && state.open + state.connecting < state.max_size
     }
 
     /// Describes the pool for an error after a wait of `waited`.

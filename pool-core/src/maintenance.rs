@@ -49,11 +49,11 @@ async fn run<M: Manager>(pool: Weak<PoolInner<M>>, shared: Arc<Shared>) {
                     next_sweep = Some(now + period);
                 }
             }
+            // Requests past their deadline give up; the next deadline is
+            // when to look again.
+            let deadline = shared.waiters.expire(now);
             let retry_at = start_connects(&inner);
-            match (retry_at, next_sweep) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            }
+            [retry_at, next_sweep, deadline].into_iter().flatten().min()
         };
         match wake_at {
             Some(at) => {

@@ -1,0 +1,173 @@
+//! Running one system on a workload: many tasks (or threads) loop on the
+//! same step for a warm-up, then for the measured time.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::latency::Latencies;
+
+/// The error of a step: whatever the system under test returned.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// One iteration of an async workload: for instance checkout, query, return.
+pub(crate) trait Step: Send + Sync + 'static {
+    /// Runs iteration `n` on task `task`. Returns the latency to record when
+    /// it is not that of the whole iteration (the acquire time, say).
+    fn run(
+        &self,
+        task: usize,
+        n: i32,
+    ) -> impl Future<Output = Result<Option<Duration>, BoxError>> + Send;
+}
+
+/// One iteration of a blocking workload.
+pub(crate) trait BlockingStep: Sync {
+    /// Runs iteration `n`.
+    fn run(&self, n: i32) -> Result<(), BoxError>;
+}
+
+/// How long to run, and on how many tasks or threads.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Plan {
+    pub(crate) tasks: usize,
+    pub(crate) warmup: Duration,
+    pub(crate) duration: Duration,
+}
+
+/// What a measured run gave.
+#[derive(Clone, Debug)]
+pub struct Measure {
+    /// Iterations completed in the measured time.
+    pub ops: u64,
+    /// The measured time.
+    pub elapsed: Duration,
+    /// The latency of each measured iteration.
+    pub latencies: Latencies,
+}
+
+impl Measure {
+    /// Iterations per second.
+    pub fn throughput(&self) -> f64 {
+        if self.elapsed.is_zero() {
+            0.0
+        } else {
+            self.ops as f64 / self.elapsed.as_secs_f64()
+        }
+    }
+
+    fn add(&mut self, tally: &Tally) {
+        self.ops += tally.ops;
+        self.latencies.merge(&tally.latencies);
+        self.elapsed = self.elapsed.max(tally.end - tally.measure_from);
+    }
+}
+
+/// One task's books. A single clock read per iteration: the end of one
+/// iteration is the start of the next.
+struct Tally {
+    measure_from: Instant,
+    end: Instant,
+    last: Instant,
+    ops: u64,
+    latencies: Latencies,
+}
+
+impl Tally {
+    fn new(started: Instant, plan: &Plan) -> Self {
+        let measure_from = started + plan.warmup;
+        Self {
+            measure_from,
+            end: measure_from + plan.duration,
+            last: Instant::now(),
+            ops: 0,
+            latencies: Latencies::default(),
+        }
+    }
+
+    fn running(&self) -> bool {
+        self.last < self.end
+    }
+
+    /// Books an iteration that just ended; `own` is the latency it reported.
+    ///
+    /// Every iteration that ends after the warm-up has its latency recorded,
+    /// also one that began during the warm-up or ended after the measured
+    /// time (when the other tasks stopped): a request starved by an unfair
+    /// pool shows in the tail instead of vanishing. The throughput counts
+    /// the iterations that ended within the measured time.
+    fn done(&mut self, own: Option<Duration>) {
+        let now = Instant::now();
+        if now >= self.measure_from {
+            self.latencies.record(own.unwrap_or(now - self.last));
+            if now <= self.end {
+                self.ops += 1;
+            }
+        }
+        self.last = now;
+    }
+}
+
+/// Runs `step` on `plan.tasks` tokio tasks.
+pub(crate) async fn tasks<S: Step>(step: Arc<S>, plan: Plan) -> Result<Measure, BoxError> {
+    let started = Instant::now();
+    let handles: Vec<_> = (0..plan.tasks)
+        .map(|task| {
+            let step = Arc::clone(&step);
+            tokio::spawn(async move {
+                let mut tally = Tally::new(started, &plan);
+                let mut n = 0i32;
+                while tally.running() {
+                    let own = step.run(task, n).await?;
+                    tally.done(own);
+                    n = n.wrapping_add(1);
+                }
+                Ok::<_, BoxError>(tally)
+            })
+        })
+        .collect();
+    let mut measure = Measure::empty();
+    for handle in handles {
+        measure.add(&handle.await??);
+    }
+    Ok(measure)
+}
+
+/// Runs `step` on `plan.tasks` threads.
+pub(crate) fn threads<S: BlockingStep>(step: &S, plan: Plan) -> Result<Measure, BoxError> {
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..plan.tasks)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut tally = Tally::new(started, &plan);
+                    let mut n = 0i32;
+                    while tally.running() {
+                        step.run(n)?;
+                        tally.done(None);
+                        n = n.wrapping_add(1);
+                    }
+                    Ok::<_, BoxError>(tally)
+                })
+            })
+            .collect();
+        let mut measure = Measure::empty();
+        for handle in handles {
+            let tally = handle
+                .join()
+                .map_err(|_| BoxError::from("a benchmark thread panicked"))??;
+            measure.add(&tally);
+        }
+        Ok(measure)
+    })
+}
+
+impl Measure {
+    pub(crate) fn empty() -> Self {
+        Self {
+            ops: 0,
+            elapsed: Duration::ZERO,
+            latencies: Latencies::default(),
+        }
+    }
+}

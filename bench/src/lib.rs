@@ -1,0 +1,45 @@
+//! Benchmarks of tidepool's pools against their peers, side by side in one
+//! run on the same machine and server.
+//!
+//! Every system runs the same workload back to back, and one table holds
+//! throughput, latency quantiles and the ratio of tidepool to each peer:
+//!
+//! * end to end: checkout, `SELECT $1::int` with the plain
+//!   `query(sql, params)`, return; 64 and 256 tasks over 16 connections;
+//!   tidepool against deadpool-postgres (`query(&str)` and
+//!   `prepare_cached`), bb8-postgres, sqlx's `PgPool`, and tokio-postgres
+//!   on dedicated connections with a prepared statement (the ceiling);
+//! * blocking: the same loop on 64 threads, tidepool-sync against
+//!   r2d2_postgres;
+//! * engine: checkout and return of fake connections (no database),
+//!   tidepool's engine against deadpool's managed pool and bb8;
+//! * fairness: 1000 tasks over 50 fake connections, the checkout's tail;
+//! * spike: 50 requests at once on 5 idle connections, with 150 ms
+//!   connects: connections opened;
+//! * recovery: time from a server restart to the first good checkout.
+//!
+//! The peers are this package's dependencies only, never the library's.
+//! Run it with `cargo run --release -p tidepool-bench` (see [`USAGE`]).
+
+mod blocking;
+mod database;
+mod drive;
+mod end_to_end;
+mod engine;
+mod fairness;
+mod fake;
+mod latency;
+mod machine;
+mod options;
+mod recovery;
+mod report;
+mod spike;
+mod suite;
+mod workload;
+
+pub use drive::Measure;
+pub use latency::Latencies;
+pub use options::{Options, USAGE};
+pub use report::{Compare, Report, Row};
+pub use suite::run;
+pub use workload::Workload;

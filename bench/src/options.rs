@@ -1,0 +1,142 @@
+//! The command line: which workloads, for how long.
+
+use std::time::Duration;
+
+use crate::workload::Workload;
+
+/// How a run is made.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The workloads to run, in this order.
+    pub workloads: Vec<Workload>,
+    /// How long each system is measured on a throughput workload.
+    pub duration: Duration,
+    /// How long each system runs before it is measured (pools filled,
+    /// statements prepared, caches warm).
+    pub warmup: Duration,
+    /// The connect delay of the spike workload's test managers.
+    pub connect_delay: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            workloads: Workload::ALL.to_vec(),
+            duration: Duration::from_secs(5),
+            warmup: Duration::from_secs(1),
+            connect_delay: Duration::from_millis(150),
+        }
+    }
+}
+
+/// The usage text of the command.
+pub const USAGE: &str = "\
+usage: tidepool-bench [--smoke] [--duration SECS] [--warmup SECS] [--only WORKLOAD]...
+
+Runs every system on the same workload back to back and prints one table.
+Starts a private PostgreSQL server unless DATABASE_URL is set (then the
+recovery workload, which restarts the server, is left out).
+
+  --smoke           about a second per workload: checks that everything runs
+  --duration SECS   how long each system is measured (default 5)
+  --warmup SECS     how long each system runs before it is measured (default 1)
+  --only WORKLOAD   run only this workload (repeatable): end-to-end, blocking,
+                    engine, fairness, spike, recovery
+";
+
+impl Options {
+    /// The smoke mode: every workload and system, briefly.
+    pub fn smoke() -> Self {
+        Self {
+            duration: Duration::from_millis(150),
+            warmup: Duration::from_millis(50),
+            ..Self::default()
+        }
+    }
+
+    /// Reads the command line (without the program's name).
+    ///
+    /// # Errors
+    ///
+    /// A message naming the argument that is wrong, with the usage.
+    pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
+        let mut options = Self::default();
+        let mut only = Vec::new();
+        let mut args = args.into_iter();
+        while let Some(arg) = args.next() {
+            let mut value = |name: &str| {
+                args.next()
+                    .ok_or_else(|| format!("{name} needs a value\n\n{USAGE}"))
+            };
+            match arg.as_str() {
+                "--smoke" => {
+                    let workloads = std::mem::take(&mut options.workloads);
+                    options = Self {
+                        workloads,
+                        ..Self::smoke()
+                    };
+                }
+                "--duration" => options.duration = seconds("--duration", &value("--duration")?)?,
+                "--warmup" => options.warmup = seconds("--warmup", &value("--warmup")?)?,
+                "--only" => {
+                    let name = value("--only")?;
+                    only.push(
+                        Workload::from_name(&name).ok_or_else(|| {
+                            format!("--only: no workload named {name:?}\n\n{USAGE}")
+                        })?,
+                    );
+                }
+                "-h" | "--help" => return Err(USAGE.to_owned()),
+                other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
+            }
+        }
+        if !only.is_empty() {
+            options.workloads = only;
+        }
+        Ok(options)
+    }
+}
+
+fn seconds(name: &str, text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("{name}: expected seconds, got {text:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Options, String> {
+        Options::parse(args.iter().map(|a| (*a).to_owned()))
+    }
+
+    #[test]
+    fn the_command_line_is_read() {
+        let options = parse(&["--smoke", "--only", "engine", "--only", "spike"]).unwrap();
+        assert_eq!(options.workloads, [Workload::Engine, Workload::Spike]);
+        assert_eq!(options.duration, Options::smoke().duration);
+        let options = parse(&["--duration", "2.5", "--warmup", "0"]).unwrap();
+        assert_eq!(options.duration, Duration::from_millis(2500));
+        assert_eq!(options.warmup, Duration::ZERO);
+        assert_eq!(options.workloads, Workload::ALL);
+    }
+
+    #[test]
+    fn wrong_arguments_are_named() {
+        assert!(parse(&["--only", "nope"]).unwrap_err().contains("\"nope\""));
+        assert!(
+            parse(&["--duration", "-1"])
+                .unwrap_err()
+                .contains("--duration")
+        );
+        assert!(
+            parse(&["--duration"])
+                .unwrap_err()
+                .contains("needs a value")
+        );
+        assert!(parse(&["--fast"]).unwrap_err().contains("--fast"));
+    }
+}

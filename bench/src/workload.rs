@@ -1,0 +1,56 @@
+//! The workloads of a run.
+
+/// One part of the benchmark, run on every system that it compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workload {
+    /// Checkout, `SELECT $1::int`, return: 64 and 256 tasks over 16
+    /// connections, async pools.
+    EndToEnd,
+    /// The same loop on 64 threads over 16 connections, blocking pools.
+    Blocking,
+    /// Checkout and return with a no-op manager: the pools' own cost.
+    Engine,
+    /// 1000 tasks over 50 objects: how long the unluckiest wait.
+    Fairness,
+    /// 50 requests at once on a pool of 5 idle of 50, with slow connects.
+    Spike,
+    /// A server restart: time to the first successful checkout.
+    Recovery,
+}
+
+impl Workload {
+    /// Every workload, in the order of a full run.
+    pub const ALL: [Workload; 6] = [
+        Workload::EndToEnd,
+        Workload::Blocking,
+        Workload::Engine,
+        Workload::Fairness,
+        Workload::Spike,
+        Workload::Recovery,
+    ];
+
+    /// The workload's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::EndToEnd => "end-to-end",
+            Workload::Blocking => "blocking",
+            Workload::Engine => "engine",
+            Workload::Fairness => "fairness",
+            Workload::Spike => "spike",
+            Workload::Recovery => "recovery",
+        }
+    }
+
+    /// The workload named `name` on the command line.
+    pub fn from_name(name: &str) -> Option<Workload> {
+        Self::ALL.into_iter().find(|w| w.name() == name)
+    }
+
+    /// Whether the workload needs a database.
+    pub fn needs_database(self) -> bool {
+        matches!(
+            self,
+            Workload::EndToEnd | Workload::Blocking | Workload::Recovery
+        )
+    }
+}

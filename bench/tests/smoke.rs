@@ -1,0 +1,61 @@
+//! The benchmark's smoke mode, run by `cargo test`: every workload and
+//! every system, briefly, so that the benchmark cannot rot. Speed is only
+//! reported, never asserted.
+
+use tidepool_bench::{Options, Report, Workload, run};
+
+/// The systems each workload compares, tidepool first.
+fn expected_rows() -> usize {
+    let restarts = std::env::var(tidepool_tests::DATABASE_URL_ENV).map_or(true, |u| u.is_empty());
+    Workload::ALL
+        .iter()
+        .map(|workload| match workload {
+            // tidepool, deadpool-postgres twice, bb8, sqlx, tokio-postgres;
+            // at 64 and 256 tasks.
+            Workload::EndToEnd => 2 * 6,
+            Workload::Blocking => 2,
+            // Three engines at 1, 64 and 256 tasks.
+            Workload::Engine => 3 * 3,
+            Workload::Fairness | Workload::Spike => 3,
+            Workload::Recovery if restarts => 4,
+            Workload::Recovery => 0,
+        })
+        .sum()
+}
+
+#[test]
+fn every_system_produces_a_row_on_every_workload() {
+    let mut seen = 0;
+    let report: Report = run(&Options::smoke(), &mut |_| seen += 1).expect("the run starts");
+    println!("{report}");
+    assert_eq!(report.rows.len(), expected_rows(), "{report}");
+    assert_eq!(seen, report.rows.len());
+    for row in &report.rows {
+        let measure = row
+            .outcome
+            .as_ref()
+            .unwrap_or_else(|e| panic!("{} on {} failed: {e}", row.system, row.workload));
+        assert!(
+            measure.ops > 0,
+            "{} on {}: no iteration",
+            row.system,
+            row.workload
+        );
+        assert!(
+            measure.latencies.count() > 0,
+            "{} on {}",
+            row.system,
+            row.workload
+        );
+        if row.is_tidepool() {
+            continue;
+        }
+        assert!(
+            report.ratio(row).is_some(),
+            "{} on {} has no ratio to tidepool",
+            row.system,
+            row.workload
+        );
+    }
+    assert!(report.machine.iter().any(|line| line.contains("cores")));
+}
