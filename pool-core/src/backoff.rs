@@ -4,8 +4,10 @@ use std::time::Duration;
 
 use crate::jitter::unit_random;
 
-/// The delay before the first retry after a failed connect.
-pub(crate) const INITIAL_DELAY: Duration = Duration::from_secs(1);
+/// The delay before the first retry after a failed connect: short, so that
+/// a pool is back within a fraction of a second of a server restart, as
+/// HikariCP's first retry is.
+pub(crate) const INITIAL_DELAY: Duration = Duration::from_millis(250);
 /// The longest delay between two attempts.
 pub(crate) const MAX_DELAY: Duration = Duration::from_secs(10);
 /// The delay varies by up to this fraction either way, so that many pools
@@ -13,7 +15,7 @@ pub(crate) const MAX_DELAY: Duration = Duration::from_secs(10);
 const JITTER: f64 = 0.1;
 
 /// The delay before the next attempt after `failures` failures in a row:
-/// 1 s, 2 s, 4 s, 8 s, then 10 s, each within 10 % either way.
+/// 0.25 s, 0.5 s, 1 s, 2 s, 4 s, 8 s, then 10 s, each within 10 % either way.
 pub(crate) fn delay(failures: u32) -> Duration {
     let doublings = failures.saturating_sub(1).min(16);
     let base = INITIAL_DELAY.saturating_mul(1 << doublings).min(MAX_DELAY);
@@ -25,13 +27,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn delays_double_from_one_second_up_to_the_cap_with_jitter() {
+    fn delays_double_from_a_quarter_second_up_to_the_cap_with_jitter() {
         for (failures, expected) in [
-            (1, 1.0),
-            (2, 2.0),
-            (3, 4.0),
-            (4, 8.0),
-            (5, 10.0),
+            (1, 0.25),
+            (2, 0.5),
+            (3, 1.0),
+            (4, 2.0),
+            (5, 4.0),
+            (6, 8.0),
+            (7, 10.0),
             (40, 10.0),
         ] {
             let got = delay(failures).as_secs_f64();

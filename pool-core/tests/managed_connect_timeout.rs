@@ -10,7 +10,7 @@ use tidepool_core::Pool;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
-// The test ends before the first retry (about 1 s after the failure), so it
+// The test ends before the first retry (about 0.25 s after the failure), so it
 // does not meet the backoff's std-clock spin (see managed_backoff.rs).
 #[tokio::test(start_paused = true)]
 async fn a_hanging_connect_is_abandoned_after_connect_timeout() {
