@@ -68,16 +68,25 @@ pub(crate) fn run(url: &str, plan: Plan) -> Vec<Row> {
         ..plan
     };
     let workload = format!("blocking {THREADS} threads / {CONNECTIONS} conns");
-    vec![
+    let measure_tidepool = || {
         Row::new(
             &workload,
             "tidepool-sync query()",
             measure(tidepool(url), plan),
-        ),
+        )
+    };
+    let measure_r2d2 = || {
         Row::new(
             &workload,
             "r2d2_postgres query(&str)",
             measure(r2d2(url), plan),
-        ),
-    ]
+        )
+    };
+    // In turn, as the async workloads (see `crate::turns`).
+    if plan.reversed {
+        let r2d2 = measure_r2d2();
+        vec![measure_tidepool(), r2d2]
+    } else {
+        vec![measure_tidepool(), measure_r2d2()]
+    }
 }

@@ -33,6 +33,8 @@ pub(crate) struct Plan {
     pub(crate) tasks: usize,
     pub(crate) warmup: Duration,
     pub(crate) duration: Duration,
+    /// The systems run last first in this round (see [`crate::turns`]).
+    pub(crate) reversed: bool,
 }
 
 /// What a measured run gave.
@@ -169,5 +171,13 @@ impl Measure {
             elapsed: Duration::ZERO,
             latencies: Latencies::default(),
         }
+    }
+
+    /// Adds another round of the same system: iterations, time and
+    /// latencies.
+    pub(crate) fn merge(&mut self, other: &Measure) {
+        self.ops += other.ops;
+        self.elapsed += other.elapsed;
+        self.latencies.merge(&other.latencies);
     }
 }

@@ -9,6 +9,7 @@ use tokio_postgres::{Client, NoTls, Statement};
 
 use crate::drive::{BoxError, Plan, Step, tasks};
 use crate::report::Row;
+use crate::turns::{Pending, in_turn};
 
 /// The statement every system runs.
 pub(crate) const SQL: &str = "SELECT $1::int";
@@ -156,37 +157,36 @@ pub(crate) async fn measure<S: Step>(
 /// Every async system, `tasks` tasks over 16 connections.
 pub(crate) async fn run(url: &str, tasks: usize, plan: Plan) -> Vec<Row> {
     let plan = Plan { tasks, ..plan };
-    let workload = format!("end-to-end {tasks} tasks / {CONNECTIONS} conns");
-    let mut rows = Vec::new();
-    let mut row = |system: &str, measure| rows.push(Row::new(&workload, system, measure));
-
-    row(
-        "tidepool query()",
-        measure(async { tidepool(url).await.map(Tidepool) }, plan).await,
-    );
-    row(
-        "deadpool-postgres prepare_cached",
-        measure(async { deadpool(url).map(DeadpoolCached) }, plan).await,
-    );
-    row(
-        "deadpool-postgres query(&str)",
-        measure(async { deadpool(url).map(Deadpool) }, plan).await,
-    );
-    row(
-        "bb8-postgres query(&str)",
-        measure(async { bb8(url).await.map(Bb8) }, plan).await,
-    );
-    row(
-        "sqlx PgPool",
-        measure(async { sqlx(url).await.map(Sqlx) }, plan).await,
-    );
     let raw_plan = Plan {
         tasks: CONNECTIONS,
         ..plan
     };
-    row(
-        "tokio-postgres, 16 tasks on own conns, prepared (ceiling)",
-        measure(raw(url), raw_plan).await,
-    );
-    rows
+    let systems: Vec<(&str, Pending<'_>)> = vec![
+        (
+            "tidepool query()",
+            Box::pin(measure(async { tidepool(url).await.map(Tidepool) }, plan)),
+        ),
+        (
+            "deadpool-postgres prepare_cached",
+            Box::pin(measure(async { deadpool(url).map(DeadpoolCached) }, plan)),
+        ),
+        (
+            "deadpool-postgres query(&str)",
+            Box::pin(measure(async { deadpool(url).map(Deadpool) }, plan)),
+        ),
+        (
+            "bb8-postgres query(&str)",
+            Box::pin(measure(async { bb8(url).await.map(Bb8) }, plan)),
+        ),
+        (
+            "sqlx PgPool",
+            Box::pin(measure(async { sqlx(url).await.map(Sqlx) }, plan)),
+        ),
+        (
+            "tokio-postgres, 16 tasks on own conns, prepared (ceiling)",
+            Box::pin(measure(raw(url), raw_plan)),
+        ),
+    ];
+    let workload = format!("end-to-end {tasks} tasks / {CONNECTIONS} conns");
+    in_turn(&workload, systems, plan.reversed).await
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::drive::{BoxError, Measure, Plan, Step, tasks};
 use crate::fake::Fake;
 use crate::report::Row;
+use crate::turns::{Pending, in_turn};
 
 /// The objects of the engine workload.
 pub(crate) const OBJECTS: usize = 16;
@@ -202,23 +203,18 @@ pub(crate) async fn compare(
     acquire: bool,
     plan: Plan,
 ) -> Vec<Row> {
-    vec![
-        Row::new(
-            workload,
+    let systems: Vec<(&str, Pending<'_>)> = vec![
+        (
             "tidepool-core",
-            measure(tidepool(shape), hold, acquire, plan).await,
+            Box::pin(measure(tidepool(shape), hold, acquire, plan)),
         ),
-        Row::new(
-            workload,
+        (
             "deadpool managed",
-            measure(deadpool(shape), hold, acquire, plan).await,
+            Box::pin(measure(deadpool(shape), hold, acquire, plan)),
         ),
-        Row::new(
-            workload,
-            "bb8",
-            measure(bb8(shape), hold, acquire, plan).await,
-        ),
-    ]
+        ("bb8", Box::pin(measure(bb8(shape), hold, acquire, plan))),
+    ];
+    in_turn(workload, systems, plan.reversed).await
 }
 
 /// Uncontended (one task), then 64 and 256 tasks that yield once while

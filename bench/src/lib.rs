@@ -35,6 +35,7 @@ mod recovery;
 mod report;
 mod spike;
 mod suite;
+mod turns;
 mod workload;
 
 pub use drive::Measure;

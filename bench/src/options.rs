@@ -16,6 +16,10 @@ pub struct Options {
     pub warmup: Duration,
     /// The connect delay of the spike workload's test managers.
     pub connect_delay: Duration,
+    /// How many times each throughput workload (end-to-end, blocking,
+    /// engine, fairness) is run, every other time with its systems in
+    /// reverse order; a system's rounds are added up into its row.
+    pub rounds: usize,
 }
 
 impl Default for Options {
@@ -25,13 +29,15 @@ impl Default for Options {
             duration: Duration::from_secs(5),
             warmup: Duration::from_secs(1),
             connect_delay: Duration::from_millis(150),
+            rounds: 1,
         }
     }
 }
 
 /// The usage text of the command.
 pub const USAGE: &str = "\
-usage: tidepool-bench [--smoke] [--duration SECS] [--warmup SECS] [--only WORKLOAD]...
+usage: tidepool-bench [--smoke] [--duration SECS] [--warmup SECS] [--rounds N]
+                      [--only WORKLOAD]...
 
 Runs every system on the same workload back to back and prints one table.
 Starts a private PostgreSQL server unless DATABASE_URL is set (then the
@@ -40,6 +46,9 @@ recovery workload, which restarts the server, is left out).
   --smoke           about a second per workload: checks that everything runs
   --duration SECS   how long each system is measured (default 5)
   --warmup SECS     how long each system runs before it is measured (default 1)
+  --rounds N        run each throughput workload N times, every other round
+                    with its systems in reverse order, and add the rounds up
+                    (default 1; 2 or more evens out a load that drifts)
   --only WORKLOAD   run only this workload (repeatable): end-to-end, blocking,
                     engine, fairness, spike, recovery
 ";
@@ -73,11 +82,13 @@ impl Options {
                     let workloads = std::mem::take(&mut options.workloads);
                     options = Self {
                         workloads,
+                        rounds: options.rounds,
                         ..Self::smoke()
                     };
                 }
                 "--duration" => options.duration = seconds("--duration", &value("--duration")?)?,
                 "--warmup" => options.warmup = seconds("--warmup", &value("--warmup")?)?,
+                "--rounds" => options.rounds = rounds(&value("--rounds")?)?,
                 "--only" => {
                     let name = value("--only")?;
                     only.push(
@@ -95,6 +106,13 @@ impl Options {
         }
         Ok(options)
     }
+}
+
+fn rounds(text: &str) -> Result<usize, String> {
+    text.parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("--rounds: expected a whole number above 0, got {text:?}"))
 }
 
 fn seconds(name: &str, text: &str) -> Result<Duration, String> {
@@ -122,6 +140,9 @@ mod tests {
         assert_eq!(options.duration, Duration::from_millis(2500));
         assert_eq!(options.warmup, Duration::ZERO);
         assert_eq!(options.workloads, Workload::ALL);
+        assert_eq!(options.rounds, 1);
+        let options = parse(&["--rounds", "3", "--smoke"]).unwrap();
+        assert_eq!(options.rounds, 3);
     }
 
     #[test]
@@ -138,5 +159,12 @@ mod tests {
                 .contains("needs a value")
         );
         assert!(parse(&["--fast"]).unwrap_err().contains("--fast"));
+        for zero_or_not_a_number in ["0", "two", "-1"] {
+            assert!(
+                parse(&["--rounds", zero_or_not_a_number])
+                    .unwrap_err()
+                    .contains("--rounds")
+            );
+        }
     }
 }

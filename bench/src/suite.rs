@@ -4,6 +4,7 @@ use crate::database::Database;
 use crate::drive::Plan;
 use crate::options::Options;
 use crate::report::{Report, Row};
+use crate::turns::add_up;
 use crate::workload::Workload;
 use crate::{blocking, end_to_end, engine, fairness, machine, recovery, spike};
 
@@ -33,11 +34,18 @@ pub fn run(options: &Options, on_row: &mut dyn FnMut(&Row)) -> Result<Report, St
             .machine
             .push(runtime.block_on(machine::server(&database.url())));
     }
+    if options.rounds > 1 {
+        report.machine.push(format!(
+            "rounds: {} of each throughput workload, every other one in reverse order, added up",
+            options.rounds
+        ));
+    }
     report.machine.push(format!("before: {}", machine::load()));
     let plan = Plan {
         tasks: 1,
         warmup: options.warmup,
         duration: options.duration,
+        reversed: false,
     };
     let mut add = |report: &mut Report, rows: Vec<Row>| {
         for row in rows {
@@ -48,15 +56,30 @@ pub fn run(options: &Options, on_row: &mut dyn FnMut(&Row)) -> Result<Report, St
     for &workload in &options.workloads {
         let url = database.as_ref().map(Database::url);
         let url = url.as_deref().unwrap_or_default();
+        // A throughput workload in rounds, every other one reversed.
+        let rounds = |run: &dyn Fn(Plan) -> Vec<Row>| {
+            add_up(
+                (0..options.rounds)
+                    .map(|round| {
+                        run(Plan {
+                            reversed: round % 2 == 1,
+                            ..plan
+                        })
+                    })
+                    .collect(),
+            )
+        };
         let rows = match workload {
             Workload::EndToEnd => {
-                let mut rows = runtime.block_on(end_to_end::run(url, 64, plan));
-                rows.extend(runtime.block_on(end_to_end::run(url, 256, plan)));
+                let mut rows = rounds(&|plan| runtime.block_on(end_to_end::run(url, 64, plan)));
+                rows.extend(rounds(&|plan| {
+                    runtime.block_on(end_to_end::run(url, 256, plan))
+                }));
                 rows
             }
-            Workload::Blocking => blocking::run(url, plan),
-            Workload::Engine => runtime.block_on(engine::run(plan)),
-            Workload::Fairness => runtime.block_on(fairness::run(plan)),
+            Workload::Blocking => rounds(&|plan| blocking::run(url, plan)),
+            Workload::Engine => rounds(&|plan| runtime.block_on(engine::run(plan))),
+            Workload::Fairness => rounds(&|plan| runtime.block_on(fairness::run(plan))),
             Workload::Spike => runtime.block_on(spike::run(options.connect_delay)),
             Workload::Recovery => match database.as_ref().and_then(Database::own_server) {
                 Some(server) => runtime.block_on(recovery::run(server)),

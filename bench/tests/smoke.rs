@@ -59,3 +59,27 @@ fn every_system_produces_a_row_on_every_workload() {
     }
     assert!(report.machine.iter().any(|line| line.contains("cores")));
 }
+
+#[test]
+fn rounds_are_added_up_into_one_row_per_system() {
+    let options = Options {
+        workloads: vec![Workload::Engine],
+        rounds: 2,
+        ..Options::smoke()
+    };
+    let report = run(&options, &mut |_| {}).expect("the run starts");
+    // The three engines at 1, 64 and 256 tasks, once each.
+    assert_eq!(report.rows.len(), 3 * 3, "{report}");
+    for row in &report.rows {
+        let measure = row.outcome.as_ref().expect("the engine runs");
+        assert!(
+            measure.elapsed >= 2 * options.duration,
+            "{} on {}: {:?} measured, less than two rounds of {:?}",
+            row.system,
+            row.workload,
+            measure.elapsed,
+            options.duration
+        );
+    }
+    assert!(report.machine.iter().any(|line| line.contains("rounds: 2")));
+}
