@@ -23,7 +23,9 @@ pub type TransactionFuture<'t, T, E> =
 /// It commits only through [`commit`](Transaction::commit). Dropped any
 /// other way (an early return, an error, a panic, a cancelled future), it
 /// rolls back: the `ROLLBACK` is queued on the connection at once, before
-/// any later statement. A transaction opened inside another
+/// any later statement, and when the connection goes back to the pool the
+/// pool waits for the server's answer (the connection is reset, counted in
+/// `returns_reset`) before anyone else gets it. A transaction opened inside another
 /// ([`transaction`](Transaction::transaction)) is a savepoint.
 ///
 /// Its queries build rows with the connection's row factory `R`.
@@ -35,24 +37,51 @@ pub struct Transaction<'a, R = TupleRow> {
 }
 
 /// Counts a transaction guard as alive in the connection's tracker.
-struct Open<'a>(&'a Tracker);
+///
+/// A guard dropped before its transaction was finished by `commit` or
+/// `rollback` leaves only a queued `ROLLBACK` behind, whose answer nobody
+/// waits for: the tracker is told, so that the pool resets the connection
+/// (and waits for the rollback) before anyone else gets it.
+struct Open<'a> {
+    tracker: &'a Tracker,
+    finished: bool,
+}
 
 impl<'a> Open<'a> {
     fn new(tracker: &'a Tracker) -> Self {
         tracker.transaction_opened();
-        Self(tracker)
+        Self {
+            tracker,
+            finished: false,
+        }
+    }
+
+    /// Runs the statement that ends the transaction (`COMMIT`, `ROLLBACK`
+    /// or their savepoint forms); once it has completed, with the server's
+    /// answer or its error, the transaction is over on the server.
+    async fn finish(
+        mut self,
+        end: impl std::future::Future<Output = Result<(), tokio_postgres::Error>>,
+    ) -> Result<(), Error> {
+        let result = self.tracker.run(end).await;
+        self.finished = true;
+        result
     }
 }
 
 impl Drop for Open<'_> {
     fn drop(&mut self) {
-        self.0.transaction_closed();
+        if self.finished {
+            self.tracker.transaction_closed();
+        } else {
+            self.tracker.transaction_abandoned();
+        }
     }
 }
 
 impl<'a, R: Sync> Transaction<'a, R> {
     pub(crate) fn tracker(&self) -> &'a Tracker {
-        self._open.0
+        self._open.tracker
     }
 
     pub(crate) fn inner(&self) -> &tokio_postgres::Transaction<'a> {
@@ -80,7 +109,7 @@ impl<'a, R: Sync> Transaction<'a, R> {
     fn session(&self) -> Session<'_> {
         Session {
             client: self.inner.client(),
-            tracker: self._open.0,
+            tracker: self._open.tracker,
             cache: self.cache,
         }
     }
@@ -131,7 +160,7 @@ impl<'a, R: Sync> Transaction<'a, R> {
     /// the pool resets the connection before anyone else uses it.
     pub async fn commit(self) -> Result<(), Error> {
         let Transaction { inner, _open, .. } = self;
-        _open.0.run(inner.commit()).await
+        _open.finish(inner.commit()).await
     }
 
     /// Rolls the transaction back (or back to the savepoint), reporting any
@@ -147,7 +176,7 @@ impl<'a, R: Sync> Transaction<'a, R> {
     /// anyone else uses it.
     pub async fn rollback(self) -> Result<(), Error> {
         let Transaction { inner, _open, .. } = self;
-        _open.0.run(inner.rollback()).await
+        _open.finish(inner.rollback()).await
     }
 }
 
