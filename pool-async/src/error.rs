@@ -131,9 +131,34 @@ impl Error {
     }
 
     /// True when a connection attempt failed (the server unreachable, the
-    /// password wrong, ...).
+    /// password wrong, ...), also when a checkout failed at once because
+    /// the pool had no connection and its connects failed with an error
+    /// that retrying cannot fix ([`code`](Error::code) then gives its
+    /// SQLSTATE, such as `28P01` for a wrong password).
     pub fn is_connect(&self) -> bool {
-        matches!(self.kind, Kind::Connect { .. })
+        match &self.kind {
+            Kind::Connect { .. } => true,
+            Kind::Pool(e) => e.is_connect(),
+            _ => false,
+        }
+    }
+
+    /// Whether this error, met while connecting, is one that retrying
+    /// cannot fix: the password or the role refused (SQLSTATE class 28),
+    /// a database that does not exist (3D000), TLS refused by one side, or
+    /// settings that do not resolve to a connection. Refused, reset and
+    /// timed-out connects, a server starting up (57P03) or out of
+    /// connection slots (53300) are worth retrying.
+    pub(crate) fn is_permanent_connect(&self) -> bool {
+        match &self.kind {
+            Kind::Connect { source, .. } => {
+                source.code().is_some_and(|code| {
+                    code.code().starts_with("28") || *code == SqlState::INVALID_CATALOG_NAME
+                }) || crate::tls::tls_refused(source)
+            }
+            Kind::Config(_) => true,
+            _ => false,
+        }
     }
 
     /// True when the row factory could not build a row from the result

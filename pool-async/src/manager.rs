@@ -132,6 +132,10 @@ impl tidepool_core::Manager for PgManager {
         Ok(Parked(Some(conn)))
     }
 
+    fn is_permanent(&self, error: &Error) -> bool {
+        error.is_permanent_connect()
+    }
+
     fn target(&self) -> Option<&str> {
         self.target.as_deref()
     }

@@ -30,6 +30,10 @@ enum Kind {
     Closed {
         pool: String,
     },
+    ConnectFailed {
+        pool: String,
+        waited: Duration,
+    },
     CloseTimeout {
         pool: String,
         open: usize,
@@ -91,6 +95,16 @@ impl Error {
         }
     }
 
+    pub(crate) fn connect_failed(pool: &str, waited: Duration, cause: BoxedCause) -> Self {
+        Self {
+            kind: Kind::ConnectFailed {
+                pool: pool.to_owned(),
+                waited,
+            },
+            cause: Some(cause),
+        }
+    }
+
     pub(crate) fn close_timeout(pool: &str, open: usize, waited: Duration) -> Self {
         Self {
             kind: Kind::CloseTimeout {
@@ -117,6 +131,16 @@ impl Error {
         matches!(self.kind, Kind::TooManyRequests { .. })
     }
 
+    /// True when a checkout or [`Pool::wait`](crate::Pool::wait) failed at
+    /// once because the pool had no connection and a connect failed with an
+    /// error that retrying cannot fix (a wrong password, a missing
+    /// database; see [`Manager::is_permanent`](crate::Manager::is_permanent)).
+    /// [`cause`](Error::cause) gives that error. The pool keeps retrying in
+    /// the background.
+    pub fn is_connect(&self) -> bool {
+        matches!(self.kind, Kind::ConnectFailed { .. })
+    }
+
     /// True when the pool was closed.
     pub fn is_closed(&self) -> bool {
         matches!(self.kind, Kind::Closed { .. })
@@ -127,11 +151,11 @@ impl Error {
         matches!(self.kind, Kind::Config(_))
     }
 
-    /// How long the request waited, for a timeout.
+    /// How long the request waited, for a timeout or a failed connect.
     pub fn waited(&self) -> Option<Duration> {
         match &self.kind {
             Kind::Timeout(state) | Kind::WaitTimeout(state) => Some(state.waited),
-            Kind::CloseTimeout { waited, .. } => Some(*waited),
+            Kind::CloseTimeout { waited, .. } | Kind::ConnectFailed { waited, .. } => Some(*waited),
             _ => None,
         }
     }
@@ -202,6 +226,13 @@ impl fmt::Display for Error {
                  (max_waiting is {max_waiting}); retry later, or raise max_waiting or max_size"
             )?,
             Kind::Closed { pool } => write!(f, "pool \"{pool}\" is closed")?,
+            Kind::ConnectFailed { pool, waited } => write!(
+                f,
+                "pool \"{pool}\": no connection could be opened, and the error is not one \
+                 that waiting fixes, so the request failed after {} instead of waiting out \
+                 its timeout; the pool keeps retrying in the background",
+                Secs(*waited)
+            )?,
             Kind::CloseTimeout { pool, open, waited } => write!(
                 f,
                 "pool \"{pool}\" closed, but {open} {} still in use after {}; \

@@ -19,7 +19,7 @@ use crate::pool::Pool;
 use crate::shared::Shared;
 use crate::slot::{CloseReason, Slot};
 use crate::stats::{Stats, add_time, bump};
-use crate::waiters::UntilDeadline;
+use crate::waiters::{Ended, UntilDeadline, Waited};
 
 /// The idle connections: a LIFO stack behind deadpool's fair (FIFO) semaphore.
 pub(crate) type Idle<C> = unmanaged::Pool<Box<Slot<C>>>;
@@ -190,11 +190,18 @@ impl<M: Manager> PoolInner<M> {
                         wait.instrument(span.clone()).await
                     };
                     match waited {
-                        Some(Ok(object)) => object,
-                        Some(Err(_)) => break Err(Error::closed(&self.shared.name)),
-                        None => {
+                        Waited::Ready(Ok(object)) => object,
+                        Waited::Ready(Err(_)) => break Err(Error::closed(&self.shared.name)),
+                        Waited::Ended(Ended::Expired) => {
                             let waiting = self.shared.waiting.load(Relaxed).saturating_sub(1);
                             break Err(self.timeout_error(started.elapsed(), waiting));
+                        }
+                        Waited::Ended(Ended::ConnectFailed(cause)) => {
+                            break Err(Error::connect_failed(
+                                &self.shared.name,
+                                started.elapsed(),
+                                cause,
+                            ));
                         }
                     }
                 }
@@ -250,6 +257,9 @@ impl<M: Manager> PoolInner<M> {
                     metrics.timeouts.increment(1);
                     metrics.acquire_time(waited);
                     "timeout"
+                } else if error.is_connect() {
+                    metrics.acquire_time(waited);
+                    "connect_failed"
                 } else {
                     metrics.acquire_time(waited);
                     "closed"

@@ -156,12 +156,15 @@ async fn open_one<M: Manager>(inner: Arc<PoolInner<M>>, mut connecting: Connecti
     shared.metrics.creation_time(elapsed);
     let outcome = match outcome {
         Ok(Ok(conn)) => Ok(conn),
-        Ok(Err(error)) => Err(Arc::new(error) as BoxedCause),
-        Err(_) => Err(Arc::new(ConnectTimedOut(limit)) as BoxedCause),
+        Ok(Err(error)) => {
+            let permanent = inner.manager.is_permanent(&error);
+            Err((Arc::new(error) as BoxedCause, permanent))
+        }
+        Err(_) => Err((Arc::new(ConnectTimedOut(limit)) as BoxedCause, false)),
     };
     if !span.is_disabled() {
         span.record("elapsed_ms", elapsed.as_secs_f64() * 1000.0);
-        if let Err(error) = &outcome {
+        if let Err((error, _)) = &outcome {
             span.record("error", field::display(error));
         }
     }
@@ -175,6 +178,7 @@ async fn open_one<M: Manager>(inner: Arc<PoolInner<M>>, mut connecting: Connecti
                 state.failures = 0;
                 state.retry_at = None;
                 state.last_error = None;
+                state.last_error_permanent = false;
                 state.failing_since = None;
                 state.reconnect_reported = false;
                 // A connect that began before a drain may carry what the
@@ -198,17 +202,20 @@ async fn open_one<M: Manager>(inner: Arc<PoolInner<M>>, mut connecting: Connecti
             shared.metrics.created.increment(1);
             tracing::debug!(pool = %shared.name, elapsed = ?elapsed, "opened a connection");
         }
-        Err(error) => connect_failed(&inner, error, started, connecting),
+        Err((error, permanent)) => connect_failed(&inner, error, permanent, started, connecting),
     }
     shared.wake.notify_one();
     shared.progress.notify_waiters();
 }
 
 /// Books a failed connect: backoff before the next, and the report once
-/// connects have failed for `reconnect_timeout`.
+/// connects have failed for `reconnect_timeout`. An error that retrying
+/// cannot fix (`permanent`) fails the requests waiting now, when the pool
+/// has no connection that could serve them.
 fn connect_failed<M: Manager>(
     inner: &Arc<PoolInner<M>>,
     error: BoxedCause,
+    permanent: bool,
     started: Instant,
     mut connecting: Connecting,
 ) {
@@ -216,7 +223,7 @@ fn connect_failed<M: Manager>(
     bump(&shared.counters.connections_errors);
     shared.metrics.create_errors.increment(1);
     let now = Instant::now();
-    let (delay, failing_for, report) = {
+    let (delay, failing_for, report, fail_waiters) = {
         let mut state = shared.lock();
         state.connecting -= 1;
         connecting.done = true;
@@ -228,14 +235,27 @@ fn connect_failed<M: Manager>(
         let delay = backoff::delay(state.failures);
         state.retry_at = Some(now + delay);
         state.last_error = Some(Arc::clone(&error));
+        state.last_error_permanent = permanent;
+        let fail_waiters = permanent && state.open == 0;
         // The outage is timed from the start of the first failed attempt.
         let failing_for = now - *state.failing_since.get_or_insert(started);
         let report = !state.reconnect_reported && failing_for >= inner.config.reconnect_timeout;
         if report {
             state.reconnect_reported = true;
         }
-        (delay, failing_for, report)
+        (delay, failing_for, report, fail_waiters)
     };
+    if fail_waiters {
+        let failed = shared.waiters.fail_all(&error);
+        if failed > 0 {
+            tracing::debug!(
+                pool = %shared.name,
+                failed,
+                "failing the waiting requests at once: the connect error is not one that \
+                 waiting fixes"
+            );
+        }
+    }
     if report {
         tracing::error!(
             pool = %shared.name,

@@ -27,6 +27,19 @@ pub trait Manager: Send + Sync + 'static {
         None
     }
 
+    /// Whether a failed connect's error is one that retrying cannot fix: a
+    /// wrong password, a database or role that does not exist, a
+    /// certificate refused. While the pool has no connection, such an
+    /// error fails the checkouts waiting at that moment at once, with this
+    /// error, instead of letting them wait out their timeout; the pool
+    /// keeps retrying with its backoff (a rotated password or a created
+    /// database heals it), and later checkouts wait for the next attempt.
+    /// Defaults to `false` (every error is worth waiting out).
+    fn is_permanent(&self, error: &Self::Error) -> bool {
+        let _ = error;
+        false
+    }
+
     /// Whether the connection is known to be unusable (its socket closed, say).
     ///
     /// A broken connection is closed instead of being handed out or kept.

@@ -54,15 +54,18 @@ impl<M: Manager> Pool<M> {
     /// The checkout remembers where it was called, for the warnings of
     /// `slow_checkout_warning` and `leak_detection_threshold`. It runs in a
     /// `checkout` span (level DEBUG) whose fields say how long it waited
-    /// (`wait_ms`) and how it ended (`outcome`: `ok`, `timeout`, `rejected`
-    /// or `closed`).
+    /// (`wait_ms`) and how it ended (`outcome`: `ok`, `timeout`, `rejected`,
+    /// `connect_failed` or `closed`).
     ///
     /// # Errors
     ///
     /// A timeout error (saying how long it waited and how busy the pool
     /// was, with the last connection error if connects have been failing), a
     /// "too many requests" error at once when `max_waiting` requests already
-    /// wait, or a closed error.
+    /// wait, a connect error ([`Error::is_connect`]) as soon as a connect
+    /// fails with an error that retrying cannot fix while the pool has no
+    /// connection (a wrong password, say: see
+    /// [`Manager::is_permanent`]), or a closed error.
     ///
     /// # Cancel safety
     ///
@@ -97,7 +100,10 @@ impl<M: Manager> Pool<M> {
     /// # Errors
     ///
     /// A timeout error, with the last connection error when connects
-    /// failed, or a closed error.
+    /// failed; a connect error ([`Error::is_connect`]) when the pool's last
+    /// connect failed, or one fails while it waits, with an error that
+    /// retrying cannot fix (a wrong password, a missing database); or a
+    /// closed error.
     ///
     /// # Cancel safety
     ///
@@ -130,6 +136,17 @@ impl<M: Manager> Pool<M> {
                 }
                 if state.open >= state.min_size {
                     return Ok(());
+                }
+                // The pool's last connect failed with an error that
+                // waiting cannot fix: say so now.
+                if state.last_error_permanent
+                    && let Some(cause) = &state.last_error
+                {
+                    return Err(Error::connect_failed(
+                        &shared.name,
+                        started.elapsed(),
+                        Arc::clone(cause),
+                    ));
                 }
             }
             if tokio::time::timeout_at(deadline, progress).await.is_err() {

@@ -54,6 +54,9 @@ pub(crate) struct State {
     pub(crate) closed: bool,
     /// The error of the last failed connect, until a connect succeeds.
     pub(crate) last_error: Option<BoxedCause>,
+    /// Whether `last_error` is one that retrying cannot fix (see
+    /// [`Manager::is_permanent`](crate::Manager::is_permanent)).
+    pub(crate) last_error_permanent: bool,
     /// Connects that failed in a row.
     pub(crate) failures: u32,
     /// No new connect before this instant (backoff after failures).
@@ -79,6 +82,7 @@ impl Shared {
                 max_size,
                 closed: false,
                 last_error: None,
+                last_error_permanent: false,
                 failures: 0,
                 retry_at: None,
                 failing_since: None,

@@ -4,7 +4,8 @@
 //! Deadlines are kept here rather than in a timer per request: the pool's
 //! maintenance worker sleeps until the earliest one and wakes the requests
 //! whose deadline passed. A timer per waiting request cost more than the
-//! rest of a contended checkout.
+//! rest of a contended checkout. The worker also ends every wait at once
+//! when a connect fails with an error that waiting cannot fix.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,6 +15,26 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
+
+use crate::error::BoxedCause;
+
+/// Why a request stopped waiting before it was served.
+#[derive(Debug, Clone)]
+pub(crate) enum Ended {
+    /// Its deadline passed.
+    Expired,
+    /// The pool has no connection and a connect failed with this error,
+    /// which retrying cannot fix.
+    ConnectFailed(BoxedCause),
+}
+
+/// How a wait ([`UntilDeadline`]) ended.
+pub(crate) enum Waited<T> {
+    /// What was waited for came.
+    Ready(T),
+    /// The request gave up first.
+    Ended(Ended),
+}
 
 /// The requests waiting now.
 ///
@@ -41,8 +62,8 @@ struct Entry {
     deadline: Instant,
     /// The request's task, once it waits.
     waker: Option<Waker>,
-    /// Set by the worker when the deadline passed.
-    expired: bool,
+    /// Set by the worker when the wait must end.
+    ended: Option<Ended>,
 }
 
 impl Waiters {
@@ -61,7 +82,7 @@ impl Waiters {
             since,
             deadline,
             waker,
-            expired: false,
+            ended: None,
         });
         let place = match slab.free.pop() {
             Some(place) => {
@@ -90,18 +111,20 @@ impl Waiters {
         }
     }
 
-    /// Whether the deadline of the request at `place` passed; if not,
-    /// `waker` is woken when it does.
-    fn expired(&self, place: usize, waker: &Waker) -> bool {
+    /// Why the wait of the request at `place` must end, if it must; if
+    /// not, `waker` is woken when it must.
+    fn ended(&self, place: usize, waker: &Waker) -> Option<Ended> {
         let mut slab = self.lock();
         match slab.entries.get_mut(place) {
             Some(Some(entry)) => {
-                if !entry.expired && !entry.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                if entry.ended.is_none()
+                    && !entry.waker.as_ref().is_some_and(|w| w.will_wake(waker))
+                {
                     entry.waker = Some(waker.clone());
                 }
-                entry.expired
+                entry.ended.clone()
             }
-            _ => true,
+            _ => Some(Ended::Expired),
         }
     }
 
@@ -114,11 +137,11 @@ impl Waiters {
             let mut slab = self.lock();
             let mut next: Option<Instant> = None;
             for entry in slab.entries.iter_mut().flatten() {
-                if entry.expired {
+                if entry.ended.is_some() {
                     continue;
                 }
                 if entry.deadline <= now {
-                    entry.expired = true;
+                    entry.ended = Some(Ended::Expired);
                     wake.extend(entry.waker.take());
                 } else {
                     next = Some(next.map_or(entry.deadline, |n| n.min(entry.deadline)));
@@ -131,6 +154,27 @@ impl Waiters {
             waker.wake();
         }
         next
+    }
+
+    /// Ends the wait of every request waiting now, with `cause`: a connect
+    /// failed with an error that waiting cannot fix. Returns how many.
+    pub(crate) fn fail_all(&self, cause: &BoxedCause) -> usize {
+        let mut wake = Vec::new();
+        let mut ended = 0;
+        {
+            let mut slab = self.lock();
+            for entry in slab.entries.iter_mut().flatten() {
+                if entry.ended.is_none() {
+                    entry.ended = Some(Ended::ConnectFailed(BoxedCause::clone(cause)));
+                    wake.extend(entry.waker.take());
+                    ended += 1;
+                }
+            }
+        }
+        for waker in wake {
+            waker.wake();
+        }
+        ended
     }
 
     /// How long the request waiting longest has waited, at `now`; zero when
@@ -154,7 +198,8 @@ impl Waiters {
     }
 }
 
-/// Waits for `inner` until `deadline`, and gives `None` then. The request
+/// Waits for `inner` until `deadline` (or until the worker ends the wait,
+/// see [`Ended`]). The request
 /// is entered in the waiters when it first has to wait, and leaves them
 /// when the wait ends or is dropped.
 pub(crate) struct UntilDeadline<'a, F> {
@@ -187,12 +232,12 @@ impl<'a, F> UntilDeadline<'a, F> {
 }
 
 impl<F: Future> Future for UntilDeadline<'_, F> {
-    type Output = Option<F::Output>;
+    type Output = Waited<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         if let Poll::Ready(output) = this.inner.as_mut().poll(cx) {
-            return Poll::Ready(Some(output));
+            return Poll::Ready(Waited::Ready(output));
         }
         match this.place {
             // One lock to enter the request with its waker.
@@ -206,8 +251,10 @@ impl<F: Future> Future for UntilDeadline<'_, F> {
                 }
                 Poll::Pending
             }
-            Some(place) if this.waiters.expired(place, cx.waker()) => Poll::Ready(None),
-            Some(_) => Poll::Pending,
+            Some(place) => match this.waiters.ended(place, cx.waker()) {
+                Some(ended) => Poll::Ready(Waited::Ended(ended)),
+                None => Poll::Pending,
+            },
         }
     }
 }
@@ -257,14 +304,48 @@ mod tests {
         let (early, wake) = waiters.enter(t0, t0 + s(10), None);
         assert!(wake, "an earlier deadline must be watched");
         let waker = Waker::noop();
-        assert!(!waiters.expired(early, waker));
+        assert!(waiters.ended(early, waker).is_none());
         assert_eq!(waiters.expire(t0 + s(10)), Some(t0 + s(30)));
-        assert!(waiters.expired(early, waker));
-        assert!(!waiters.expired(first, waker));
+        assert!(matches!(waiters.ended(early, waker), Some(Ended::Expired)));
+        assert!(waiters.ended(first, waker).is_none());
         waiters.leave(first);
         assert_eq!(waiters.expire(t0 + s(20)), Some(t0 + s(40)));
         assert_eq!(waiters.expire(t0 + s(40)), None);
         // Nothing is watched now: the next deadline wakes the worker.
         assert!(waiters.enter(t0, t0 + s(50), None).1);
+    }
+
+    #[test]
+    fn a_permanent_connect_error_ends_every_wait_in_progress_and_no_later_one() {
+        let waiters = Waiters::default();
+        let t0 = Instant::now();
+        let far = t0 + Duration::from_secs(60);
+        let (a, _) = waiters.enter(t0, far, Some(Waker::noop().clone()));
+        let (b, _) = waiters.enter(t0, far, None);
+        let cause: BoxedCause = std::sync::Arc::new(std::io::Error::other("password refused"));
+        assert_eq!(waiters.fail_all(&cause), 2);
+        assert_eq!(
+            waiters.fail_all(&cause),
+            0,
+            "an ended wait is not ended twice"
+        );
+        let waker = Waker::noop();
+        for place in [a, b] {
+            match waiters.ended(place, waker) {
+                Some(Ended::ConnectFailed(error)) => {
+                    assert_eq!(error.to_string(), "password refused")
+                }
+                other => panic!("the wait must end with the connect error: {other:?}"),
+            }
+        }
+        // A deadline passing later does not turn the failure into a timeout.
+        waiters.expire(far);
+        assert!(matches!(
+            waiters.ended(a, waker),
+            Some(Ended::ConnectFailed(_))
+        ));
+        // A request entered afterwards waits for the next attempt.
+        let (c, _) = waiters.enter(t0, far, None);
+        assert!(waiters.ended(c, waker).is_none());
     }
 }

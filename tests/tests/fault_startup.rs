@@ -2,8 +2,10 @@
 //! wrong password. Errors name the host and port and the reason, connects
 //! are retried with backoff (0.25 s, 0.5 s, 1 s, ... at most 10 s) however many
 //! requests wait, so a few seconds see only a handful of attempts, never a
-//! storm, and `wait()` fails with a timeout naming `min_size` and the
-//! cause.
+//! storm. An unreachable server is worth waiting for: checkouts and
+//! `wait()` time out, naming `min_size` and the cause. A wrong password is
+//! not: checkouts and `wait()` fail with it as soon as an attempt fails,
+//! while the pool keeps retrying with the same backoff.
 
 mod common;
 
@@ -141,7 +143,8 @@ async fn a_wrong_password_gets_a_handful_of_attempts_and_clear_errors() {
     );
     let (attempts, error) = watch_attempts(&pool).await;
     eprintln!("checkout: {error}");
-    assert!(error.is_timeout(), "{error:?}");
+    assert!(error.is_connect(), "{error:?}");
+    assert!(!error.is_timeout(), "{error:?}");
     assert_eq!(error.code(), Some(&SqlState::INVALID_PASSWORD), "{error:?}");
     let target = format!("127.0.0.1:{}", server.port());
     assert_contains(
@@ -161,14 +164,20 @@ async fn a_wrong_password_gets_a_handful_of_attempts_and_clear_errors() {
         .count();
     assert_eq!(rejected as u64, pool.stats().connections_num);
 
+    let started = Instant::now();
     let error = pool.wait().await.expect_err("the password is wrong");
     eprintln!("wait: {error}");
-    assert!(error.is_timeout(), "{error:?}");
+    assert!(error.is_connect(), "{error:?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "wait() must fail at once after a refused password, took {:?}",
+        started.elapsed()
+    );
     assert_eq!(error.code(), Some(&SqlState::INVALID_PASSWORD), "{error:?}");
     assert_contains(
         &error.to_string(),
         &[
-            "only 0 of min_size 2 connections were open after 1",
+            "no connection could be opened",
             &format!("could not connect to {target}"),
             "password authentication failed",
         ],

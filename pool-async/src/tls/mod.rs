@@ -8,5 +8,5 @@ mod settings;
 mod verifier;
 
 pub(crate) use connector::Tls;
-pub(crate) use hint::tls_hint;
+pub(crate) use hint::{tls_hint, tls_refused};
 pub(crate) use settings::{RootCerts, SslMode, TlsSettings};

@@ -19,6 +19,8 @@ use tidepool_core::{Manager, Pool};
 
 /// The message of every failed fake connect, to recognise it in errors.
 pub(crate) const CONNECT_ERROR: &str = "fake-db: connection refused by the test";
+/// The message of every fake connect refused for good (a wrong password).
+pub(crate) const PERMANENT_ERROR: &str = "fake-db: password refused by the test";
 /// The message of every failed fake reset.
 pub(crate) const RESET_ERROR: &str = "fake-db: reset failed on purpose";
 /// The message of every failed fake health check.
@@ -82,6 +84,8 @@ pub(crate) struct FakeState {
     /// Connect delay in microseconds.
     connect_delay_us: AtomicU64,
     fail_connects: AtomicBool,
+    /// Failed connects fail with an error that retrying cannot fix.
+    fail_permanently: AtomicBool,
     reset_outcome: AtomicU8,
     next_id: AtomicUsize,
     /// Connects started (attempts).
@@ -177,6 +181,11 @@ impl FakeManager {
 
     pub(crate) fn set_fail_connects(&self, fail: bool) {
         self.state.fail_connects.store(fail, SeqCst);
+    }
+
+    /// Makes connects fail with an error the manager calls permanent.
+    pub(crate) fn set_fail_permanently(&self, fail: bool) {
+        self.state.fail_permanently.store(fail, SeqCst);
     }
 
     pub(crate) fn set_reset_outcome(&self, outcome: ResetOutcome) {
@@ -306,6 +315,10 @@ impl Manager for FakeManager {
         Some(TARGET)
     }
 
+    fn is_permanent(&self, error: &FakeError) -> bool {
+        error.0 == PERMANENT_ERROR
+    }
+
     async fn connect(&self) -> Result<FakeConn, FakeError> {
         let state = &self.state;
         state.connects_started.fetch_add(1, SeqCst);
@@ -320,6 +333,10 @@ impl Manager for FakeManager {
         let delay = Duration::from_micros(state.connect_delay_us.load(SeqCst));
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
+        }
+        if state.fail_permanently.load(SeqCst) {
+            state.connects_failed.fetch_add(1, SeqCst);
+            return Err(FakeError(PERMANENT_ERROR.to_owned()));
         }
         if state.fail_connects.load(SeqCst) {
             state.connects_failed.fetch_add(1, SeqCst);
