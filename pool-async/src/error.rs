@@ -80,7 +80,8 @@ impl Error {
         }
     }
 
-    /// The error of a blocking call made where blocking is not allowed.
+    /// The error of a blocking call made where it could never return: on a
+    /// thread of a blocking pool's own runtime.
     ///
     /// Used by the blocking facade (`tidepool-sync`); `method` names the
     /// call.
@@ -168,7 +169,10 @@ impl Error {
         matches!(self.kind, Kind::Row(_))
     }
 
-    /// True when a blocking call was made inside an async runtime.
+    /// True when a call of the blocking pool was made on a thread of a
+    /// blocking pool's own runtime (inside one of its callbacks), where it
+    /// would wait for itself. Calls from any other thread, a thread of
+    /// another async runtime included, work.
     pub fn is_blocking_in_async(&self) -> bool {
         matches!(self.kind, Kind::Blocking(_))
     }
@@ -222,10 +226,10 @@ impl fmt::Display for Error {
             Kind::Row(error) => fmt::Display::fmt(error, f),
             Kind::Blocking(method) => write!(
                 f,
-                "{method} is a blocking call and was made on a thread of a tokio runtime \
-                 (a worker, the thread of block_on, or a spawn_blocking thread), where \
-                 blocking is refused; use the async pool (tidepool-async) there, or call \
-                 the blocking pool from a thread of your own (std::thread::spawn)"
+                "{method} is a blocking call and was made on a thread of a blocking pool's \
+                 own runtime (inside one of its callbacks, say), where it would wait for the \
+                 threads it holds; use the callback's connection, or the async pool \
+                 (Pool::as_async) there"
             ),
         }
     }

@@ -67,8 +67,7 @@ impl<R> fmt::Debug for PooledConnection<R> {
 /// A PostgreSQL connection of the blocking pool: the methods of
 /// [`tidepool_async::Connection`], blocking.
 ///
-/// Each method returns an error, instead of blocking, when called from a
-/// thread that runs an async runtime.
+/// Its methods work from any thread, as those of [`Pool`](crate::Pool) do.
 ///
 /// `R` is its row factory, as for [`tidepool_async::Connection`].
 pub struct Connection<R = TupleRow> {
@@ -98,8 +97,8 @@ impl<R> Connection<R> {
     ///
     /// # Errors
     ///
-    /// The server's error for `BEGIN`, or an error when called inside an
-    /// async runtime.
+    /// The server's error for `BEGIN`, or an error when called inside a
+    /// pool callback.
     pub fn transaction(&mut self) -> Result<Transaction<'_, R>, Error>
     where
         R: Sync,

@@ -22,7 +22,7 @@ impl CopyInWriter<'_> {
     /// # Errors
     ///
     /// A value that does not fit its type, the server's error, or an error
-    /// when called inside an async runtime.
+    /// when called inside a pool callback.
     pub fn write_row(&mut self, values: &[&(dyn ToSql + Sync)]) -> Result<(), Error> {
         self.blocker
             .block_on("CopyInWriter::write_row", self.inner.write_row(values))
@@ -33,7 +33,7 @@ impl CopyInWriter<'_> {
     /// # Errors
     ///
     /// The server's error (nothing was copied), or an error when called
-    /// inside an async runtime.
+    /// inside a pool callback.
     pub fn finish(self) -> Result<u64, Error> {
         self.blocker
             .block_on("CopyInWriter::finish", self.inner.finish())
@@ -53,8 +53,8 @@ impl CopyIn<'_> {
     ///
     /// # Errors
     ///
-    /// The connection's error, or an error when called inside an async
-    /// runtime.
+    /// The connection's error, or an error when called inside a pool
+    /// callback.
     pub fn write(&mut self, data: &[u8]) -> Result<(), Error> {
         self.blocker
             .block_on("CopyIn::write", self.inner.write(data))
@@ -64,7 +64,7 @@ impl CopyIn<'_> {
     ///
     /// # Errors
     ///
-    /// The server's error, or an error when called inside an async runtime.
+    /// The server's error, or an error when called inside a pool callback.
     pub fn finish(self) -> Result<u64, Error> {
         self.blocker.block_on("CopyIn::finish", self.inner.finish())
     }
@@ -82,7 +82,7 @@ impl CopyOut<'_> {
     ///
     /// # Errors
     ///
-    /// The server's error, or an error when called inside an async runtime.
+    /// The server's error, or an error when called inside a pool callback.
     pub fn next_chunk(&mut self) -> Result<Option<bytes::Bytes>, Error> {
         self.blocker
             .block_on("CopyOut::next_chunk", self.inner.next_chunk())
@@ -102,7 +102,7 @@ impl CopyOutRows<'_> {
     /// # Errors
     ///
     /// The server's error, data that does not match the declared types, or
-    /// an error when called inside an async runtime.
+    /// an error when called inside a pool callback.
     pub fn next_row(&mut self) -> Result<Option<BinaryCopyOutRow>, Error> {
         self.blocker
             .block_on("CopyOutRows::next_row", self.inner.next_row())

@@ -20,7 +20,7 @@ macro_rules! blocking_factory_queries {
         ///
         /// The server's error, a connection error, the row factory's error
         /// ([`Error::is_row`](crate::Error::is_row)), or an error when
-        /// called inside an async runtime.
+        /// called inside a pool callback.
         pub fn query(
             &self,
             sql: &str,
@@ -76,7 +76,7 @@ macro_rules! blocking_statement_methods {
         ///
         /// The server's error, a connection error, the factory's error
         /// ([`Error::is_row`](crate::Error::is_row)), or an error when
-        /// called inside an async runtime.
+        /// called inside a pool callback.
         pub fn query_with<F: RowFactory + ?Sized>(
             &self,
             factory: &F,
@@ -132,7 +132,7 @@ macro_rules! blocking_statement_methods {
         /// # Errors
         ///
         /// The server's error, a connection error, or an error when called
-        /// inside an async runtime.
+        /// inside a pool callback.
         pub fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
             self.blocker.block_on(
                 concat!($owner, "::execute"),
@@ -145,7 +145,7 @@ macro_rules! blocking_statement_methods {
         /// # Errors
         ///
         /// The first statement's error (the statements after it do not
-        /// run), or an error when called inside an async runtime.
+        /// run), or an error when called inside a pool callback.
         pub fn batch_execute(&self, sql: &str) -> Result<(), Error> {
             self.blocker.block_on(
                 concat!($owner, "::batch_execute"),
@@ -179,8 +179,8 @@ macro_rules! blocking_statement_methods {
         ///
         /// # Errors
         ///
-        /// The server's error, or an error when called inside an async
-        /// runtime.
+        /// The server's error, or an error when called inside a pool
+        /// callback.
         pub fn copy_in_rows(
             &self,
             sql: &str,
@@ -201,8 +201,8 @@ macro_rules! blocking_statement_methods {
         ///
         /// # Errors
         ///
-        /// The server's error, or an error when called inside an async
-        /// runtime.
+        /// The server's error, or an error when called inside a pool
+        /// callback.
         pub fn copy_in(&self, sql: &str) -> Result<crate::CopyIn<'_>, Error> {
             let inner = self
                 .blocker
@@ -218,8 +218,8 @@ macro_rules! blocking_statement_methods {
         ///
         /// # Errors
         ///
-        /// The server's error, or an error when called inside an async
-        /// runtime.
+        /// The server's error, or an error when called inside a pool
+        /// callback.
         pub fn copy_out(&self, sql: &str) -> Result<crate::CopyOut<'_>, Error> {
             let inner = self
                 .blocker
@@ -235,8 +235,8 @@ macro_rules! blocking_statement_methods {
         ///
         /// # Errors
         ///
-        /// The server's error, or an error when called inside an async
-        /// runtime.
+        /// The server's error, or an error when called inside a pool
+        /// callback.
         pub fn copy_out_rows(
             &self,
             sql: &str,

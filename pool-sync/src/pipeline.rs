@@ -31,7 +31,7 @@ impl<'a> Pipeline<'a> {
     ///
     /// # Errors
     ///
-    /// An error when called inside an async runtime; each statement's own
+    /// An error when called inside a pool callback; each statement's own
     /// error is in its result.
     pub fn run(self) -> Result<Vec<Result<Piped, Error>>, Error> {
         self.blocker

@@ -16,8 +16,16 @@ use crate::runtime::Blocker;
 /// calling thread until it is done. Cheap to clone; every clone is a
 /// handle to the same pool.
 ///
-/// Its blocking methods return an error, instead of blocking, when called
-/// from a thread that runs an async runtime: use the async pool there.
+/// Its methods work from any thread: a thread of your own, a
+/// `spawn_blocking` thread or `block_in_place` in async code, even a worker
+/// of an async runtime. A multi-thread runtime's worker hands its other
+/// tasks to the other workers for the time of the call; on a current-thread
+/// runtime the call blocks that runtime's thread until it returns, with a
+/// warning (once per pool), since tokio cannot tell that thread from its
+/// `spawn_blocking` threads. The work itself runs on the pool's own
+/// runtime, which a call never blocks: made inside one of the pool's
+/// callbacks (on that runtime), a call returns an error
+/// ([`Error::is_blocking_in_async`]) instead of waiting for itself.
 ///
 /// `R` is the pool's row factory, as for [`tidepool_async::Pool`].
 #[derive(Clone)]
@@ -63,8 +71,8 @@ impl<R: RowFactory + Clone> Pool<R> {
     ///
     /// # Errors
     ///
-    /// As [`tidepool_async::Pool::get`], and an error when called inside an
-    /// async runtime.
+    /// As [`tidepool_async::Pool::get`], and an error when called inside a
+    /// pool callback.
     #[track_caller]
     pub fn get(&self) -> Result<PooledConnection<R>, Error> {
         let conn = self.blocker.block_on("Pool::get", self.inner.get())?;
@@ -109,8 +117,8 @@ impl<R> Pool<R> {
     ///
     /// # Errors
     ///
-    /// As [`tidepool_async::Pool::wait`], and an error when called inside an
-    /// async runtime.
+    /// As [`tidepool_async::Pool::wait`], and an error when called inside a
+    /// pool callback.
     pub fn wait(&self) -> Result<(), Error> {
         self.blocker.block_on("Pool::wait", self.inner.wait())
     }
@@ -136,7 +144,7 @@ impl<R> Pool<R> {
     /// # Errors
     ///
     /// A timeout error when connections were still in use at the end, or an
-    /// error when called inside an async runtime (the pool is closed then).
+    /// error when called inside a pool callback (the pool is closed then).
     pub fn close_timeout(&self, timeout: Duration) -> Result<(), Error> {
         self.inner.close();
         self.blocker
@@ -153,7 +161,7 @@ impl<R> Pool<R> {
     ///
     /// # Errors
     ///
-    /// An error when called inside an async runtime.
+    /// An error when called inside a pool callback.
     pub fn check(&self) -> Result<usize, Error> {
         self.blocker
             .block_on("Pool::check", async { Ok(self.inner.check().await) })

@@ -1,17 +1,35 @@
-//! The runtime that carries the blocking pool's connections.
+//! The runtime that carries the blocking pool's connections, and how a
+//! blocking call waits for it.
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::task::{Context, Poll, Wake, Waker};
 
 use tidepool_async::Error;
-use tokio::runtime::{Handle, Runtime};
+use tokio::runtime::{Handle, Runtime, RuntimeFlavor};
+
+thread_local! {
+    /// Whether this thread belongs to the runtime of a blocking pool: a
+    /// blocking call there would wait for the very threads it holds.
+    static POOL_THREAD: Cell<bool> = const { Cell::new(false) };
+}
 
 /// Owns the runtime that drives the pool's connections in the background,
 /// and runs the async calls of the blocking API to completion.
+///
+/// A call blocks the calling thread while the pool's own runtime does the
+/// work, so it works from any thread but the pool's own: a plain thread,
+/// a `spawn_blocking` thread, inside `block_in_place`, and even a thread
+/// of an async runtime (a multi-thread runtime's worker is handed over to
+/// `block_in_place` first, so that its other tasks move to other workers).
 #[derive(Clone)]
 pub(crate) struct Blocker {
     runtime: Arc<OwnedRuntime>,
+    /// Whether the warning about a current-thread runtime was given.
+    warned: Arc<AtomicBool>,
 }
 
 /// Shuts the runtime down without blocking, so that dropping the last pool
@@ -31,10 +49,12 @@ impl Blocker {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(worker_threads)
             .thread_name("tidepool-sync")
+            .on_thread_start(|| POOL_THREAD.set(true))
             .enable_all()
             .build()?;
         Ok(Self {
             runtime: Arc::new(OwnedRuntime(Some(runtime))),
+            warned: Arc::default(),
         })
     }
 
@@ -47,18 +67,80 @@ impl Blocker {
             .handle()
     }
 
-    /// Runs `future` to completion on the calling thread; `method` names the
-    /// call in the error returned when this thread belongs to an async
-    /// runtime, where blocking would stall it.
+    /// Runs `future` to completion, blocking the calling thread while the
+    /// pool's runtime does the work; `method` names the call in the error
+    /// returned on a thread of a blocking pool's own runtime (a callback
+    /// of the pool), where waiting could never end.
     pub(crate) fn block_on<T>(
         &self,
         method: &'static str,
         future: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
-        if Handle::try_current().is_ok() {
+        if POOL_THREAD.get() {
             return Err(Error::blocking_in_async(method));
         }
-        self.handle().block_on(future)
+        let Ok(current) = Handle::try_current() else {
+            // A thread of no runtime: the usual case, and the fastest way.
+            return self.handle().block_on(future);
+        };
+        match current.runtime_flavor() {
+            // A worker hands its tasks to the other workers for the time
+            // of the call; on any other thread of the runtime (such as a
+            // `spawn_blocking` thread) this is a plain call.
+            RuntimeFlavor::MultiThread => tokio::task::block_in_place(|| self.wait_for(future)),
+            _ => {
+                self.warn_current_thread(method);
+                self.wait_for(future)
+            }
+        }
+    }
+
+    /// Polls `future` on this thread, parking it between polls, inside the
+    /// pool's runtime context (so that the timers and tasks the future
+    /// makes belong to the pool's runtime, which drives them), whatever
+    /// runtime the thread belongs to.
+    fn wait_for<F: Future>(&self, future: F) -> F::Output {
+        let _context = self.handle().enter();
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        // Unconstrained: the task this thread may be polling for its own
+        // runtime has a budget that nothing here would ever refill.
+        let mut future = std::pin::pin!(tokio::task::unconstrained(future));
+        loop {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+            std::thread::park();
+        }
+    }
+
+    /// Warns, once per pool, that a call on a current-thread runtime's
+    /// thread may stall that runtime: tokio cannot tell its own thread from
+    /// its `spawn_blocking` threads, where blocking is right.
+    fn warn_current_thread(&self, method: &'static str) {
+        if self.warned.swap(true, Relaxed) {
+            return;
+        }
+        tracing::warn!(
+            method,
+            "{method} was called on a thread of a current-thread tokio runtime; it works, but \
+             it blocks that thread until it returns: on a spawn_blocking thread that is \
+             expected, while on the runtime's own thread its other tasks wait meanwhile (use \
+             the async pool there, or spawn_blocking). Said once per pool"
+        );
+    }
+}
+
+/// Wakes a thread parked in [`Blocker::wait_for`].
+struct Unpark(std::thread::Thread);
+
+impl Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
     }
 }
 

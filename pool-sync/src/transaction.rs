@@ -32,7 +32,7 @@ impl<'a, R: Sync> Transaction<'a, R> {
     /// # Errors
     ///
     /// The server's error for the statement, or an error when called inside
-    /// an async runtime.
+    /// a pool callback.
     pub fn cursor<'t>(
         &'t self,
         sql: &str,
@@ -52,7 +52,7 @@ impl<'a, R: Sync> Transaction<'a, R> {
     /// # Errors
     ///
     /// The server's error for `SAVEPOINT`, or an error when called inside
-    /// an async runtime.
+    /// a pool callback.
     pub fn transaction(&mut self) -> Result<Transaction<'_, R>, Error> {
         let blocker = self.blocker;
         let inner = blocker.block_on("Transaction::transaction", self.inner.transaction())?;
@@ -63,7 +63,7 @@ impl<'a, R: Sync> Transaction<'a, R> {
     ///
     /// # Errors
     ///
-    /// The server's error, or an error when called inside an async runtime
+    /// The server's error, or an error when called inside a pool callback
     /// (the transaction then rolls back).
     pub fn commit(self) -> Result<(), Error> {
         self.blocker
@@ -74,7 +74,7 @@ impl<'a, R: Sync> Transaction<'a, R> {
     ///
     /// # Errors
     ///
-    /// The server's error, or an error when called inside an async runtime.
+    /// The server's error, or an error when called inside a pool callback.
     pub fn rollback(self) -> Result<(), Error> {
         self.blocker
             .block_on("Transaction::rollback", self.inner.rollback())
@@ -104,7 +104,7 @@ impl<R: RowFactory + Sync> Cursor<'_, R> {
     ///
     /// # Errors
     ///
-    /// The server's error, or an error when called inside an async runtime.
+    /// The server's error, or an error when called inside a pool callback.
     pub fn fetch(&mut self, max_rows: u32) -> Result<Vec<R::Output>, Error> {
         self.blocker
             .block_on("Cursor::fetch", self.inner.fetch(max_rows))
@@ -160,8 +160,8 @@ impl<'a, R> TransactionBuilder<'a, R> {
     ///
     /// # Errors
     ///
-    /// The server's error for `BEGIN`, or an error when called inside an
-    /// async runtime.
+    /// The server's error for `BEGIN`, or an error when called inside a
+    /// pool callback.
     pub fn start(self) -> Result<Transaction<'a, R>, Error>
     where
         R: Sync,

@@ -1,7 +1,6 @@
 //! The blocking pool (`tidepool-sync`): shared by 32 threads without ever
-//! exceeding `max_size`, transactions that commit or roll back on a panic,
-//! and blocking calls made inside an async runtime, which return an error
-//! instead of stalling or panicking.
+//! exceeding `max_size`, and transactions that commit or roll back on a
+//! panic. (Calls from threads of async runtimes: `blocking_anywhere.rs`.)
 
 mod common;
 
@@ -168,95 +167,4 @@ fn a_panic_inside_a_blocking_transaction_leaves_a_clean_connection() {
         assert_eq!(table.committed(), expected);
     }
     assert_eq!(pool.stats().returns_bad, 0);
-}
-
-#[tokio::test]
-async fn blocking_calls_inside_a_runtime_return_an_error() {
-    let db = database();
-    let (_, url) = tagged_url(&db, "syncinasync");
-    // Building is allowed inside a runtime.
-    let pool = ok(Pool::builder(&url).min_size(1).max_size(1).build());
-
-    let error = pool
-        .get()
-        .expect_err("Pool::get inside a runtime must fail");
-    assert!(error.is_blocking_in_async(), "{error:?}");
-    common::assert_contains(
-        &error.to_string(),
-        &["Pool::get", "tokio runtime", "std::thread::spawn"],
-    );
-    let error = pool
-        .get_timeout(Duration::from_secs(1))
-        .expect_err("Pool::get_timeout inside a runtime must fail");
-    assert!(error.is_blocking_in_async(), "{error:?}");
-    let error = pool
-        .wait()
-        .expect_err("Pool::wait inside a runtime must fail");
-    assert!(error.is_blocking_in_async(), "{error:?}");
-
-    // The async pool behind it works here.
-    let conn = ok(pool.as_async().get().await);
-    ok(conn.query_one("select 1", &[]).await);
-    drop(conn);
-
-    // Dropping the blocking pool inside the runtime must not panic.
-    drop(pool);
-}
-
-#[test]
-fn a_blocking_connection_used_inside_a_runtime_returns_an_error() {
-    let db = database();
-    let (_, url) = tagged_url(&db, "syncconn");
-    let pool = ok(Pool::builder(&url).min_size(1).max_size(1).build());
-    let mut conn = ok(pool.get());
-
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let error = conn
-            .query("select 1", &[])
-            .expect_err("Connection::query inside a runtime must fail");
-        assert!(error.is_blocking_in_async(), "{error:?}");
-        common::assert_contains(&error.to_string(), &["Connection::query", "spawn_blocking"]);
-        let error = conn
-            .transaction()
-            .expect_err("Connection::transaction inside a runtime must fail");
-        assert!(error.is_blocking_in_async(), "{error:?}");
-    });
-
-    // Outside the runtime, the same connection works.
-    let one: i32 = ok(conn.query_one("select 1", &[])).get(0);
-    assert_eq!(one, 1);
-    drop(conn);
-
-    // Dropping the last handle inside a runtime must not panic either.
-    runtime.block_on(async move { drop(pool) });
-}
-
-/// tokio offers no way to tell a spawn_blocking thread from a worker, so the
-/// blocking pool refuses both, with advice that works.
-#[tokio::test]
-async fn inside_spawn_blocking_the_refusal_says_what_to_do() {
-    let db = database();
-    let (_, url) = tagged_url(&db, "syncsb");
-    let pool = ok(Pool::builder(&url).min_size(1).max_size(1).build());
-    let inside = pool.clone();
-    let error = tokio::task::spawn_blocking(move || inside.get().map(drop))
-        .await
-        .unwrap()
-        .expect_err("the blocking pool blocked on a thread of a runtime");
-    assert!(error.is_blocking_in_async(), "{error}");
-    common::assert_contains(
-        &error.to_string(),
-        &["spawn_blocking", "std::thread::spawn"],
-    );
-    // The advice works: from a thread of its own, the call succeeds.
-    let answer = std::thread::spawn(move || -> Result<i32, tidepool_sync::Error> {
-        Ok(pool.get()?.query_one("select 41 + 1", &[])?.get(0))
-    })
-    .join()
-    .unwrap();
-    assert_eq!(ok(answer), 42);
 }
