@@ -17,7 +17,8 @@
 //! TLS runs on rustls.
 //! A pool reports [`Pool::stats`], [`metrics`] (through the `metrics`
 //! facade, labelled with the pool's name) and `tracing` spans and warnings;
-//! connection strings and passwords never appear in any of them.
+//! connection strings and passwords never appear in any of them. To show a
+//! connection string yourself, [`redact_dsn`] hides its passwords.
 //!
 //! # Examples
 //!
@@ -64,6 +65,7 @@ pub use cache::StatementCacheStats;
 /// The `config` crate, for layering settings sources ([`Settings::from_config`]).
 pub use config;
 pub use connection::Connection;
+pub use conninfo::redact_dsn;
 pub use copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
 pub use cursor::Cursor;
 pub use error::Error;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Deserializer};
 use tidepool_core::PoolConfig;
 
 use crate::builder::PoolBuilder;
+use crate::conninfo::redact_dsn;
 use crate::error::Error;
 use crate::fields::struct_fields;
 use crate::pool::Pool;
@@ -179,36 +180,13 @@ fn quote(value: &str) -> String {
 impl fmt::Debug for ConnectionSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut debug = f.debug_struct("ConnectionSettings");
-        debug.field("url", &self.url.as_deref().map(redact_url));
+        debug.field("url", &self.url.as_deref().map(redact_dsn));
         for (key, value) in self.parts() {
             debug.field(key, &value);
         }
         debug
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .finish()
-    }
-}
-
-/// A connection string with its password, if any, replaced.
-fn redact_url(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        // postgresql://user:password@host/...
-        let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-        if let Some((userinfo, host)) = authority.rsplit_once('@')
-            && let Some((user, _)) = userinfo.split_once(':')
-        {
-            return format!("{scheme}://{user}:<redacted>@{host}{tail}");
-        }
-        if url.contains("password=") {
-            return format!("{scheme}://<redacted>");
-        }
-        return url.to_owned();
-    }
-    if url.contains("password") {
-        // key=value pairs with a password: keep only the keys.
-        "<key=value pairs with a password>".to_owned()
-    } else {
-        url.to_owned()
     }
 }
 
@@ -420,16 +398,32 @@ mod tests {
     }
 
     #[test]
-    fn passwords_in_urls_are_redacted() {
-        assert_eq!(
-            redact_url("postgresql://app:hunter2@db:5432/app"),
-            "postgresql://app:<redacted>@db:5432/app"
-        );
-        assert!(!redact_url("host=db password=hunter2").contains("hunter2"));
-        assert!(!redact_url("postgresql://db/app?password=hunter2").contains("hunter2"));
-        assert_eq!(
-            redact_url("postgresql://app@db/app"),
-            "postgresql://app@db/app"
-        );
+    fn debug_output_never_shows_a_password() {
+        for (url, shown) in [
+            (
+                "postgresql://app:pa/ss@db.example:5432/app",
+                "postgresql://app:***@db.example:5432/app",
+            ),
+            (
+                "postgresql://app:hunter2@db:5432/app",
+                "postgresql://app:***@db:5432/app",
+            ),
+            ("postgresql://app@db/app", "postgresql://app@db/app"),
+        ] {
+            let settings = ConnectionSettings {
+                url: Some(url.to_owned()),
+                password: Some("from-the-environment".to_owned()),
+                ..ConnectionSettings::default()
+            };
+            let debug = format!("{settings:?}");
+            assert!(debug.contains(shown), "{debug}");
+            assert!(!debug.contains("from-the-environment"), "{debug}");
+        }
+        let settings = ConnectionSettings {
+            url: Some("host=db password='pa/ss w\\'ord'".to_owned()),
+            ..ConnectionSettings::default()
+        };
+        let debug = format!("{settings:?}");
+        assert!(debug.contains("host=db password=***"), "{debug}");
     }
 }

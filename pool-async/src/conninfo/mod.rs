@@ -4,7 +4,9 @@
 mod env;
 mod extract;
 mod parse;
+mod redact;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use parse::{ConnInfo, parse_dsn};
+pub use redact::redact_dsn;
