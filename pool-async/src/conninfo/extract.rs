@@ -72,7 +72,20 @@ fn extract_from_url(dsn: &str, body_start: usize) -> Result<Extracted, String> {
     let after_credentials = dsn[body_start..]
         .find('@')
         .map_or(body_start, |at| body_start + at + 1);
-    let Some(question) = dsn[after_credentials..].find('?') else {
+    let question = dsn[after_credentials..].find('?');
+    let before_query =
+        &dsn[after_credentials..question.map_or(dsn.len(), |q| after_credentials + q)];
+    if before_query.contains('@') {
+        // tokio-postgres would take what lies between the two as a host
+        // (or a database), and show it in errors: it may be the rest of a
+        // password.
+        return Err(
+            "the URL has a second '@' before its query; write an '@' that is part \
+                    of a user name, password or database name as %40"
+                .to_owned(),
+        );
+    }
+    let Some(question) = question else {
         return Ok(Extracted {
             rest: dsn.to_owned(),
             tls: Vec::new(),
@@ -293,6 +306,21 @@ mod tests {
         let (rest, tls) = split("postgresql://u:a?b@h/db?sslmode=disable");
         assert_eq!(rest, "postgresql://u:a?b@h/db");
         assert_eq!(tls, pairs(&[("sslmode", "disable")]));
+    }
+
+    #[test]
+    fn a_second_at_sign_before_the_query_is_refused() {
+        for dsn in [
+            "postgresql://u:p@zq9@h/db",
+            "postgresql://u:p@zq9@h/db?sslmode=disable",
+            "postgresql://u:p@zq9/x@h/db",
+        ] {
+            let error = extract(dsn).unwrap_err();
+            assert!(error.contains("second '@'"), "{error}");
+            assert!(!error.contains("zq9"), "{error}");
+        }
+        let (rest, _) = split("postgresql://u:p%40ss@h/db?application_name=me@home");
+        assert_eq!(rest, "postgresql://u:p%40ss@h/db?application_name=me@home");
     }
 
     #[test]
