@@ -34,20 +34,45 @@ pub(crate) fn quote_keyword_value(value: &str) -> String {
     out
 }
 
-/// Replaces the password of a `scheme://user:password@host/...` URL with
-/// `***` so it can appear in error messages.
-pub(crate) fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
+/// `dsn` with `application_name` set to `name`, so that the sessions of
+/// one pool can be told apart (and counted) in `pg_stat_activity`.
+///
+/// Takes a URL, with or without a query part (`name` is percent-encoded
+/// there), or `key=value` pairs (`name` is quoted when it needs to be). A
+/// later `application_name` wins over an earlier one, so one already in
+/// `dsn` is overridden.
+///
+/// # Examples
+///
+/// ```
+/// use tidepool_tests::with_application_name;
+///
+/// assert_eq!(
+///     with_application_name("postgresql://app@db/app", "worker 1"),
+///     "postgresql://app@db/app?application_name=worker%201"
+/// );
+/// assert_eq!(
+///     with_application_name("postgresql://app@db/app?sslmode=disable", "w1"),
+///     "postgresql://app@db/app?sslmode=disable&application_name=w1"
+/// );
+/// assert_eq!(
+///     with_application_name("host=db user=app", "worker 1"),
+///     "host=db user=app application_name='worker 1'"
+/// );
+/// ```
+pub fn with_application_name(dsn: &str, name: &str) -> String {
+    match dsn.split_once("://") {
+        Some((_, body)) => {
+            // The query starts at the first `?` after the user and password.
+            let after_credentials = body.find('@').map_or(body, |at| &body[at + 1..]);
+            let separator = if after_credentials.contains('?') {
+                '&'
+            } else {
+                '?'
+            };
+            format!("{dsn}{separator}application_name={}", percent_encode(name))
+        }
+        None => format!("{dsn} application_name={}", quote_keyword_value(name)),
     }
 }
 
@@ -70,14 +95,18 @@ mod tests {
     }
 
     #[test]
-    fn redacts_passwords() {
+    fn sets_the_application_name() {
         assert_eq!(
-            redact_url("postgresql://r:secret@127.0.0.1:5/db"),
-            "postgresql://r:***@127.0.0.1:5/db"
+            with_application_name("postgresql://u:a?b@h/db", "x"),
+            "postgresql://u:a?b@h/db?application_name=x"
         );
         assert_eq!(
-            redact_url("postgresql://postgres@127.0.0.1:5/db"),
-            "postgresql://postgres@127.0.0.1:5/db"
+            with_application_name("postgres://h/db?sslmode=disable", "x"),
+            "postgres://h/db?sslmode=disable&application_name=x"
+        );
+        assert_eq!(
+            with_application_name("host=h", "it's"),
+            r"host=h application_name='it\'s'"
         );
     }
 }

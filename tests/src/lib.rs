@@ -14,6 +14,9 @@
 //!   [`PgServer::start_again`] and [`PgServer::restart`].
 //! * [`PgServer::psql`], [`TestDatabase::psql`] and [`psql_url`] run SQL
 //!   through the `psql` client for setup and assertions.
+//! * [`with_application_name`] tags a connection string with an
+//!   `application_name`, so that a pool's sessions can be counted in
+//!   `pg_stat_activity` (the tests and the examples use it).
 //! * [`Relay`] forwards TCP connections to a server and injects network
 //!   faults between a client and it: a silent network
 //!   ([`freeze`](Relay::freeze)), connections closed at once
@@ -52,6 +55,7 @@ mod shared;
 mod template;
 
 pub use binaries::PgBinaries;
+pub use conninfo::with_application_name;
 pub use error::HarnessError;
 pub use psql::psql_url;
 pub use relay::Relay;

@@ -4,8 +4,9 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::process::Command;
 
+use tidepool_async::redact_dsn;
+
 use crate::binaries;
-use crate::conninfo::redact_url;
 use crate::error::HarnessError;
 use crate::process;
 
@@ -37,7 +38,7 @@ pub fn psql_url(url: &str, sql: &str) -> Result<String, HarnessError> {
         &psql,
         &[OsString::from("-d"), OsString::from(url)],
         sql,
-        &redact_url(url),
+        &redact_dsn(url),
         Environment::Clean,
     )
 }

@@ -12,9 +12,11 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use tidepool_async::redact_dsn;
+
 use crate::binaries::PgBinaries;
 use crate::config;
-use crate::conninfo::{percent_encode, quote_keyword_value, redact_url};
+use crate::conninfo::{percent_encode, quote_keyword_value};
 use crate::error::HarnessError;
 use crate::process::{self, ServerAccount};
 use crate::psql::{self, Environment};
@@ -375,7 +377,7 @@ impl PgServer {
             self.binaries.psql(),
             &connection,
             sql,
-            &redact_url(&self.url()),
+            &redact_dsn(&self.url()),
             Environment::Clean,
         )
     }

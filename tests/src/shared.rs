@@ -4,8 +4,9 @@
 use std::ffi::OsString;
 use std::sync::{Arc, Mutex, Weak};
 
+use tidepool_async::redact_dsn;
+
 use crate::binaries;
-use crate::conninfo::redact_url;
 use crate::error::HarnessError;
 use crate::psql::{self, Environment};
 use crate::server::PgServer;
@@ -58,7 +59,7 @@ impl TestDatabase {
                 &binaries::locate_psql()?,
                 &[OsString::from("-d"), OsString::from(&self.url)],
                 sql,
-                &redact_url(&self.url),
+                &redact_dsn(&self.url),
                 Environment::Inherit,
             ),
         }

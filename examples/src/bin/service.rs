@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use tidepool_async::{Pool, Settings};
+use tidepool_async::{Pool, Settings, redact_dsn};
 use tidepool_examples::service::{DEFAULT_LISTEN, Service, install_prometheus};
 
 /// The prefix of the environment variables that override the settings file.
@@ -83,7 +83,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         database = Some(db);
     }
     let url = settings.connection.connection_string()?;
-    println!("Database: {}", tidepool_examples::masked(&url));
+    println!("Database: {}", redact_dsn(&url));
 
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(serve(settings, options.listen, started))?;

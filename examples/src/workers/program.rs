@@ -3,6 +3,8 @@
 
 use std::error::Error;
 
+use tidepool_async::redact_dsn;
+
 use super::queue::WorkerSettings;
 use super::report::Report;
 use crate::StopFlag;
@@ -60,7 +62,7 @@ pub fn run_program(name: &str, run: RunWorkers) -> Result<(), Box<dyn Error>> {
     let settings = WorkerSettings::from_args(std::env::args().skip(1))?;
     let stop = StopFlag::on_ctrl_c()?;
     let db = crate::database_url()?;
-    println!("Database: {}", crate::masked(db.url()));
+    println!("Database: {}", redact_dsn(db.url()));
     let table = format!("{}_jobs", name.replace('-', "_"));
     let report = run(db.url(), &table, &settings, &stop)?;
     println!("\n{report}");

@@ -5,6 +5,7 @@ use std::error::Error;
 use std::time::{Duration, Instant};
 
 use tidepool_async::PoolConfig;
+use tidepool_tests::with_application_name;
 
 use super::report::Report;
 use super::watcher::Watcher;
@@ -113,7 +114,7 @@ impl Queue {
         ))?;
         let application_name = format!("{table}-workers");
         Ok(Self {
-            url: crate::with_application_name(url, &application_name),
+            url: with_application_name(url, &application_name),
             admin,
             table: table.to_owned(),
             application_name,

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use tidepool_async::tokio_postgres::{self, NoTls};
 use tidepool_tests::TestDatabase;
+pub(crate) use tidepool_tests::with_application_name;
 
 /// How long a condition that should hold soon may take before the test
 /// fails.
@@ -41,18 +42,6 @@ pub(crate) fn unique(tag: &str) -> String {
     );
     assert!(name.len() < 64, "{name} is longer than a PostgreSQL name");
     name
-}
-
-/// `url` with `application_name` set to `app`, so that the sessions of one
-/// pool can be counted in `pg_stat_activity`. Handles URLs with or without
-/// a query part, and key=value strings.
-pub(crate) fn with_application_name(url: &str, app: &str) -> String {
-    if url.contains("://") {
-        let separator = if url.contains('?') { '&' } else { '?' };
-        format!("{url}{separator}application_name={app}")
-    } else {
-        format!("{url} application_name={app}")
-    }
 }
 
 /// A fresh application name for a pool and the URL that carries it.
