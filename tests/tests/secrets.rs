@@ -1,8 +1,9 @@
 //! Passwords stay secret: a wrong password, given in a URL, in key=value
 //! pairs, by `password_fn` or by a connection-string function, never shows
 //! in an error's Display or Debug output, nor in the pool's tracing events;
-//! and the Debug output of builders, pools and connections never shows the
-//! right one.
+//! the Debug output of settings, builders, pools and connections never
+//! shows the right one; and no part of a password shows whatever characters
+//! it holds (`/`, `@`, `?`, `#`, `:`, `&`, spaces, quotes).
 
 mod common;
 
@@ -178,4 +179,144 @@ async fn debug_output_never_shows_the_right_password() {
     }
     let logs = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
     assert_hidden("the pool's tracing events", &logs, PASSWORD);
+}
+
+/// Passwords holding each character that ends a part of a URL, and one of
+/// key=value pairs with a space, a quote and a backslash. The password is
+/// made of three-letter chunks that occur nowhere else, so that no part of
+/// it may show.
+const ODD_PASSWORDS: [&str; 8] = [
+    "Qz7/Wk3",
+    "Qz7@Wk3",
+    "Qz7?Wk3",
+    "Qz7#Wk3",
+    "Qz7:Wk3/Jx5",
+    "Qz7 Wk3",
+    "Qz7%40Wk3",
+    "Qz7&password=Wk3",
+];
+const CHUNKS: [&str; 3] = ["Qz7", "Wk3", "Jx5"];
+
+#[track_caller]
+fn assert_no_chunk(what: &str, text: &str) {
+    for chunk in CHUNKS {
+        assert!(
+            !text.contains(chunk),
+            "{what} shows a part of the password ({chunk}): {text}"
+        );
+    }
+}
+
+/// A port on 127.0.0.1 where nothing listens: connects fail at once.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address").port()
+}
+
+/// Settings read from a file named `name` holding `text`.
+fn settings_from(name: &str, text: &str) -> tidepool_async::Settings {
+    let path = std::env::temp_dir().join(format!("{}_{name}", unique("settings")));
+    std::fs::write(&path, text).expect("the settings file");
+    let settings = tidepool_async::Settings::from_file(&path);
+    let _ = std::fs::remove_file(&path);
+    ok(settings)
+}
+
+#[test]
+fn settings_debug_hides_a_password_with_a_slash() {
+    let settings = settings_from(
+        "slash.toml",
+        r#"url = "postgresql://app:pa/ss@db.example:5432/app""#,
+    );
+    let debug = format!("{settings:?}");
+    assert!(
+        !debug.contains("pa/ss"),
+        "the Debug shows the password: {debug}"
+    );
+    assert!(
+        !debug.contains("ss@"),
+        "the Debug shows the password: {debug}"
+    );
+    assert_contains(&debug, &["postgresql://app:***@db.example:5432/app"]);
+    // The blocking flavour reads the same settings.
+    let blocking: &tidepool_sync::Settings = &settings;
+    assert_eq!(format!("{blocking:?}"), debug);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_passwords_never_show_in_debug_output_or_errors() {
+    let logs = captured_logs();
+    let port = closed_port();
+    let mut dsns: Vec<String> = ODD_PASSWORDS
+        .iter()
+        .map(|password| format!("postgresql://app:{password}@127.0.0.1:{port}/app"))
+        .collect();
+    dsns.push(format!(
+        r"host=127.0.0.1 port={port} user=app password='Qz7 Wk3\'Jx5\\' dbname=app"
+    ));
+    dsns.push(format!(
+        "postgresql://app@127.0.0.1:{port}/app?password=Qz7@Wk3&sslmode=disable"
+    ));
+    for dsn in &dsns {
+        let json = format!("{{\"url\": {}}}", serde_json::to_string(dsn).unwrap());
+        let settings = settings_from("odd.json", &json);
+        let debug = format!("{settings:?}");
+        assert_no_chunk("the settings' Debug", &debug);
+        assert_contains(&debug, &["127.0.0.1", &port.to_string(), "app"]);
+
+        let builder = Pool::builder(dsn).min_size(0).max_size(1);
+        assert_no_chunk("the builder's Debug", &format!("{builder:?}"));
+        let pool = match builder.build() {
+            Ok(pool) => pool,
+            Err(error) => {
+                // An '@' in the password: refused, without quoting it.
+                assert!(error.is_config(), "{error}");
+                assert_no_chunk("the build error", &error.to_string());
+                assert_no_chunk("the build error's Debug", &format!("{error:?}"));
+                continue;
+            }
+        };
+        assert_no_chunk("the pool's Debug", &format!("{pool:?}"));
+        let error = pool
+            .get_timeout(Duration::from_millis(300))
+            .await
+            .expect_err("nothing listens there");
+        assert_contains(&error.to_string(), &[&format!("127.0.0.1:{port}")]);
+        assert_no_chunk("the connect error", &error.to_string());
+        assert_no_chunk("the connect error's Debug", &format!("{error:?}"));
+        assert_no_chunk("the pool's Debug", &format!("{pool:?}"));
+        pool.close();
+
+        // The blocking flavour refuses to block on a runtime's threads.
+        let dsn = dsn.clone();
+        let shown = std::thread::spawn(move || {
+            let builder = tidepool_sync::Pool::builder(&dsn)
+                .min_size(0)
+                .max_size(1)
+                .worker_threads(1);
+            let mut shown = vec![format!("{builder:?}")];
+            match builder.build() {
+                Ok(pool) => {
+                    shown.push(format!("{pool:?}"));
+                    let error = pool
+                        .get_timeout(Duration::from_millis(300))
+                        .expect_err("nothing listens there");
+                    shown.push(error.to_string());
+                    shown.push(format!("{error:?}"));
+                }
+                Err(error) => {
+                    shown.push(error.to_string());
+                    shown.push(format!("{error:?}"));
+                }
+            }
+            shown
+        })
+        .join()
+        .expect("the blocking pool's thread");
+        for text in shown {
+            assert_no_chunk("the blocking pool's Debug or error", &text);
+        }
+    }
+    let logs = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert_no_chunk("the pool's tracing events", &logs);
 }
