@@ -1,10 +1,14 @@
 //! The blocking pools: tidepool-sync against r2d2_postgres, threads looping
-//! on checkout, `SELECT $1::int`, return.
+//! on checkout, `SELECT $1::int`, return: plain threads, and the
+//! `spawn_blocking` threads of a tokio runtime (sync code called from async
+//! code).
+
+use std::sync::Arc;
 
 use r2d2_postgres::PostgresConnectionManager;
 use r2d2_postgres::postgres::NoTls;
 
-use crate::drive::{BlockingStep, BoxError, Plan, threads};
+use crate::drive::{BlockingStep, BoxError, Plan, spawn_blocking, threads};
 use crate::end_to_end::{CONNECTIONS, SQL, expect};
 use crate::report::Row;
 
@@ -52,41 +56,63 @@ fn r2d2(url: &str) -> Result<R2d2, BoxError> {
     Ok(R2d2(pool))
 }
 
-fn measure<S: BlockingStep>(
-    step: Result<S, BoxError>,
-    plan: Plan,
-) -> Result<crate::drive::Measure, String> {
-    let step = step.map_err(|e| e.to_string())?;
-    threads(&step, plan).map_err(|e| e.to_string())
+/// Where the workload's threads come from.
+#[derive(Clone, Copy)]
+enum Threads {
+    /// Threads of its own.
+    Plain,
+    /// `spawn_blocking` threads of a tokio runtime.
+    SpawnBlocking,
 }
 
-/// Both blocking pools, 64 threads over 16 connections. Must not run inside
-/// an async runtime.
+fn measure<S: BlockingStep + Send + 'static>(
+    step: Result<S, BoxError>,
+    plan: Plan,
+    on: Threads,
+) -> Result<crate::drive::Measure, String> {
+    let step = step.map_err(|e| e.to_string())?;
+    match on {
+        Threads::Plain => threads(&step, plan),
+        Threads::SpawnBlocking => spawn_blocking(Arc::new(step), plan),
+    }
+    .map_err(|e| e.to_string())
+}
+
+/// Both blocking pools, 64 threads over 16 connections, on threads of
+/// their own and on `spawn_blocking` threads. Must not run inside an async
+/// runtime.
 pub(crate) fn run(url: &str, plan: Plan) -> Vec<Row> {
     let plan = Plan {
         tasks: THREADS,
         ..plan
     };
-    let workload = format!("blocking {THREADS} threads / {CONNECTIONS} conns");
-    let measure_tidepool = || {
-        Row::new(
-            &workload,
-            "tidepool-sync query()",
-            measure(tidepool(url), plan),
-        )
-    };
-    let measure_r2d2 = || {
-        Row::new(
-            &workload,
-            "r2d2_postgres query(&str)",
-            measure(r2d2(url), plan),
-        )
-    };
-    // In turn, as the async workloads (see `crate::turns`).
-    if plan.reversed {
-        let r2d2 = measure_r2d2();
-        vec![measure_tidepool(), r2d2]
-    } else {
-        vec![measure_tidepool(), measure_r2d2()]
+    let mut rows = Vec::new();
+    for (on, shape) in [
+        (Threads::Plain, "threads"),
+        (Threads::SpawnBlocking, "spawn_blocking threads"),
+    ] {
+        let workload = format!("blocking {THREADS} {shape} / {CONNECTIONS} conns");
+        let measure_tidepool = || {
+            Row::new(
+                &workload,
+                "tidepool-sync query()",
+                measure(tidepool(url), plan, on),
+            )
+        };
+        let measure_r2d2 = || {
+            Row::new(
+                &workload,
+                "r2d2_postgres query(&str)",
+                measure(r2d2(url), plan, on),
+            )
+        };
+        // In turn, as the async workloads (see `crate::turns`).
+        if plan.reversed {
+            let r2d2 = measure_r2d2();
+            rows.extend([measure_tidepool(), r2d2]);
+        } else {
+            rows.extend([measure_tidepool(), measure_r2d2()]);
+        }
     }
+    rows
 }

@@ -135,23 +135,57 @@ pub(crate) async fn tasks<S: Step>(step: Arc<S>, plan: Plan) -> Result<Measure, 
     Ok(measure)
 }
 
+/// One thread's loop of a blocking workload.
+fn blocking_loop<S: BlockingStep>(
+    step: &S,
+    started: Instant,
+    plan: &Plan,
+) -> Result<Tally, BoxError> {
+    let mut tally = Tally::new(started, plan);
+    let mut n = 0i32;
+    while tally.running() {
+        step.run(n)?;
+        tally.done(None);
+        n = n.wrapping_add(1);
+    }
+    Ok(tally)
+}
+
+/// Runs `step` on `plan.tasks` `spawn_blocking` threads of a tokio runtime
+/// with two workers: blocking code called from async code, the usual way.
+pub(crate) fn spawn_blocking<S: BlockingStep + Send + 'static>(
+    step: Arc<S>,
+    plan: Plan,
+) -> Result<Measure, BoxError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(plan.tasks)
+        .enable_all()
+        .build()?;
+    let started = Instant::now();
+    let handles: Vec<_> = (0..plan.tasks)
+        .map(|_| {
+            let step = Arc::clone(&step);
+            runtime.spawn_blocking(move || blocking_loop(&*step, started, &plan))
+        })
+        .collect();
+    // The step's last handle is dropped here, outside the runtime: a
+    // blocking pool may block when it closes (r2d2_postgres does).
+    runtime.block_on(async move {
+        let mut measure = Measure::empty();
+        for handle in handles {
+            measure.add(&handle.await??);
+        }
+        Ok(measure)
+    })
+}
+
 /// Runs `step` on `plan.tasks` threads.
 pub(crate) fn threads<S: BlockingStep>(step: &S, plan: Plan) -> Result<Measure, BoxError> {
     let started = Instant::now();
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..plan.tasks)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut tally = Tally::new(started, &plan);
-                    let mut n = 0i32;
-                    while tally.running() {
-                        step.run(n)?;
-                        tally.done(None);
-                        n = n.wrapping_add(1);
-                    }
-                    Ok::<_, BoxError>(tally)
-                })
-            })
+            .map(|_| scope.spawn(|| blocking_loop(step, started, &plan)))
             .collect();
         let mut measure = Measure::empty();
         for handle in handles {

@@ -9,7 +9,8 @@
 //!   tidepool against deadpool-postgres (`query(&str)` and
 //!   `prepare_cached`), bb8-postgres, sqlx's `PgPool`, and tokio-postgres
 //!   on dedicated connections with a prepared statement (the ceiling);
-//! * blocking: the same loop on 64 threads, tidepool-sync against
+//! * blocking: the same loop on 64 threads (plain, then spawn_blocking
+//!   threads of a tokio runtime), tidepool-sync against
 //!   r2d2_postgres;
 //! * engine: checkout and return of fake connections (no database),
 //!   tidepool's engine against deadpool's managed pool and bb8;

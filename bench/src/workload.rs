@@ -6,7 +6,8 @@ pub enum Workload {
     /// Checkout, `SELECT $1::int`, return: 64 and 256 tasks over 16
     /// connections, async pools.
     EndToEnd,
-    /// The same loop on 64 threads over 16 connections, blocking pools.
+    /// The same loop on 64 threads over 16 connections, blocking pools: on
+    /// threads of their own and on spawn_blocking threads.
     Blocking,
     /// Checkout and return with a no-op manager: the pools' own cost.
     Engine,

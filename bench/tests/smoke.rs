@@ -13,7 +13,8 @@ fn expected_rows() -> usize {
             // tidepool, deadpool-postgres twice, bb8, sqlx, tokio-postgres;
             // at 64 and 256 tasks.
             Workload::EndToEnd => 2 * 6,
-            Workload::Blocking => 2,
+            // tidepool-sync and r2d2, on threads and spawn_blocking threads.
+            Workload::Blocking => 2 * 2,
             // Three engines at 1, 64 and 256 tasks.
             Workload::Engine => 3 * 3,
             Workload::Fairness | Workload::Spike => 3,
