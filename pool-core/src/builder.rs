@@ -5,12 +5,20 @@ use std::sync::Arc;
 
 use tokio::runtime::Handle;
 
+use crate::books::Books;
 use crate::config::{MAX_SIZE_LIMIT, PoolConfig};
 use crate::error::Error;
-use crate::inner::{Idle, PoolInner, ReconnectFailed};
+use crate::inner::{PoolInner, ReconnectFailed};
 use crate::manager::Manager;
 use crate::pool::Pool;
-use crate::shared::Shared;
+use crate::slot::Idle;
+
+impl<M: Manager> Pool<M> {
+    /// Starts building a pool of connections opened by `manager`.
+    pub fn builder(manager: M) -> Builder<M> {
+        Builder::new(manager)
+    }
+}
 
 /// Builds a [`Pool`]: start from [`Pool::builder`], set what differs from
 /// the defaults, then call [`build`](Builder::build).
@@ -21,7 +29,7 @@ pub struct Builder<M: Manager> {
 }
 
 impl<M: Manager> Builder<M> {
-    pub(crate) fn new(manager: M) -> Self {
+    fn new(manager: M) -> Self {
         Self {
             manager,
             config: PoolConfig::default(),
@@ -35,7 +43,10 @@ impl<M: Manager> Builder<M> {
     /// `reconnect_timeout` (once per run of failures). The pool keeps
     /// retrying afterwards. Defaults to none (the failure is only logged).
     pub fn reconnect_failed(mut self, callback: impl Fn(&Pool<M>) + Send + Sync + 'static) -> Self {
-        self.reconnect_failed = Some(Arc::new(callback));
+        // The engine calls it with its state; the user gets a handle.
+        self.reconnect_failed = Some(Arc::new(move |inner: &Arc<PoolInner<M>>| {
+            callback(&Pool::from_inner(Arc::clone(inner)));
+        }));
         self
     }
 
@@ -59,7 +70,7 @@ impl<M: Manager> Builder<M> {
                  build the pool inside one (for example in #[tokio::main])",
             )
         })?;
-        let shared = Arc::new(Shared::new(
+        let books = Arc::new(Books::new(
             self.config.name.clone(),
             self.config.min_size,
             self.config.max_size,
@@ -70,11 +81,11 @@ impl<M: Manager> Builder<M> {
             // the engine's own books keep it within max_size.
             idle: Idle::new(MAX_SIZE_LIMIT),
             config: self.config,
-            shared,
+            books,
             runtime,
             reconnect_failed: self.reconnect_failed,
         });
-        crate::maintenance::spawn(&inner);
+        crate::worker::spawn(&inner);
         Ok(Pool::from_inner(inner))
     }
 }

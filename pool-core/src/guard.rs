@@ -9,9 +9,9 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::error::Secs;
-use crate::inner::{IdleObject, WeakInner};
+use crate::inner::WeakInner;
 use crate::manager::Manager;
-use crate::slot::Slot;
+use crate::slot::{IdleObject, Slot};
 
 /// A connection checked out of a [`Pool`](crate::Pool).
 ///
@@ -35,7 +35,7 @@ impl<M: Manager> Pooled<M> {
         checked_out_at: Instant,
         leak_watch: Option<AbortHandle>,
     ) -> Self {
-        object.size.shared().metrics.checked_out();
+        object.size.books().metrics.checked_out();
         Self {
             object: Some(object),
             pool,
@@ -48,12 +48,12 @@ impl<M: Manager> Pooled<M> {
     /// and the leak timer, which is stopped, or, if it already warned and
     /// the connection is `returned`, told that it came back after all.
     fn check_in(&mut self, object: &IdleObject<M::Connection>, returned: bool) {
-        let shared = object.size.shared();
-        shared.metrics.checked_in();
+        let books = object.size.books();
+        books.metrics.checked_in();
         if let Some(watch) = self.leak_watch.take() {
             if returned && watch.is_finished() {
                 tracing::info!(
-                    pool = %shared.name,
+                    pool = %books.name,
                     held_ms = self.checked_out_at.elapsed().as_secs_f64() * 1000.0,
                     "a connection reported as possibly leaked came back after {}",
                     Secs(self.checked_out_at.elapsed()),

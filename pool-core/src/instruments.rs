@@ -7,13 +7,13 @@ use ::metrics::{
     gauge, histogram,
 };
 
+use crate::close_reason::CloseReason;
 use crate::metrics::{
     CLOSE_REASONS, CONNECTIONS, CONNECTIONS_ACQUIRE, CONNECTIONS_ACQUIRED, CONNECTIONS_CLOSED,
     CONNECTIONS_CREATE_ERRORS, CONNECTIONS_CREATED, CONNECTIONS_CREATION, CONNECTIONS_IDLE,
     CONNECTIONS_IN_USE, CONNECTIONS_MAX, CONNECTIONS_MIN, CONNECTIONS_PENDING,
     CONNECTIONS_REJECTED, CONNECTIONS_TIMEOUT, CONNECTIONS_USAGE, POOL_LABEL, REASON_LABEL,
 };
-use crate::slot::CloseReason;
 
 /// A pool's metric handles. Without a recorder every handle is a no-op.
 ///

@@ -49,7 +49,11 @@
 //! ```
 
 mod backoff;
+mod books;
 mod builder;
+mod checkin;
+mod checkout;
+mod close_reason;
 mod config;
 mod duration;
 mod error;
@@ -59,16 +63,15 @@ mod inner;
 mod instruments;
 mod jitter;
 mod lifecycle;
-mod maintenance;
 mod manager;
 pub mod metrics;
 mod pool;
 mod setters;
-mod shared;
 mod slot;
 mod stats;
 mod throttle;
 mod waiters;
+mod worker;
 
 pub use builder::Builder;
 pub use config::{MAX_SIZE_LIMIT, PoolConfig};

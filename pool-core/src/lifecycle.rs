@@ -8,11 +8,12 @@ use std::time::Duration;
 use deadpool::unmanaged::Object;
 use tokio::time::Instant;
 
+use crate::close_reason::CloseReason;
 use crate::config::validate_sizes;
 use crate::error::Error;
-use crate::inner::{IdleObject, PoolInner};
+use crate::inner::PoolInner;
 use crate::manager::Manager;
-use crate::slot::CloseReason;
+use crate::slot::IdleObject;
 
 /// The longest time between two sweeps.
 const MAX_SWEEP_PERIOD: Duration = Duration::from_secs(30);
@@ -57,10 +58,10 @@ impl<M: Manager> PoolInner<M> {
     /// `min_size` (the longest idle first).
     pub(crate) fn sweep(&self) {
         let now = Instant::now();
-        let generation = self.shared.generation.load(Relaxed);
+        let generation = self.books.generation.load(Relaxed);
         let mut taken = self.take_idle();
         let (mut open, min_size) = {
-            let state = self.shared.lock();
+            let state = self.books.lock();
             (state.open, state.min_size)
         };
         let mut kept = Vec::with_capacity(taken.len());
@@ -130,19 +131,19 @@ impl<M: Manager> PoolInner<M> {
     /// Retires every connection: idle ones close now, those in use when
     /// they are returned, and the worker opens new ones.
     pub(crate) fn drain(&self) {
-        self.shared.generation.fetch_add(1, Relaxed);
+        self.books.generation.fetch_add(1, Relaxed);
         self.sweep();
-        self.shared.wake.notify_one();
+        self.books.wake.notify_one();
     }
 
     /// Changes the pool's sizes at run time.
     pub(crate) fn resize(&self, min_size: usize, max_size: usize) -> Result<(), Error> {
         validate_sizes(min_size, max_size).map_err(Error::config)?;
         let excess = {
-            let mut state = self.shared.lock();
+            let mut state = self.books.lock();
             if !state.closed {
                 // Under the lock, so that concurrent resizes add up.
-                self.shared.metrics.sizes_changed(
+                self.books.metrics.sizes_changed(
                     min_size as f64 - state.min_size as f64,
                     max_size as f64 - state.max_size as f64,
                 );
@@ -152,7 +153,7 @@ impl<M: Manager> PoolInner<M> {
             state.open.saturating_sub(max_size)
         };
         if excess > 0 {
-            self.shared.shrinking.store(true, Relaxed);
+            self.books.shrinking.store(true, Relaxed);
             let mut taken = self.take_idle();
             // Close the longest idle (the bottom of the stack) first.
             let keep = taken.len().saturating_sub(excess);
@@ -161,8 +162,8 @@ impl<M: Manager> PoolInner<M> {
             }
             self.put_back_idle(taken);
         }
-        self.shared.wake.notify_one();
-        self.shared.progress.notify_waiters();
+        self.books.wake.notify_one();
+        self.books.progress.notify_waiters();
         Ok(())
     }
 
@@ -170,11 +171,11 @@ impl<M: Manager> PoolInner<M> {
     /// at most until `deadline`; returns how many are still open.
     pub(crate) async fn wait_all_closed(&self, deadline: Instant) -> usize {
         loop {
-            let progress = self.shared.progress.notified();
+            let progress = self.books.progress.notified();
             tokio::pin!(progress);
             progress.as_mut().enable();
             let remaining = {
-                let state = self.shared.lock();
+                let state = self.books.lock();
                 state.open + state.connecting
             };
             if remaining == 0 {

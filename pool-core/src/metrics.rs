@@ -107,4 +107,4 @@ pub const CONNECTIONS_USAGE: &str = "tidepool_connections_usage_seconds";
 pub const CONNECTIONS_CREATION: &str = "tidepool_connections_creation_seconds";
 
 /// The values of [`REASON_LABEL`] on [`CONNECTIONS_CLOSED`].
-pub const CLOSE_REASONS: [&str; 7] = crate::slot::CloseReason::LABELS;
+pub const CLOSE_REASONS: [&str; 7] = crate::close_reason::CloseReason::LABELS;

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::builder::Builder;
 use crate::config::PoolConfig;
 use crate::error::Error;
 use crate::guard::Pooled;
@@ -35,11 +34,6 @@ impl<M: Manager> Clone for Pool<M> {
 }
 
 impl<M: Manager> Pool<M> {
-    /// Starts building a pool of connections opened by `manager`.
-    pub fn builder(manager: M) -> Builder<M> {
-        Builder::new(manager)
-    }
-
     pub(crate) fn from_inner(inner: Arc<PoolInner<M>>) -> Self {
         Self { inner }
     }
@@ -124,15 +118,15 @@ impl<M: Manager> Pool<M> {
     pub async fn wait_timeout(&self, timeout: Duration) -> Result<(), Error> {
         let started = Instant::now();
         let deadline = started + timeout;
-        let shared = &self.inner.shared;
+        let books = &self.inner.books;
         loop {
-            let progress = shared.progress.notified();
+            let progress = books.progress.notified();
             tokio::pin!(progress);
             progress.as_mut().enable();
             {
-                let state = shared.lock();
+                let state = books.lock();
                 if state.closed {
-                    return Err(Error::closed(&shared.name));
+                    return Err(Error::closed(&books.name));
                 }
                 if state.open >= state.min_size {
                     return Ok(());
@@ -143,7 +137,7 @@ impl<M: Manager> Pool<M> {
                     && let Some(cause) = &state.last_error
                 {
                     return Err(Error::connect_failed(
-                        &shared.name,
+                        &books.name,
                         started.elapsed(),
                         Arc::clone(cause),
                     ));
@@ -152,7 +146,7 @@ impl<M: Manager> Pool<M> {
             if tokio::time::timeout_at(deadline, progress).await.is_err() {
                 let (state, cause) = self
                     .inner
-                    .exhausted(started.elapsed(), shared.waiting.load(Relaxed));
+                    .exhausted(started.elapsed(), books.waiting.load(Relaxed));
                 return Err(Error::wait_timeout(state, cause));
             }
         }
@@ -227,7 +221,7 @@ impl<M: Manager> Pool<M> {
 
     /// Whether the pool was closed.
     pub fn is_closed(&self) -> bool {
-        self.inner.shared.is_closed()
+        self.inner.books.is_closed()
     }
 
     /// The pool's gauges and counters now.
@@ -247,7 +241,7 @@ impl<M: Manager> Pool<M> {
 
     /// The pool's name.
     pub fn name(&self) -> &str {
-        &self.inner.shared.name
+        &self.inner.books.name
     }
 
     /// The manager that opens the pool's connections.
@@ -259,7 +253,7 @@ impl<M: Manager> Pool<M> {
 impl<M: Manager> fmt::Debug for Pool<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
-            .field("name", &self.inner.shared.name)
+            .field("name", &self.inner.books.name)
             .field("stats", &self.stats())
             .finish_non_exhaustive()
     }

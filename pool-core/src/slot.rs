@@ -5,8 +5,15 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use deadpool::unmanaged;
+
+use crate::books::Books;
 use crate::jitter::unit_random;
-use crate::shared::Shared;
+
+/// The idle connections: a LIFO stack behind deadpool's fair (FIFO) semaphore.
+pub(crate) type Idle<C> = unmanaged::Pool<Box<Slot<C>>>;
+/// A connection taken from the idle stack; dropping it puts it back.
+pub(crate) type IdleObject<C> = unmanaged::Object<Box<Slot<C>>>;
 
 /// The most a connection's lifetime is shortened, at random, below
 /// `max_lifetime`.
@@ -61,90 +68,21 @@ impl<C> Slot<C> {
     }
 }
 
-/// Why the pool closed a connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum CloseReason {
-    /// Found broken (socket closed) while idle: at checkout, by the sweep
-    /// or by `check()`.
-    Lost,
-    /// Returned broken by its user.
-    ReturnedBroken,
-    /// Its reset after a return failed or took longer than `reset_timeout`.
-    ResetFailed,
-    /// Failed its health check.
-    CheckFailed,
-    /// Lived longer than `max_lifetime`.
-    Lifetime,
-    /// Idle longer than `max_idle` above `min_size`.
-    Idle,
-    /// Replaced by `drain()`.
-    Drained,
-    /// Above a lowered `max_size`.
-    Shrunk,
-}
-
-impl CloseReason {
-    /// The values of the `reason` label of closed connections, in the order
-    /// of [`label_index`](Self::label_index).
-    pub(crate) const LABELS: [&'static str; 7] = [
-        "lifetime",
-        "idle",
-        "broken",
-        "check_failed",
-        "reset_failed",
-        "drained",
-        "shrunk",
-    ];
-
-    /// Where the reason's label is in [`LABELS`](Self::LABELS): a broken
-    /// connection counts as broken whether it was found idle or returned.
-    pub(crate) fn label_index(self) -> usize {
-        match self {
-            CloseReason::Lifetime => 0,
-            CloseReason::Idle => 1,
-            CloseReason::Lost | CloseReason::ReturnedBroken => 2,
-            CloseReason::CheckFailed => 3,
-            CloseReason::ResetFailed => 4,
-            CloseReason::Drained => 5,
-            CloseReason::Shrunk => 6,
-        }
-    }
-
-    /// The value of the `reason` label.
-    pub(crate) fn label(self) -> &'static str {
-        Self::LABELS[self.label_index()]
-    }
-
-    /// The reason in words, for logs.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            CloseReason::Lost => "broken",
-            CloseReason::ReturnedBroken => "returned broken",
-            CloseReason::ResetFailed => "its reset failed",
-            CloseReason::CheckFailed => "health check failed",
-            CloseReason::Lifetime => "max_lifetime reached",
-            CloseReason::Idle => "idle longer than max_idle",
-            CloseReason::Drained => "drained",
-            CloseReason::Shrunk => "above max_size after a resize",
-        }
-    }
-}
-
 /// Counts one open connection in the pool's size for as long as it lives,
 /// whichever way the connection goes (closed, detached, dropped with the
 /// pool), so that the count can never leak. The size and idle gauges follow
 /// it: a new connection is idle until it is checked out.
-pub(crate) struct SizeGuard(Arc<Shared>);
+pub(crate) struct SizeGuard(Arc<Books>);
 
 impl SizeGuard {
     /// Counts a connection the caller has just booked as open.
-    pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        shared.metrics.connection_opened();
-        Self(shared)
+    pub(crate) fn new(books: Arc<Books>) -> Self {
+        books.metrics.connection_opened();
+        Self(books)
     }
 
     /// The books of the pool the connection belongs to.
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
+    pub(crate) fn books(&self) -> &Arc<Books> {
         &self.0
     }
 }

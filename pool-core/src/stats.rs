@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use crate::slot::CloseReason;
+use crate::close_reason::CloseReason;
 
 /// A snapshot of a pool's gauges and counters.
 ///

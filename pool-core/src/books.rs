@@ -16,7 +16,7 @@ use crate::waiters::Waiters;
 ///
 /// It holds no connection, so a connection can point back at it without a
 /// reference cycle.
-pub(crate) struct Shared {
+pub(crate) struct Books {
     pub(crate) name: String,
     state: Mutex<State>,
     /// Requests waiting for a connection now.
@@ -67,7 +67,7 @@ pub(crate) struct State {
     pub(crate) reconnect_reported: bool,
 }
 
-impl Shared {
+impl Books {
     /// The books of a new pool; registers its metrics with the current
     /// recorder.
     pub(crate) fn new(name: String, min_size: usize, max_size: usize) -> Self {

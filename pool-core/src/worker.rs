@@ -1,11 +1,21 @@
-//! The background worker that opens connections.
+//! The pool's background worker, one task per pool, and its jobs:
 //!
-//! Callers never connect: they wait for an idle connection, and whichever
-//! comes first serves them, one returned by another caller or one this
-//! worker opened. The worker opens connections while the pool is below
-//! `min_size`, or while more requests wait than connections are being
-//! opened, never more than `max_connecting` at once, and backs off after
-//! failures.
+//! - **Opening connections.** Callers never connect: they wait for an idle
+//!   connection, and whichever comes first serves them, one returned by
+//!   another caller or one this worker opened. The worker opens
+//!   connections while the pool is below `min_size`, or while more
+//!   requests wait than connections are being opened, never more than
+//!   `max_connecting` at once, and backs off after failures (reporting a
+//!   run of failures longer than `reconnect_timeout` once).
+//! - **Ending waits.** It sleeps until the earliest deadline of the
+//!   requests waiting and ends those whose deadline passed (a timeout);
+//!   a connect failing with an error that waiting cannot fix, while the
+//!   pool has no connection, ends every wait at once.
+//! - **Sweeping.** Every few seconds it closes idle connections past
+//!   `max_lifetime`, idle above `min_size` longer than `max_idle`, or
+//!   found broken (see `lifecycle.rs`).
+//!
+//! It stops when the pool closes or the last handle to it is dropped.
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -17,11 +27,10 @@ use std::sync::atomic::Ordering::Relaxed;
 use tracing::{Instrument, field};
 
 use crate::backoff;
+use crate::books::Books;
 use crate::error::BoxedCause;
 use crate::inner::PoolInner;
 use crate::manager::Manager;
-use crate::pool::Pool;
-use crate::shared::Shared;
 use crate::slot::{SizeGuard, Slot};
 use crate::stats::{add_time, bump};
 
@@ -29,16 +38,16 @@ use crate::stats::{add_time, bump};
 /// last handle to it is dropped.
 pub(crate) fn spawn<M: Manager>(inner: &Arc<PoolInner<M>>) {
     let weak = Arc::downgrade(inner);
-    let shared = Arc::clone(&inner.shared);
-    inner.runtime.spawn(run(weak, shared));
+    let books = Arc::clone(&inner.books);
+    inner.runtime.spawn(run(weak, books));
 }
 
-async fn run<M: Manager>(pool: Weak<PoolInner<M>>, shared: Arc<Shared>) {
+async fn run<M: Manager>(pool: Weak<PoolInner<M>>, books: Arc<Books>) {
     let mut next_sweep = None;
     loop {
         let wake_at = {
             let Some(inner) = pool.upgrade() else { return };
-            if shared.is_closed() {
+            if books.is_closed() {
                 return;
             }
             let now = Instant::now();
@@ -51,18 +60,18 @@ async fn run<M: Manager>(pool: Weak<PoolInner<M>>, shared: Arc<Shared>) {
             }
             // Requests past their deadline give up; the next deadline is
             // when to look again.
-            let deadline = shared.waiters.expire(now);
+            let deadline = books.waiters.expire(now);
             let retry_at = start_connects(&inner);
             [retry_at, next_sweep, deadline].into_iter().flatten().min()
         };
         match wake_at {
             Some(at) => {
                 tokio::select! {
-                    () = shared.wake.notified() => {}
+                    () = books.wake.notified() => {}
                     () = tokio::time::sleep_until(at) => {}
                 }
             }
-            None => shared.wake.notified().await,
+            None => books.wake.notified().await,
         }
     }
 }
@@ -73,12 +82,12 @@ fn start_connects<M: Manager>(inner: &Arc<PoolInner<M>>) -> Option<Instant> {
     // A request counts as waiting until it runs again, also after a
     // connection was handed to it; the idle count covers that gap.
     let waiting = inner
-        .shared
+        .books
         .waiting
         .load(std::sync::atomic::Ordering::Relaxed);
     let idle = inner.idle.status().available;
     let now = Instant::now();
-    let mut state = inner.shared.lock();
+    let mut state = inner.books.lock();
     while !state.closed && state.connecting < inner.config.max_connecting {
         let total = state.open + state.connecting;
         let below_min = total < state.min_size;
@@ -95,7 +104,7 @@ fn start_connects<M: Manager>(inner: &Arc<PoolInner<M>>) -> Option<Instant> {
         }
         state.connecting += 1;
         let connecting = Connecting {
-            shared: Arc::clone(&inner.shared),
+            books: Arc::clone(&inner.books),
             done: false,
         };
         inner.runtime.spawn(open_one(Arc::clone(inner), connecting));
@@ -106,15 +115,15 @@ fn start_connects<M: Manager>(inner: &Arc<PoolInner<M>>) -> Option<Instant> {
 /// Counts one connect in progress until it is settled, also when the task
 /// is cancelled or panics.
 struct Connecting {
-    shared: Arc<Shared>,
+    books: Arc<Books>,
     done: bool,
 }
 
 impl Drop for Connecting {
     fn drop(&mut self) {
         if !self.done {
-            self.shared.lock().connecting -= 1;
-            self.shared.wake.notify_one();
+            self.books.lock().connecting -= 1;
+            self.books.wake.notify_one();
         }
     }
 }
@@ -136,13 +145,13 @@ impl fmt::Display for ConnectTimedOut {
 impl StdError for ConnectTimedOut {}
 
 async fn open_one<M: Manager>(inner: Arc<PoolInner<M>>, mut connecting: Connecting) {
-    let shared = &inner.shared;
-    let generation = shared.generation.load(Relaxed);
+    let books = &inner.books;
+    let generation = books.generation.load(Relaxed);
     let started = Instant::now();
     let limit = inner.config.connect_timeout;
     let span = tracing::debug_span!(
         "connect",
-        pool = %shared.name,
+        pool = %books.name,
         server = inner.manager.target(),
         elapsed_ms = field::Empty,
         error = field::Empty,
@@ -151,9 +160,9 @@ async fn open_one<M: Manager>(inner: Arc<PoolInner<M>>, mut connecting: Connecti
         .instrument(span.clone())
         .await;
     let elapsed = started.elapsed();
-    bump(&shared.counters.connections_num);
-    add_time(&shared.counters.connections_us, elapsed);
-    shared.metrics.creation_time(elapsed);
+    bump(&books.counters.connections_num);
+    add_time(&books.counters.connections_us, elapsed);
+    books.metrics.creation_time(elapsed);
     let outcome = match outcome {
         Ok(Ok(conn)) => Ok(conn),
         Ok(Err(error)) => {
@@ -172,7 +181,7 @@ async fn open_one<M: Manager>(inner: Arc<PoolInner<M>>, mut connecting: Connecti
     match outcome {
         Ok(conn) => {
             let keep = {
-                let mut state = shared.lock();
+                let mut state = books.lock();
                 state.connecting -= 1;
                 connecting.done = true;
                 state.failures = 0;
@@ -185,7 +194,7 @@ async fn open_one<M: Manager>(inner: Arc<PoolInner<M>>, mut connecting: Connecti
                 // drain meant to retire (old credentials, the old primary).
                 // And the pool may have shrunk (resize) while it connected.
                 let keep = !state.closed
-                    && generation == shared.generation.load(Relaxed)
+                    && generation == books.generation.load(Relaxed)
                     && state.open < state.max_size;
                 if keep {
                     state.open += 1;
@@ -193,19 +202,19 @@ async fn open_one<M: Manager>(inner: Arc<PoolInner<M>>, mut connecting: Connecti
                 keep
             };
             if keep {
-                let size = SizeGuard::new(Arc::clone(shared));
+                let size = SizeGuard::new(Arc::clone(books));
                 let slot = Slot::new(conn, inner.config.max_lifetime, generation, size);
                 // Fails only when the pool closed meanwhile; the slot then
                 // closes the connection.
                 let _ = inner.idle.try_add(Box::new(slot));
             }
-            shared.metrics.created.increment(1);
-            tracing::debug!(pool = %shared.name, elapsed = ?elapsed, "opened a connection");
+            books.metrics.created.increment(1);
+            tracing::debug!(pool = %books.name, elapsed = ?elapsed, "opened a connection");
         }
         Err((error, permanent)) => connect_failed(&inner, error, permanent, started, connecting),
     }
-    shared.wake.notify_one();
-    shared.progress.notify_waiters();
+    books.wake.notify_one();
+    books.progress.notify_waiters();
 }
 
 /// Books a failed connect: backoff before the next, and the report once
@@ -219,12 +228,12 @@ fn connect_failed<M: Manager>(
     started: Instant,
     mut connecting: Connecting,
 ) {
-    let shared = &inner.shared;
-    bump(&shared.counters.connections_errors);
-    shared.metrics.create_errors.increment(1);
+    let books = &inner.books;
+    bump(&books.counters.connections_errors);
+    books.metrics.create_errors.increment(1);
     let now = Instant::now();
     let (delay, failing_for, report, fail_waiters) = {
-        let mut state = shared.lock();
+        let mut state = books.lock();
         state.connecting -= 1;
         connecting.done = true;
         // Connects that fail together (started before the first failure was
@@ -246,10 +255,10 @@ fn connect_failed<M: Manager>(
         (delay, failing_for, report, fail_waiters)
     };
     if fail_waiters {
-        let failed = shared.waiters.fail_all(&error);
+        let failed = books.waiters.fail_all(&error);
         if failed > 0 {
             tracing::debug!(
-                pool = %shared.name,
+                pool = %books.name,
                 failed,
                 "failing the waiting requests at once: the connect error is not one that \
                  waiting fixes"
@@ -258,17 +267,17 @@ fn connect_failed<M: Manager>(
     }
     if report {
         tracing::error!(
-            pool = %shared.name,
+            pool = %books.name,
             %error,
             failing_for = ?failing_for,
             "connects have failed for longer than reconnect_timeout; still retrying"
         );
         if let Some(callback) = &inner.reconnect_failed {
-            callback(&Pool::from_inner(Arc::clone(inner)));
+            callback(inner);
         }
     } else {
         tracing::warn!(
-            pool = %shared.name,
+            pool = %books.name,
             %error,
             retry_in = ?delay,
             "could not open a connection"
