@@ -25,7 +25,12 @@ enum Kind {
         source: tokio_postgres::Error,
     },
     Config(String),
-    Blocking(&'static str),
+    Blocking {
+        method: &'static str,
+        /// On a thread of a blocking pool's own runtime (a callback), not
+        /// on a current-thread runtime's own future.
+        own_runtime: bool,
+    },
     Callback {
         name: &'static str,
         source: Box<Error>,
@@ -80,15 +85,36 @@ impl Error {
         }
     }
 
-    /// The error of a blocking call made where it could never return: on a
-    /// thread of a blocking pool's own runtime.
+    /// The error of a blocking call made in the future that a
+    /// current-thread tokio runtime runs on its only thread (the body of
+    /// `#[tokio::main(flavor = "current_thread")]` or `#[tokio::test]`),
+    /// where blocking would stall the whole runtime.
     ///
     /// Used by the blocking facade (`tidepool-sync`); `method` names the
     /// call.
     #[doc(hidden)]
     pub fn blocking_in_async(method: &'static str) -> Self {
         Self {
-            kind: Kind::Blocking(method),
+            kind: Kind::Blocking {
+                method,
+                own_runtime: false,
+            },
+        }
+    }
+
+    /// The error of a blocking call made on a thread of a blocking pool's
+    /// own runtime (inside one of its callbacks), where it would wait for
+    /// the threads it holds.
+    ///
+    /// Used by the blocking facade (`tidepool-sync`); `method` names the
+    /// call.
+    #[doc(hidden)]
+    pub fn blocking_in_pool_runtime(method: &'static str) -> Self {
+        Self {
+            kind: Kind::Blocking {
+                method,
+                own_runtime: true,
+            },
         }
     }
 
@@ -169,12 +195,14 @@ impl Error {
         matches!(self.kind, Kind::Row(_))
     }
 
-    /// True when a call of the blocking pool was made on a thread of a
-    /// blocking pool's own runtime (inside one of its callbacks), where it
-    /// would wait for itself. Calls from any other thread, a thread of
-    /// another async runtime included, work.
+    /// True when a call of the blocking pool was refused because blocking
+    /// would stall or wait for itself: made in the future that a
+    /// current-thread runtime runs on its only thread (an async `main` or
+    /// test body), or on a thread of a blocking pool's own runtime (inside
+    /// one of its callbacks). See `tidepool_sync::Pool` for where calls
+    /// work.
     pub fn is_blocking_in_async(&self) -> bool {
-        matches!(self.kind, Kind::Blocking(_))
+        matches!(self.kind, Kind::Blocking { .. })
     }
 
     /// The tokio-postgres error behind this one: a failed query or connect,
@@ -187,7 +215,7 @@ impl Error {
                 .and_then(|cause| cause.downcast_ref::<Error>())
                 .and_then(Error::as_postgres),
             Kind::Callback { source, .. } => source.as_postgres(),
-            Kind::Config(_) | Kind::Blocking(_) | Kind::QueryTimeout(_) | Kind::Row(_) => None,
+            Kind::Config(_) | Kind::Blocking { .. } | Kind::QueryTimeout(_) | Kind::Row(_) => None,
         }
     }
 
@@ -224,12 +252,26 @@ impl fmt::Display for Error {
                 limit
             ),
             Kind::Row(error) => fmt::Display::fmt(error, f),
-            Kind::Blocking(method) => write!(
+            Kind::Blocking {
+                method,
+                own_runtime: true,
+            } => write!(
                 f,
                 "{method} is a blocking call and was made on a thread of a blocking pool's \
                  own runtime (inside one of its callbacks, say), where it would wait for the \
                  threads it holds; use the callback's connection, or the async pool \
                  (Pool::as_async) there"
+            ),
+            Kind::Blocking {
+                method,
+                own_runtime: false,
+            } => write!(
+                f,
+                "{method} is a blocking call and was made in the future a current-thread \
+                 tokio runtime runs on its only thread (the body of #[tokio::main(flavor = \
+                 \"current_thread\")] or #[tokio::test], or Runtime::block_on), where it \
+                 would stall the whole runtime; move the call into \
+                 tokio::task::spawn_blocking, or use the async pool (Pool::as_async) there"
             ),
         }
     }
@@ -275,9 +317,13 @@ impl fmt::Debug for Error {
                 .field("source", source)
                 .finish(),
             Kind::Config(message) => f.debug_tuple("Error::Config").field(message).finish(),
-            Kind::Blocking(method) => f
-                .debug_tuple("Error::BlockingInAsync")
-                .field(method)
+            Kind::Blocking {
+                method,
+                own_runtime,
+            } => f
+                .debug_struct("Error::BlockingInAsync")
+                .field("method", method)
+                .field("own_runtime", own_runtime)
                 .finish(),
             Kind::QueryTimeout(limit) => f.debug_tuple("Error::QueryTimeout").field(limit).finish(),
             Kind::Row(error) => f.debug_tuple("Error::Row").field(error).finish(),
@@ -297,7 +343,7 @@ impl StdError for Error {
             Kind::Db(e) | Kind::Connect { source: e, .. } => Some(e),
             Kind::Callback { source, .. } => Some(&**source),
             Kind::Row(error) => Some(error),
-            Kind::Config(_) | Kind::Blocking(_) | Kind::QueryTimeout(_) => None,
+            Kind::Config(_) | Kind::Blocking { .. } | Kind::QueryTimeout(_) => None,
         }
     }
 }

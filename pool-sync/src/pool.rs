@@ -16,16 +16,19 @@ use crate::runtime::Blocker;
 /// calling thread until it is done. Cheap to clone; every clone is a
 /// handle to the same pool.
 ///
-/// Its methods work from any thread: a thread of your own, a
-/// `spawn_blocking` thread or `block_in_place` in async code, even a worker
-/// of an async runtime. A multi-thread runtime's worker hands its other
-/// tasks to the other workers for the time of the call; on a current-thread
-/// runtime the call blocks that runtime's thread until it returns, with a
-/// warning (once per pool), since tokio cannot tell that thread from its
-/// `spawn_blocking` threads. The work itself runs on the pool's own
-/// runtime, which a call never blocks: made inside one of the pool's
-/// callbacks (on that runtime), a call returns an error
-/// ([`Error::is_blocking_in_async`]) instead of waiting for itself.
+/// Its methods work from a thread of your own, and in async code from
+/// `spawn_blocking` or `block_in_place`, the usual bridges. On a
+/// multi-thread runtime they work from any thread, a worker included,
+/// which hands its other tasks to the other workers for the time of the
+/// call. On a current-thread runtime, a call made in the future the runtime
+/// runs on its only thread (an async `main` or test body) returns an error
+/// ([`Error::is_blocking_in_async`]), since it would stall the whole
+/// runtime; a call from a task works, with a warning once per pool, since
+/// tokio cannot tell a task on that thread from a `spawn_blocking` closure.
+/// The work itself runs on the pool's own runtime, which a call never
+/// blocks: made inside one of the pool's callbacks, a call returns the
+/// same error instead of waiting for itself. Nothing panics, and dropping
+/// the last handle is safe on any thread.
 ///
 /// `R` is the pool's row factory, as for [`tidepool_async::Pool`].
 #[derive(Clone)]

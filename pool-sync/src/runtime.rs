@@ -21,10 +21,12 @@ thread_local! {
 /// and runs the async calls of the blocking API to completion.
 ///
 /// A call blocks the calling thread while the pool's own runtime does the
-/// work, so it works from any thread but the pool's own: a plain thread,
-/// a `spawn_blocking` thread, inside `block_in_place`, and even a thread
-/// of an async runtime (a multi-thread runtime's worker is handed over to
-/// `block_in_place` first, so that its other tasks move to other workers).
+/// work, so it works from a plain thread, a `spawn_blocking` thread,
+/// inside `block_in_place`, and on any thread of a multi-thread runtime
+/// (a worker is handed over to `block_in_place` first, so that its other
+/// tasks move to other workers). It is refused where it would stall or
+/// wait for itself: in the future a current-thread runtime runs on its
+/// only thread, and on a thread of the pool's own runtime.
 #[derive(Clone)]
 pub(crate) struct Blocker {
     runtime: Arc<OwnedRuntime>,
@@ -69,15 +71,14 @@ impl Blocker {
 
     /// Runs `future` to completion, blocking the calling thread while the
     /// pool's runtime does the work; `method` names the call in the error
-    /// returned on a thread of a blocking pool's own runtime (a callback
-    /// of the pool), where waiting could never end.
+    /// returned where the call is refused (see [`Blocker`]).
     pub(crate) fn block_on<T>(
         &self,
         method: &'static str,
         future: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
         if POOL_THREAD.get() {
-            return Err(Error::blocking_in_async(method));
+            return Err(Error::blocking_in_pool_runtime(method));
         }
         let Ok(current) = Handle::try_current() else {
             // A thread of no runtime: the usual case, and the fastest way.
@@ -88,6 +89,12 @@ impl Blocker {
             // of the call; on any other thread of the runtime (such as a
             // `spawn_blocking` thread) this is a plain call.
             RuntimeFlavor::MultiThread => tokio::task::block_in_place(|| self.wait_for(future)),
+            // No task runs: this is the future that the runtime's
+            // `block_on` drives on its only thread (an async main or test
+            // body), which blocking would stall whole.
+            _ if tokio::task::try_id().is_none() => Err(Error::blocking_in_async(method)),
+            // A task: on the runtime's thread, or a `spawn_blocking` thread,
+            // which tokio does not tell apart.
             _ => {
                 self.warn_current_thread(method);
                 self.wait_for(future)
@@ -114,19 +121,20 @@ impl Blocker {
         }
     }
 
-    /// Warns, once per pool, that a call on a current-thread runtime's
-    /// thread may stall that runtime: tokio cannot tell its own thread from
-    /// its `spawn_blocking` threads, where blocking is right.
+    /// Warns, once per pool, that a call from a task of a current-thread
+    /// runtime may stall that runtime: tokio cannot tell a task on the
+    /// runtime's own thread from a `spawn_blocking` closure, where blocking
+    /// is right.
     fn warn_current_thread(&self, method: &'static str) {
         if self.warned.swap(true, Relaxed) {
             return;
         }
         tracing::warn!(
             method,
-            "{method} was called on a thread of a current-thread tokio runtime; it works, but \
-             it blocks that thread until it returns: on a spawn_blocking thread that is \
-             expected, while on the runtime's own thread its other tasks wait meanwhile (use \
-             the async pool there, or spawn_blocking). Said once per pool"
+            "{method} was called from a task of a current-thread tokio runtime; it works, but \
+             it blocks its thread until it returns: in spawn_blocking that is expected, while \
+             in a task on the runtime's own thread its other tasks wait meanwhile (use the \
+             async pool there, or spawn_blocking). Said once per pool"
         );
     }
 }

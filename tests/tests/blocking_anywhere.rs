@@ -1,12 +1,14 @@
 //! The blocking pool works from every thread a program may call it on: a
 //! plain thread, a `spawn_blocking` thread (multi-thread and current-thread
 //! runtimes), inside `block_in_place`, a multi-thread runtime's worker
-//! (whose other tasks keep running meanwhile) and a current-thread
-//! runtime's own thread (with one warning per pool). Each does a checkout,
-//! a statement, a transaction and a COPY, with the same results and
-//! timeouts, and drops the last handle there. Only a thread of the pool's
-//! own runtime (inside one of its callbacks) is refused, with an error
-//! rather than a wait for itself.
+//! (whose other tasks keep running meanwhile) and its `block_on` thread,
+//! and a task of a current-thread runtime (with one warning per pool).
+//! Each does a checkout, a statement, a transaction and a COPY, with the
+//! same results and timeouts, and drops the last handle there. Refused
+//! with an error, never a panic or a deadlock: the future a current-thread
+//! runtime runs on its only thread (an async test body), which blocking
+//! would stall whole, and a thread of the pool's own runtime (inside one of
+//! its callbacks), where the call would wait for itself.
 
 mod common;
 
@@ -14,7 +16,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::observe::Traces;
 use common::{Table, database, ok, tagged_url};
 use tidepool_sync::Pool;
 
@@ -146,24 +147,70 @@ async fn on_a_multi_thread_worker_without_stalling_its_runtime() {
         .expect("the task");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_the_body_of_a_multi_thread_runtime() {
+    let (pool, table) = pool_and_table("sync_multi_body");
+    exercise(pool, &table, "multi body");
+}
+
+/// A task of a current-thread runtime: the call works (and warns once
+/// per pool: see `blocking_warning.rs`).
 #[tokio::test(flavor = "current_thread")]
-async fn on_a_current_thread_runtimes_own_thread_with_one_warning() {
-    let (traces, _guard) = Traces::capture();
+async fn in_a_task_of_a_current_thread_runtime() {
     let (pool, table) = pool_and_table("sync_current");
-    let probe = pool.clone();
-    exercise(pool, &table, "current");
-    let warnings = traces.events_with(tracing::Level::WARN, "current-thread tokio runtime");
-    assert_eq!(
-        warnings.len(),
-        1,
-        "one warning per pool, however many calls: {warnings:?}"
+    tokio::spawn(async move { exercise(pool, &table, "current task") })
+        .await
+        .expect("the task");
+}
+
+/// The body of a current-thread runtime is its only thread's own future:
+/// blocking there would stall the runtime whole, so each call returns an
+/// error, and nothing panics, also when the last handle is dropped there.
+#[tokio::test(flavor = "current_thread")]
+async fn in_the_body_of_a_current_thread_runtime_calls_are_refused_without_a_panic() {
+    let db = database();
+    let (_, url) = tagged_url(&db, "sync_current_body");
+    // Building is allowed here.
+    let pool = ok(Pool::builder(&url).min_size(1).max_size(1).build());
+    let error = pool.get().expect_err("Pool::get in a current-thread body");
+    assert!(error.is_blocking_in_async(), "{error:?}");
+    common::assert_contains(
+        &error.to_string(),
+        &["Pool::get", "current-thread", "spawn_blocking"],
     );
-    assert!(
-        warnings[0].message().contains("spawn_blocking"),
-        "{}",
-        warnings[0]
-    );
-    drop(probe);
+    let error = pool
+        .wait()
+        .expect_err("Pool::wait in a current-thread body");
+    assert!(error.is_blocking_in_async(), "{error:?}");
+    // A connection checked out elsewhere refuses too, and works elsewhere.
+    let inside = pool.clone();
+    let mut conn = tokio::task::spawn_blocking(move || ok(inside.get()))
+        .await
+        .expect("spawn_blocking");
+    let error = conn
+        .query("select 1", &[])
+        .expect_err("a statement in the body");
+    assert!(error.is_blocking_in_async(), "{error:?}");
+    let error = conn.transaction().expect_err("a transaction in the body");
+    assert!(error.is_blocking_in_async(), "{error:?}");
+    let error = conn
+        .copy_out("copy (select 1) to stdout")
+        .expect_err("a COPY in the body");
+    assert!(error.is_blocking_in_async(), "{error:?}");
+    let answer: i32 = tokio::task::spawn_blocking(move || {
+        let answer = ok(conn.query_one("select 41 + 1", &[])).get(0);
+        drop(conn);
+        answer
+    })
+    .await
+    .expect("spawn_blocking");
+    assert_eq!(answer, 42);
+    // The async pool behind it works here, and dropping the last handle of
+    // the blocking pool here does not panic.
+    let conn = ok(pool.as_async().get().await);
+    ok(conn.query_one("select 1", &[]).await);
+    drop(conn);
+    drop(pool);
 }
 
 #[test]
@@ -202,5 +249,8 @@ fn inside_a_callback_of_the_pool_the_call_is_refused_not_deadlocked() {
         .take()
         .expect("the callback's call must fail");
     assert!(error.is_blocking_in_async(), "{error:?}");
-    common::assert_contains(&error.to_string(), &["Pool::get_timeout", "own runtime"]);
+    common::assert_contains(
+        &error.to_string(),
+        &["Pool::get_timeout", "own runtime", "callback"],
+    );
 }
