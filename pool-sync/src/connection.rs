@@ -157,6 +157,18 @@ impl<R> Connection<R> {
         self.inner.cached_statements()
     }
 
+    /// What this connection's statement cache has done, as
+    /// [`tidepool_async::Connection::statement_cache_stats`].
+    pub fn statement_cache_stats(&self) -> tidepool_async::StatementCacheStats {
+        self.inner.statement_cache_stats()
+    }
+
+    /// Forgets the statements this connection keeps prepared, closing them
+    /// on the server.
+    pub fn clear_statement_cache(&self) {
+        self.inner.clear_statement_cache();
+    }
+
     /// A token to cancel the statement running on this connection from
     /// another thread.
     pub fn cancel_token(&self) -> CancelToken {

@@ -69,6 +69,10 @@ fn a_repeated_statement_is_kept_prepared_after_the_threshold_and_executed_by_nam
     }
     assert_eq!(conn.cached_statements(), 1);
     assert_eq!(named_executions(&conn, SQL), Some(15));
+    let stats = conn.statement_cache_stats();
+    assert_eq!(stats.prepared, 1, "{stats:?}");
+    assert!(stats.hits >= 14, "the kept statement ran by name: {stats:?}");
+    assert_eq!(stats.evicted, 0, "{stats:?}");
 }
 
 #[test]
@@ -80,6 +84,7 @@ fn the_cache_is_bounded_and_closes_what_it_evicts_on_the_server() {
         ok(conn.query_one(&format!("SELECT {i}::int AS n"), &[]));
     }
     assert_eq!(conn.cached_statements(), 3);
+    assert_eq!(conn.statement_cache_stats().evicted, 7);
     // The query that lists them is kept too, evicting the least recently
     // used; the server closed every evicted statement before it ran.
     let kept = server_prepared(&conn);
