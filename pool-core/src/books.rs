@@ -68,10 +68,15 @@ pub(crate) struct State {
 }
 
 impl Books {
-    /// The books of a new pool; registers its metrics with the current
-    /// recorder.
-    pub(crate) fn new(name: String, min_size: usize, max_size: usize) -> Self {
-        let metrics = Instruments::register(&name);
+    /// The books of a new pool; registers its metrics, under `names`, with
+    /// the current recorder.
+    pub(crate) fn new(
+        name: String,
+        min_size: usize,
+        max_size: usize,
+        names: crate::metrics::MetricNames,
+    ) -> Self {
+        let metrics = Instruments::register(&name, names);
         metrics.sizes_changed(min_size as f64, max_size as f64);
         Self {
             name,

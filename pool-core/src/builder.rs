@@ -74,6 +74,7 @@ impl<M: Manager> Builder<M> {
             self.config.name.clone(),
             self.config.min_size,
             self.config.max_size,
+            self.config.metric_names,
         ));
         let inner = Arc::new(PoolInner {
             manager: self.manager,

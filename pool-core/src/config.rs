@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use crate::duration;
 use crate::health::HealthCheck;
+use crate::metrics::MetricNames;
 
 /// The settings of a pool, as plain data.
 ///
@@ -111,6 +112,11 @@ pub struct PoolConfig {
     /// timer task; `None` costs nothing. Defaults to `None` (off).
     #[serde(deserialize_with = "duration::optional")]
     pub leak_detection_threshold: Option<Duration>,
+    /// The names the pool's [metrics](crate::metrics) are reported under:
+    /// tidepool's own, OpenTelemetry's semantic conventions, or both
+    /// (`"tidepool"`, `"opentelemetry"`, `"both"`). Defaults to
+    /// [`MetricNames::Tidepool`].
+    pub metric_names: MetricNames,
 }
 
 impl Default for PoolConfig {
@@ -131,6 +137,7 @@ impl Default for PoolConfig {
             reconnect_timeout: Duration::from_secs(5 * 60),
             slow_checkout_warning: Some(Duration::from_secs(1)),
             leak_detection_threshold: None,
+            metric_names: MetricNames::Tidepool,
         }
     }
 }

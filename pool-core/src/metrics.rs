@@ -42,6 +42,33 @@
 //! The constants of this module hold these names, for code that reads the
 //! metrics back (tests, dashboards as code).
 //!
+//! # OpenTelemetry's names
+//!
+//! With [`PoolConfig::metric_names`](crate::PoolConfig::metric_names) set to
+//! [`MetricNames::OpenTelemetry`] (or [`MetricNames::Both`], during a
+//! migration), the pool reports the metrics that OpenTelemetry's semantic
+//! conventions name for database client connection pools, as the
+//! instrumentations of HikariCP, SqlClient or SQLAlchemy do. The pool's name
+//! is the `db.client.connection.pool.name` attribute. The `metrics` facade
+//! has three kinds of instrument: an OpenTelemetry UpDownCounter is a gauge
+//! that the pool only ever moves by increments, a Counter a counter, a
+//! Histogram a histogram; units are given to the recorder as
+//! [`Unit::Count`](::metrics::Unit::Count) (the conventions' `{connection}`,
+//! `{request}`, `{timeout}`) and [`Unit::Seconds`](::metrics::Unit::Seconds)
+//! (`s`).
+//!
+//! | name | instrument | unit | attributes | meaning |
+//! |---|---|---|---|---|
+//! | `db.client.connection.count` | UpDownCounter (gauge) | `{connection}` | `db.client.connection.pool.name`, `db.client.connection.state` (`idle`, `used`) | open connections by state |
+//! | `db.client.connection.idle.max` | UpDownCounter (gauge) | `{connection}` | `db.client.connection.pool.name` | the most idle connections allowed: `max_size` |
+//! | `db.client.connection.idle.min` | UpDownCounter (gauge) | `{connection}` | `db.client.connection.pool.name` | the fewest idle connections kept: `min_size` |
+//! | `db.client.connection.max` | UpDownCounter (gauge) | `{connection}` | `db.client.connection.pool.name` | the most open connections allowed: `max_size` |
+//! | `db.client.connection.pending_requests` | UpDownCounter (gauge) | `{request}` | `db.client.connection.pool.name` | checkouts waiting for a connection |
+//! | `db.client.connection.timeouts` | Counter | `{timeout}` | `db.client.connection.pool.name` | checkouts that timed out |
+//! | `db.client.connection.create_time` | Histogram | `s` | `db.client.connection.pool.name` | how long each connect took |
+//! | `db.client.connection.wait_time` | Histogram | `s` | `db.client.connection.pool.name` | how long each checkout took to get a connection (or fail) |
+//! | `db.client.connection.use_time` | Histogram | `s` | `db.client.connection.pool.name` | how long each connection was held, from checkout to return |
+//!
 //! # Examples
 //!
 //! ```
@@ -108,3 +135,61 @@ pub const CONNECTIONS_CREATION: &str = "tidepool_connections_creation_seconds";
 
 /// The values of [`REASON_LABEL`] on [`CONNECTIONS_CLOSED`].
 pub const CLOSE_REASONS: [&str; 7] = crate::close_reason::CloseReason::LABELS;
+
+/// Which names the pool's metrics are reported under: tidepool's own
+/// (HikariCP's, prefixed `tidepool_`), OpenTelemetry's semantic
+/// conventions, or both during a migration. Read from settings files and
+/// the environment as `"tidepool"`, `"opentelemetry"` or `"both"`.
+/// Defaults to [`MetricNames::Tidepool`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum MetricNames {
+    /// The names of the table above, `tidepool_connections` and its kin.
+    #[default]
+    Tidepool,
+    /// OpenTelemetry's names, `db.client.connection.count` and its kin.
+    #[serde(alias = "otel")]
+    OpenTelemetry,
+    /// Both sets at once.
+    Both,
+}
+
+impl MetricNames {
+    /// Whether tidepool's own names are reported.
+    pub fn tidepool(self) -> bool {
+        matches!(self, MetricNames::Tidepool | MetricNames::Both)
+    }
+
+    /// Whether OpenTelemetry's names are reported.
+    pub fn open_telemetry(self) -> bool {
+        matches!(self, MetricNames::OpenTelemetry | MetricNames::Both)
+    }
+}
+
+/// OpenTelemetry's attribute of every series: the pool's name.
+pub const OTEL_POOL_NAME: &str = "db.client.connection.pool.name";
+/// OpenTelemetry's attribute of [`OTEL_CONNECTION_COUNT`]: the state.
+pub const OTEL_STATE: &str = "db.client.connection.state";
+/// The value of [`OTEL_STATE`] for idle connections.
+pub const OTEL_STATE_IDLE: &str = "idle";
+/// The value of [`OTEL_STATE`] for connections in use.
+pub const OTEL_STATE_USED: &str = "used";
+/// UpDownCounter (a gauge here): open connections, by [`OTEL_STATE`].
+pub const OTEL_CONNECTION_COUNT: &str = "db.client.connection.count";
+/// UpDownCounter (a gauge here): the most idle connections allowed.
+pub const OTEL_CONNECTION_IDLE_MAX: &str = "db.client.connection.idle.max";
+/// UpDownCounter (a gauge here): the fewest idle connections kept.
+pub const OTEL_CONNECTION_IDLE_MIN: &str = "db.client.connection.idle.min";
+/// UpDownCounter (a gauge here): the most open connections allowed.
+pub const OTEL_CONNECTION_MAX: &str = "db.client.connection.max";
+/// UpDownCounter (a gauge here): checkouts waiting for a connection.
+pub const OTEL_CONNECTION_PENDING_REQUESTS: &str = "db.client.connection.pending_requests";
+/// Counter: checkouts that timed out.
+pub const OTEL_CONNECTION_TIMEOUTS: &str = "db.client.connection.timeouts";
+/// Histogram, in seconds: how long each connect took.
+pub const OTEL_CONNECTION_CREATE_TIME: &str = "db.client.connection.create_time";
+/// Histogram, in seconds: how long each checkout took.
+pub const OTEL_CONNECTION_WAIT_TIME: &str = "db.client.connection.wait_time";
+/// Histogram, in seconds: how long each connection was held.
+pub const OTEL_CONNECTION_USE_TIME: &str = "db.client.connection.use_time";

@@ -122,5 +122,12 @@ macro_rules! __pool_config_setters {
             self.config.leak_detection_threshold = leak_detection_threshold;
             self
         }
+
+        /// Sets [`PoolConfig::metric_names`]: tidepool's metric names,
+        /// OpenTelemetry's, or both. Defaults to tidepool's.
+        pub fn metric_names(mut self, metric_names: $crate::metrics::MetricNames) -> Self {
+            self.config.metric_names = metric_names;
+            self
+        }
     };
 }

@@ -129,6 +129,12 @@ impl<R> PoolBuilder<R> {
         self.map(|b| b.leak_detection_threshold(leak_detection_threshold))
     }
 
+    /// Sets [`PoolConfig::metric_names`]: tidepool's metric names,
+    /// OpenTelemetry's, or both. Defaults to tidepool's.
+    pub fn metric_names(self, metric_names: tidepool_async::metrics::MetricNames) -> Self {
+        self.map(|b| b.metric_names(metric_names))
+    }
+
     /// Sets a function called (on a background thread) when connects have
     /// failed for longer than `reconnect_timeout`. Defaults to none.
     pub fn reconnect_failed(self, callback: impl Fn() + Send + Sync + 'static) -> Self {

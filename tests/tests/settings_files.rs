@@ -148,6 +148,7 @@ fn the_environment_overrides_the_file_and_the_blocking_pool_uses_it() {
         .env(CHILD, &file.0)
         .env("TPTEST_MAX_SIZE", "4")
         .env("TPTEST_TIMEOUT", "3s")
+        .env("TPTEST_METRIC_NAMES", "both")
         .env("TIDEPOOL_EXPECTED_APP", &app)
         .output()
         .unwrap();
@@ -177,6 +178,10 @@ fn layered_child() {
     let settings = ok(Settings::load(Some(file.as_ref()), Some("TPTEST")));
     assert_eq!(settings.pool.max_size, 4, "the environment did not win");
     assert_eq!(settings.pool.timeout, Duration::from_secs(3));
+    assert_eq!(
+        settings.pool.metric_names,
+        tidepool_async::metrics::MetricNames::Both
+    );
     let pool = ok(tidepool_sync::Pool::from_settings(&settings));
     ok(pool.wait());
     let conn = ok(pool.get());
