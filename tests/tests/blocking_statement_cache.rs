@@ -71,7 +71,10 @@ fn a_repeated_statement_is_kept_prepared_after_the_threshold_and_executed_by_nam
     assert_eq!(named_executions(&conn, SQL), Some(15));
     let stats = conn.statement_cache_stats();
     assert_eq!(stats.prepared, 1, "{stats:?}");
-    assert!(stats.hits >= 14, "the kept statement ran by name: {stats:?}");
+    assert!(
+        stats.hits >= 14,
+        "the kept statement ran by name: {stats:?}"
+    );
     assert_eq!(stats.evicted, 0, "{stats:?}");
 }
 
