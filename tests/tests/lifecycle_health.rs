@@ -56,14 +56,21 @@ async fn terminated_backends_are_replaced_at_checkout() {
             // The default policy tests connections idle longer than 1 s.
             tokio::time::sleep(Duration::from_millis(1100)).await;
         }
-        for _ in 0..6 {
+        // All three held at once: a pool of three must replace every
+        // terminated connection to serve them (one after another, a
+        // replacement could be reused while a dead one stays idle below
+        // it, never reached).
+        let mut held = Vec::new();
+        for _ in 0..3 {
             let conn = ok(pool.get().await);
             let pid: i32 = ok(conn.query_one("SELECT pg_backend_pid()", &[]).await).get(0);
             assert!(
                 !before.contains(&pid),
                 "{policy:?}: a terminated backend was handed out"
             );
+            held.push(conn);
         }
+        drop(held);
         assert_eq!(pool.stats().connections_lost, 3, "{policy:?}");
     }
 }
