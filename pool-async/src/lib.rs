@@ -1,38 +1,4 @@
-//! An async PostgreSQL connection pool over tokio-postgres.
-//!
-//! A [`Pool`] is built from a libpq connection string, shared by cloning,
-//! and hands out [`PooledConnection`] guards that dereference to a
-//! [`Connection`]. A connection is rolled back (or closed) before the next
-//! user gets it if it comes back inside a transaction or with a statement
-//! still running.
-//!
-//! What a query returns for each row is the pool's [row factory](RowFactory):
-//! the protocol [`Row`] by default, or [`Dict`]s of dynamic [`Value`]s,
-//! JSON objects, any `serde::Deserialize` type, the first column, or a
-//! closure's result; see [`PoolBuilder::row_factory`].
-//!
-//! The connection string takes libpq's TLS keys (`sslmode` from `disable`
-//! to `verify-full`, `sslrootcert`, `sslcert`, `sslkey`) and libpq's
-//! environment variables fill what it leaves out; see [`Pool::builder`].
-//! TLS runs on rustls.
-//! A pool reports [`Pool::stats`], [`metrics`] (through the `metrics`
-//! facade, labelled with the pool's name) and `tracing` spans and warnings;
-//! connection strings and passwords never appear in any of them. To show a
-//! connection string yourself, [`redact_dsn`] hides its passwords.
-//!
-//! # Examples
-//!
-//! ```no_run
-//! # async fn demo() -> Result<(), tidepool_async::Error> {
-//! use tidepool_async::Pool;
-//!
-//! let pool = Pool::builder("postgresql://app@localhost/app").max_size(16).build()?;
-//! let conn = pool.get().await?;
-//! let row = conn.query_one("SELECT $1::int + 1", &[&41i32]).await?;
-//! assert_eq!(row.get::<_, i32>(0), 42);
-//! # Ok(())
-//! # }
-//! ```
+#![doc = include_str!("../README.md")]
 
 mod builder;
 mod cache;

@@ -1,31 +1,4 @@
-//! A blocking PostgreSQL connection pool: the async pool of
-//! [`tidepool_async`] behind blocking methods, for programs that use
-//! threads.
-//!
-//! A few background threads drive the connections; each call blocks the
-//! calling thread until it is done. A [`Pool`] is shared between threads by
-//! cloning. Errors and rows are the async crate's own types.
-//!
-//! # Examples
-//!
-//! ```no_run
-//! use tidepool_sync::Pool;
-//!
-//! let pool = Pool::builder("postgresql://app@localhost/app").max_size(8).build()?;
-//! let workers: Vec<_> = (0..8)
-//!     .map(|i| {
-//!         let pool = pool.clone();
-//!         std::thread::spawn(move || -> Result<i32, tidepool_sync::Error> {
-//!             let conn = pool.get()?;
-//!             Ok(conn.query_one("SELECT $1::int * 2", &[&i])?.get(0))
-//!         })
-//!     })
-//!     .collect();
-//! for worker in workers {
-//!     println!("{}", worker.join().unwrap()?);
-//! }
-//! # Ok::<(), tidepool_sync::Error>(())
-//! ```
+#![doc = include_str!("../README.md")]
 
 mod builder;
 mod callback;
