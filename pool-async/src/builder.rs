@@ -12,6 +12,7 @@ use crate::connection::Connection;
 use crate::error::Error;
 use crate::hooks::{HookFuture, Hooks};
 use crate::manager::PgManager;
+use crate::notice::Notices;
 use crate::pool::Pool;
 use crate::rows::{RowFactory, TupleRow};
 use crate::source::{ConnectSettings, Source, StringFn};
@@ -153,6 +154,36 @@ impl<R> PoolBuilder<R> {
         self
     }
 
+    /// Sets a function given every notice the server sends on the pool's
+    /// connections and listeners (`RAISE NOTICE`, `RAISE WARNING`, ...), as
+    /// psycopg's `add_notice_handler`: its severity
+    /// ([`DbError::severity`](crate::DbError::severity)), SQLSTATE
+    /// ([`code`](crate::DbError::code)) and message. It runs on the task
+    /// that drives the connection, so it should return at once; a panic in
+    /// it is caught and logged. Defaults to none.
+    ///
+    /// Whether or not it is set, every notice is also a `tracing` event of
+    /// target `tidepool::notice`, at level WARN for `WARNING`, INFO for
+    /// `NOTICE` and `INFO`, DEBUG for `DEBUG` and `LOG`, with the fields
+    /// `pool` (the pool's name), `connection` (the connection's
+    /// [`id`](Connection::id), 0 for a listener's), `severity` and `code`
+    /// (SQLSTATE), and the server's message as the event's message.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), tidepool_async::Error> {
+    /// let pool = tidepool_async::Pool::builder("postgresql://app@localhost/app")
+    ///     .notice_handler(|notice| eprintln!("{}: {}", notice.severity(), notice.message()))
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn notice_handler(
+        mut self,
+        handler: impl Fn(&crate::DbError) + Send + Sync + 'static,
+    ) -> Self {
+        self.hooks.notice = Some(Arc::new(handler));
+        self
+    }
+
     /// Sets a function that gives the password at every connect, instead of
     /// the connection string's (credential rotation: after the password
     /// changes, [`Pool::drain`] replaces the connections opened with the
@@ -227,7 +258,9 @@ impl<R> PoolBuilder<R> {
             ));
         }
         let settings = ConnectSettings::new(source, self.password)?;
-        let manager = PgManager::new(settings, self.hooks, self.query_timeout, self.cache);
+        let notices = Notices::new(&self.config.name, self.hooks.notice.clone());
+        let manager = PgManager::new(settings, self.hooks, self.query_timeout, self.cache)
+            .with_notices(notices);
         let mut builder = tidepool_core::Pool::builder(manager).config(self.config);
         if let Some(callback) = self.reconnect_failed {
             builder =

@@ -27,6 +27,8 @@ pub(crate) struct Hooks {
     pub(crate) reset: Option<Hook>,
     /// SQL run after each return, such as `DISCARD ALL`.
     pub(crate) reset_sql: Option<String>,
+    /// Given every notice the server sends on the pool's connections.
+    pub(crate) notice: Option<crate::notice::NoticeHandler>,
 }
 
 impl Hooks {
@@ -43,6 +45,7 @@ impl fmt::Debug for Hooks {
             .field("check", &self.check.is_some())
             .field("reset", &self.reset.is_some())
             .field("reset_sql", &self.reset_sql)
+            .field("notice", &self.notice.is_some())
             .finish()
     }
 }

@@ -14,8 +14,10 @@ mod fields;
 mod guard;
 mod hooks;
 mod infer;
+mod listen;
 mod manager;
 mod methods;
+mod notice;
 mod pipeline;
 mod pool;
 mod rows;
@@ -37,6 +39,7 @@ pub use cursor::Cursor;
 pub use error::Error;
 pub use guard::PooledConnection;
 pub use hooks::HookFuture;
+pub use listen::{Listener, ListenerEvent};
 pub use pipeline::{Piped, Pipeline};
 pub use pool::Pool;
 pub use rows::{
@@ -46,6 +49,9 @@ pub use rows::{
 pub use settings::{ConnectionSettings, Settings};
 pub use tidepool_core::{HealthCheck, PoolConfig, Stats, metrics};
 pub use tokio_postgres::binary_copy::BinaryCopyOutRow;
+pub use tokio_postgres::error::DbError;
 pub use tokio_postgres::types::Type;
-pub use tokio_postgres::{self, IsolationLevel, Row, SimpleQueryMessage, types::ToSql};
+pub use tokio_postgres::{
+    self, IsolationLevel, Notification, Row, SimpleQueryMessage, types::ToSql,
+};
 pub use transaction::{Transaction, TransactionBuilder, TransactionFuture};

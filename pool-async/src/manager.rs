@@ -1,6 +1,8 @@
 //! Opening, checking and resetting PostgreSQL connections for the engine.
 
 use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
 use tokio_postgres::Config;
@@ -11,17 +13,22 @@ use crate::cancel::{CancelTarget, Canceller};
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::hooks::Hooks;
+use crate::notice::Notices;
 use crate::source::ConnectSettings;
 
 /// Opens tokio-postgres connections for the engine, checks and resets them.
 pub(crate) struct PgManager {
-    settings: ConnectSettings,
+    settings: Arc<ConnectSettings>,
     /// Where connections go ("db:5432"), when that is fixed; never holds
     /// a password.
     target: Option<String>,
     hooks: Hooks,
     query_timeout: Option<Duration>,
     cache: CacheSettings,
+    /// Where the server's notices go.
+    notices: Notices,
+    /// Listener connections open now (`Stats::listeners`).
+    listeners: Arc<AtomicUsize>,
 }
 
 impl PgManager {
@@ -33,12 +40,40 @@ impl PgManager {
     ) -> Self {
         let target = settings.fixed_config().map(describe_target);
         Self {
-            settings,
+            settings: Arc::new(settings),
             target,
             hooks,
             query_timeout,
             cache,
+            notices: Notices::new("tidepool", None),
+            listeners: Arc::default(),
         }
+    }
+
+    /// Sends the server's notices to `notices`.
+    pub(crate) fn with_notices(mut self, notices: Notices) -> Self {
+        self.notices = notices;
+        self
+    }
+
+    /// Where the server's notices go.
+    pub(crate) fn notices(&self) -> &Notices {
+        &self.notices
+    }
+
+    /// The connection settings, for a listener's connections.
+    pub(crate) fn connect_settings(&self) -> Arc<ConnectSettings> {
+        Arc::clone(&self.settings)
+    }
+
+    /// The gauge of open listener connections, for a listener to keep.
+    pub(crate) fn listeners(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.listeners)
+    }
+
+    /// How many listener connections are open now.
+    pub(crate) fn open_listeners(&self) -> usize {
+        self.listeners.load(Relaxed)
     }
 }
 
@@ -112,17 +147,13 @@ impl tidepool_core::Manager for PgManager {
             .await
             .map_err(|e| Error::connect(described, e))?;
         let connection = opened.connection;
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "a pooled connection ended with an error");
-            }
-        });
         let canceller = Canceller {
             token: opened.client.cancel_token(),
             target: CancelTarget::of(&opened.config),
             tls: connector,
         };
         let mut conn = Connection::new(opened.client, canceller, self.query_timeout, self.cache);
+        crate::notice::spawn_driver(connection, self.notices.clone(), conn.id());
         if let Some(configure) = &self.hooks.configure {
             configure(&mut conn)
                 .await

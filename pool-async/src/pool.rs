@@ -270,14 +270,23 @@ impl<R> Pool<R> {
         self.inner.resize(min_size, max_size).map_err(Error::pool)
     }
 
-    /// The pool's gauges and counters now (psycopg_pool's names).
+    /// The pool's gauges and counters now (psycopg_pool's names), with the
+    /// [listener](crate::Listener) connections open now.
     pub fn stats(&self) -> Stats {
-        self.inner.stats()
+        let mut stats = self.inner.stats();
+        stats.listeners = self.manager().open_listeners();
+        stats
     }
 
     /// The pool's gauges and counters now, setting the counters back to zero.
     pub fn pop_stats(&self) -> Stats {
-        self.inner.pop_stats()
+        let mut stats = self.inner.pop_stats();
+        stats.listeners = self.manager().open_listeners();
+        stats
+    }
+
+    pub(crate) fn manager(&self) -> &PgManager {
+        self.inner.manager()
     }
 
     /// The pool's settings.

@@ -85,6 +85,11 @@ pub struct Stats {
     /// Counter (tidepool's own): connections closed because the pool held
     /// more than a lowered `max_size` ([`Pool::resize`](crate::Pool::resize)).
     pub connections_closed_shrunk: u64,
+    /// Gauge (tidepool's own): connections open now for listeners
+    /// (`LISTEN`/`NOTIFY` in the PostgreSQL pool), which are the pool's
+    /// own but not counted in `pool_size` or bound by `max_size`. The
+    /// engine leaves it 0; the PostgreSQL pool fills it.
+    pub listeners: usize,
 }
 
 /// The live counters behind [`Stats`].

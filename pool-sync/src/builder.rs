@@ -181,6 +181,19 @@ impl<R> PoolBuilder<R> {
         self.map(|b| b.reset_sql(sql))
     }
 
+    /// Sets a function given every notice the server sends on the pool's
+    /// connections and listeners (`RAISE NOTICE`, `RAISE WARNING`, ...), as
+    /// [`tidepool_async::PoolBuilder::notice_handler`] (psycopg's
+    /// `add_notice_handler`); it runs on a background thread and should
+    /// return at once. Every notice is also a `tracing` event of target
+    /// `tidepool::notice`. Defaults to none.
+    pub fn notice_handler(
+        self,
+        handler: impl Fn(&tidepool_async::DbError) + Send + Sync + 'static,
+    ) -> Self {
+        self.map(|b| b.notice_handler(handler))
+    }
+
     /// Sets a function that gives the password at every connect, as
     /// [`tidepool_async::PoolBuilder::password_fn`]. Defaults to none.
     pub fn password_fn(self, password: impl Fn() -> String + Send + Sync + 'static) -> Self {

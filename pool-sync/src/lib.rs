@@ -4,6 +4,7 @@ mod builder;
 mod callback;
 mod connection;
 mod copy;
+mod listener;
 mod methods;
 mod pipeline;
 mod pool;
@@ -14,12 +15,13 @@ pub use builder::PoolBuilder;
 pub use callback::CallbackConnection;
 pub use connection::{Connection, PooledConnection};
 pub use copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
+pub use listener::Listener;
 pub use pipeline::Pipeline;
 pub use pool::Pool;
 pub use tidepool_async::{
-    BinaryCopyOutRow, ClassRow, ConnectionSettings, Dict, DictRow, Error, HealthCheck,
-    IsolationLevel, JsonRow, Piped, PoolConfig, Row, RowError, RowFactory, ScalarRow, Settings,
-    SimpleQueryMessage, Stats, ToSql, TupleRow, Type, Value, class_row, metrics, scalar_row,
-    tokio_postgres,
+    BinaryCopyOutRow, ClassRow, ConnectionSettings, DbError, Dict, DictRow, Error, HealthCheck,
+    IsolationLevel, JsonRow, ListenerEvent, Notification, Piped, PoolConfig, Row, RowError,
+    RowFactory, ScalarRow, Settings, SimpleQueryMessage, Stats, ToSql, TupleRow, Type, Value,
+    class_row, metrics, scalar_row, tokio_postgres,
 };
 pub use transaction::{Cursor, Transaction, TransactionBuilder};

@@ -209,6 +209,10 @@ impl<R> Pool<R> {
     pub fn as_async(&self) -> &tidepool_async::Pool<R> {
         &self.inner
     }
+
+    pub(crate) fn blocker(&self) -> &Blocker {
+        &self.blocker
+    }
 }
 
 impl<R> fmt::Debug for Pool<R> {
