@@ -61,6 +61,8 @@ impl<M: Manager> PoolInner<M> {
             Some(CloseReason::Lifetime)
         } else if self.books.shrinking.load(Relaxed) && self.over_max_size() {
             Some(CloseReason::Shrunk)
+        } else if self.config.null_pool {
+            Some(CloseReason::NullPool)
         } else {
             None
         }

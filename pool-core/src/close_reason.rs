@@ -21,6 +21,10 @@ pub(crate) enum CloseReason {
     Drained,
     /// Above a lowered `max_size`.
     Shrunk,
+    /// Returned to a null pool, which keeps no connection: counted as
+    /// `idle` (a null pool is a pool whose connections may idle for no
+    /// time at all).
+    NullPool,
 }
 
 impl CloseReason {
@@ -41,7 +45,7 @@ impl CloseReason {
     pub(crate) fn label_index(self) -> usize {
         match self {
             CloseReason::Lifetime => 0,
-            CloseReason::Idle => 1,
+            CloseReason::Idle | CloseReason::NullPool => 1,
             CloseReason::Lost | CloseReason::ReturnedBroken => 2,
             CloseReason::CheckFailed => 3,
             CloseReason::ResetFailed => 4,
@@ -66,6 +70,7 @@ impl CloseReason {
             CloseReason::Idle => "idle longer than max_idle",
             CloseReason::Drained => "drained",
             CloseReason::Shrunk => "above max_size after a resize",
+            CloseReason::NullPool => "returned to a null pool, which keeps no connection",
         }
     }
 }

@@ -117,6 +117,16 @@ pub struct PoolConfig {
     /// (`"tidepool"`, `"opentelemetry"`, `"both"`). Defaults to
     /// [`MetricNames::Tidepool`].
     pub metric_names: MetricNames,
+    /// Makes the pool a null pool, as psycopg's `NullConnectionPool`: it
+    /// keeps no connection, opening one for each checkout and closing it
+    /// when it is returned (counted as a close for the reason `idle`),
+    /// while `max_size`, `timeout`, `max_waiting`, the queue, the stats
+    /// and the metrics work as in any pool. A connection opened for a
+    /// request that another connection served waits at most 0.1 s for the
+    /// next request, then closes (reason `idle`; `max_idle` does not apply).
+    /// For programs behind PgBouncer or short-lived ones. Requires
+    /// `min_size` 0. Defaults to `false`.
+    pub null_pool: bool,
 }
 
 impl Default for PoolConfig {
@@ -138,6 +148,7 @@ impl Default for PoolConfig {
             slow_checkout_warning: Some(Duration::from_secs(1)),
             leak_detection_threshold: None,
             metric_names: MetricNames::Tidepool,
+            null_pool: false,
         }
     }
 }
@@ -149,6 +160,7 @@ impl PoolConfig {
     /// Checks the settings, describing the first problem found.
     pub(crate) fn validate(&self) -> Result<(), String> {
         validate_sizes(self.min_size, self.max_size)?;
+        validate_null_pool(self.null_pool, self.min_size)?;
         if self.max_connecting == 0 {
             return Err(
                 "max_connecting is 0, so no connection could ever open; set it to 1 or more".into(),
@@ -204,6 +216,17 @@ pub(crate) fn validate_sizes(min_size: usize, max_size: usize) -> Result<(), Str
         return Err(format!(
             "min_size ({min_size}) is larger than max_size ({max_size}); \
              lower min_size or raise max_size"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that a null pool keeps no connection open (`min_size` 0).
+pub(crate) fn validate_null_pool(null_pool: bool, min_size: usize) -> Result<(), String> {
+    if null_pool && min_size > 0 {
+        return Err(format!(
+            "min_size is {min_size} in a null pool, which keeps no connection open; \
+             set min_size to 0, or turn null_pool off to keep connections"
         ));
     }
     Ok(())

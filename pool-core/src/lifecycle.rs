@@ -9,7 +9,7 @@ use deadpool::unmanaged::Object;
 use tokio::time::Instant;
 
 use crate::close_reason::CloseReason;
-use crate::config::validate_sizes;
+use crate::config::{validate_null_pool, validate_sizes};
 use crate::error::Error;
 use crate::inner::PoolInner;
 use crate::manager::Manager;
@@ -19,6 +19,9 @@ use crate::slot::IdleObject;
 const MAX_SWEEP_PERIOD: Duration = Duration::from_secs(30);
 /// The shortest time between two sweeps.
 const MIN_SWEEP_PERIOD: Duration = Duration::from_millis(100);
+/// How long a null pool lets a connection idle: one opened for a request
+/// that another connection served closes after this.
+const NULL_POOL_MAX_IDLE: Duration = Duration::from_millis(100);
 
 impl<M: Manager> PoolInner<M> {
     /// Takes every idle connection off the stack, the most recently returned
@@ -45,11 +48,21 @@ impl<M: Manager> PoolInner<M> {
     /// honour `max_idle` and `max_lifetime` closely, rarely enough to cost
     /// nothing.
     pub(crate) fn sweep_period(&self) -> Option<Duration> {
-        let shortest = [self.config.max_idle, self.config.max_lifetime]
+        let shortest = [self.max_idle(), self.config.max_lifetime]
             .into_iter()
             .flatten()
             .min()?;
         Some((shortest / 4).clamp(MIN_SWEEP_PERIOD, MAX_SWEEP_PERIOD))
+    }
+
+    /// `max_idle`, or a short grace in a null pool, which keeps no
+    /// connection.
+    fn max_idle(&self) -> Option<Duration> {
+        if self.config.null_pool {
+            Some(NULL_POOL_MAX_IDLE)
+        } else {
+            self.config.max_idle
+        }
     }
 
     /// Closes idle connections found broken, past their lifetime, drained
@@ -75,8 +88,7 @@ impl<M: Manager> PoolInner<M> {
                 Some(CloseReason::Lifetime)
             } else if open > min_size
                 && self
-                    .config
-                    .max_idle
+                    .max_idle()
                     .is_some_and(|max_idle| now - object.returned_at >= max_idle)
             {
                 Some(CloseReason::Idle)
@@ -139,6 +151,7 @@ impl<M: Manager> PoolInner<M> {
     /// Changes the pool's sizes at run time.
     pub(crate) fn resize(&self, min_size: usize, max_size: usize) -> Result<(), Error> {
         validate_sizes(min_size, max_size).map_err(Error::config)?;
+        validate_null_pool(self.config.null_pool, min_size).map_err(Error::config)?;
         let excess = {
             let mut state = self.books.lock();
             if !state.closed {

@@ -129,5 +129,13 @@ macro_rules! __pool_config_setters {
             self.config.metric_names = metric_names;
             self
         }
+
+        /// Sets [`PoolConfig::null_pool`]: open a connection for each
+        /// checkout and close it when it is returned (psycopg's
+        /// `NullConnectionPool`); requires `min_size(0)`. Defaults to `false`.
+        pub fn null_pool(mut self, null_pool: bool) -> Self {
+            self.config.null_pool = null_pool;
+            self
+        }
     };
 }

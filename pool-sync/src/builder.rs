@@ -135,6 +135,13 @@ impl<R> PoolBuilder<R> {
         self.map(|b| b.metric_names(metric_names))
     }
 
+    /// Sets [`PoolConfig::null_pool`]: open a connection for each checkout
+    /// and close it when it is returned (psycopg's `NullConnectionPool`);
+    /// requires `min_size(0)`. Defaults to `false`.
+    pub fn null_pool(self, null_pool: bool) -> Self {
+        self.map(|b| b.null_pool(null_pool))
+    }
+
     /// Sets a function called (on a background thread) when connects have
     /// failed for longer than `reconnect_timeout`. Defaults to none.
     pub fn reconnect_failed(self, callback: impl Fn() + Send + Sync + 'static) -> Self {
