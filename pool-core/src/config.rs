@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::duration;
 use crate::health::HealthCheck;
@@ -13,6 +13,10 @@ use crate::metrics::MetricNames;
 /// Every field has a documented default ([`PoolConfig::default`]). The values
 /// are checked when the pool is built ([`Builder::build`](crate::Builder::build)),
 /// which returns an error for impossible combinations instead of panicking.
+///
+/// It is written with serde as it is read (durations in humantime's form,
+/// `None` as `"none"`), so that a configuration can be shown or saved and
+/// read back; it holds no password.
 ///
 /// It can be read with serde from any format: a missing field takes its
 /// default, an unknown one is an error; durations are written `"30s"`,
@@ -31,7 +35,7 @@ use crate::metrics::MetricNames;
 /// config.timeout = Duration::from_secs(5);
 /// assert_eq!(config.min_size, 4);
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct PoolConfig {
@@ -48,7 +52,10 @@ pub struct PoolConfig {
     /// How long a checkout may take in total: waiting in the queue, waiting
     /// for a new connection and checking it. Also the default limit of
     /// [`Pool::wait`](crate::Pool::wait). Defaults to 30 s.
-    #[serde(deserialize_with = "duration::required")]
+    #[serde(
+        deserialize_with = "duration::required",
+        serialize_with = "duration::write"
+    )]
     pub timeout: Duration,
     /// How many requests may wait for a connection at once; a request beyond
     /// that fails at once with a "too many requests" error (load shedding).
@@ -60,24 +67,36 @@ pub struct PoolConfig {
     pub max_connecting: usize,
     /// How long one connection attempt may take before it is abandoned and
     /// counted as failed. Defaults to 30 s.
-    #[serde(deserialize_with = "duration::required")]
+    #[serde(
+        deserialize_with = "duration::required",
+        serialize_with = "duration::write"
+    )]
     pub connect_timeout: Duration,
     /// How long the reset of a returned connection (for example the rollback
     /// of a transaction left open) may take before the connection is closed
     /// instead. Defaults to 5 s.
-    #[serde(deserialize_with = "duration::required")]
+    #[serde(
+        deserialize_with = "duration::required",
+        serialize_with = "duration::write"
+    )]
     pub reset_timeout: Duration,
     /// How long a connection may live; it is closed (and replaced if the pool
     /// needs it) at the first checkout, return or sweep after that. Each
     /// connection's lifetime is shortened by up to 5 % at random, so that
     /// connections opened together do not all close together. `None` keeps
     /// connections forever. Defaults to 1 h.
-    #[serde(deserialize_with = "duration::optional")]
+    #[serde(
+        deserialize_with = "duration::optional",
+        serialize_with = "duration::write_optional"
+    )]
     pub max_lifetime: Option<Duration>,
     /// How long a connection may stay idle while the pool holds more than
     /// `min_size`; longer-idle connections above `min_size` are closed.
     /// `None` keeps them. Defaults to 10 min.
-    #[serde(deserialize_with = "duration::optional")]
+    #[serde(
+        deserialize_with = "duration::optional",
+        serialize_with = "duration::write_optional"
+    )]
     pub max_idle: Option<Duration>,
     /// When to test an idle connection before handing it out. Defaults to
     /// [`HealthCheck::IdleLongerThan`] 1 s.
@@ -85,14 +104,20 @@ pub struct PoolConfig {
     /// How long one health check may take before the connection is deemed
     /// broken. A check also ends at the checkout's own deadline. Defaults to
     /// 5 s.
-    #[serde(deserialize_with = "duration::required")]
+    #[serde(
+        deserialize_with = "duration::required",
+        serialize_with = "duration::write"
+    )]
     pub health_check_timeout: Duration,
     /// How long connects may keep failing before the pool reports that it
     /// cannot reconnect (an error in the log and the `reconnect_failed`
     /// callback of the builder). The pool keeps retrying afterwards, every
     /// 10 s at most, and recovers by itself when the server returns.
     /// Defaults to 5 min.
-    #[serde(deserialize_with = "duration::required")]
+    #[serde(
+        deserialize_with = "duration::required",
+        serialize_with = "duration::write"
+    )]
     pub reconnect_timeout: Duration,
     /// A checkout that waits longer than this for its connection logs a
     /// warning naming where it was called, at most once per second per
@@ -102,7 +127,10 @@ pub struct PoolConfig {
     /// connection takes about a connect's time (milliseconds), so a wait of
     /// a second means the pool is exhausted, well before checkouts start
     /// timing out (`timeout`, 30 s by default) and in time to act.
-    #[serde(deserialize_with = "duration::optional")]
+    #[serde(
+        deserialize_with = "duration::optional",
+        serialize_with = "duration::write_optional"
+    )]
     pub slow_checkout_warning: Option<Duration>,
     /// A connection held (checked out) longer than this logs a warning, while
     /// it is still held, naming where it was checked out and for how long:
@@ -110,7 +138,10 @@ pub struct PoolConfig {
     /// struct, a task stuck while holding it) starves the pool. Set it well
     /// above the longest legitimate use. When set, each checkout starts a
     /// timer task; `None` costs nothing. Defaults to `None` (off).
-    #[serde(deserialize_with = "duration::optional")]
+    #[serde(
+        deserialize_with = "duration::optional",
+        serialize_with = "duration::write_optional"
+    )]
     pub leak_detection_threshold: Option<Duration>,
     /// The names the pool's [metrics](crate::metrics) are reported under:
     /// tidepool's own, OpenTelemetry's semantic conventions, or both

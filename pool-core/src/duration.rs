@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use serde::Serializer;
 use serde::de::{self, Deserializer, Visitor};
 
 const EXPECTED: &str = "a duration such as \"30s\", \"5m\" or \"1h 30m\", or a number of seconds";
@@ -19,6 +20,23 @@ pub(crate) fn optional<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Duration>, D::Error> {
     deserializer.deserialize_any(OptionalVisitor)
+}
+
+/// Writes a duration as it is read: humantime's form, such as `"30s"`,
+/// `"5m"` or `"1h 30m"`.
+pub(crate) fn write<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&humantime::format_duration(*duration))
+}
+
+/// Writes an optional duration as it is read: as [`write`], or `"none"`.
+pub(crate) fn write_optional<S: Serializer>(
+    duration: &Option<Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match duration {
+        Some(duration) => write(duration, serializer),
+        None => serializer.serialize_str("none"),
+    }
 }
 
 /// Parses a duration string; `None` when it is not one.

@@ -39,6 +39,18 @@ impl HealthCheck {
     }
 }
 
+impl serde::Serialize for HealthCheck {
+    /// Writes `"never"`, `"always"`, or the threshold as a duration
+    /// (`"1s"`), as it is read.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            HealthCheck::Never => serializer.serialize_str("never"),
+            HealthCheck::Always => serializer.serialize_str("always"),
+            HealthCheck::IdleLongerThan(threshold) => crate::duration::write(threshold, serializer),
+        }
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for HealthCheck {
     /// Reads `"never"`, `"always"`, or a duration (`"1s"`, `"500ms"`, or a
     /// number of seconds): test connections idle longer than it.

@@ -141,7 +141,7 @@ pub const CLOSE_REASONS: [&str; 7] = crate::close_reason::CloseReason::LABELS;
 /// conventions, or both during a migration. Read from settings files and
 /// the environment as `"tidepool"`, `"opentelemetry"` or `"both"`.
 /// Defaults to [`MetricNames::Tidepool`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum MetricNames {

@@ -14,7 +14,10 @@ use crate::close_reason::CloseReason;
 /// Gauges describe the pool now. Counters count since the pool was built
 /// or since the last [`Pool::pop_stats`](crate::Pool::pop_stats), which
 /// sets the counters, not the gauges, back to zero.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// It serializes with serde under the same names, for a `/stats` endpoint
+/// in one line (`serde_json::to_string(&pool.stats())`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 #[non_exhaustive]
 pub struct Stats {
     /// Gauge: the pool's current `min_size`.
