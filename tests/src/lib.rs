@@ -14,6 +14,10 @@
 //!   [`PgServer::start_again`] and [`PgServer::restart`].
 //! * [`PgServer::psql`], [`TestDatabase::psql`] and [`psql_url`] run SQL
 //!   through the `psql` client for setup and assertions.
+//! * [`PgBouncer`] starts a PgBouncer (transaction pooling, fewer server
+//!   connections than the pools under test) in front of a private server,
+//!   with a password-checked login role and the admin console
+//!   ([`PgBouncer::show`]); it restarts on the same port.
 //! * [`Relay`] forwards TCP connections to a server and injects network
 //!   faults between a client and it: a silent network
 //!   ([`freeze`](Relay::freeze)), connections closed at once
@@ -43,6 +47,7 @@ mod binaries;
 mod config;
 mod conninfo;
 mod error;
+mod pgbouncer;
 mod process;
 mod psql;
 mod relay;
@@ -53,6 +58,7 @@ mod template;
 
 pub use binaries::PgBinaries;
 pub use error::HarnessError;
+pub use pgbouncer::{PgBouncer, PgBouncerBuilder};
 pub use psql::psql_url;
 pub use relay::Relay;
 pub use server::{PgServer, PgServerBuilder};
