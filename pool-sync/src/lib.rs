@@ -45,8 +45,8 @@ pub use pipeline::Pipeline;
 pub use pool::Pool;
 pub use tidepool_async::{
     BinaryCopyOutRow, ClassRow, ConnectionSettings, Dict, DictRow, Error, HealthCheck,
-    IsolationLevel, JsonRow, Piped, PoolConfig, Row, RowError, RowFactory, ScalarRow, Settings,
-    SimpleQueryMessage, Stats, ToSql, TupleRow, Type, Value, class_row, metrics, scalar_row,
-    tokio_postgres,
+    IsolationLevel, JsonRow, Piped, PoolConfig, Row, RowError, RowFactory, ScalarRow,
+    SessionSettings, Settings, SimpleQueryMessage, Stats, ToSql, TupleRow, Type, Value, class_row,
+    metrics, scalar_row, tokio_postgres,
 };
 pub use transaction::{Cursor, Transaction, TransactionBuilder};
