@@ -45,6 +45,7 @@ impl PoolBuilder {
             cache: CacheSettings {
                 threshold: Some(5),
                 max: 100,
+                pgbouncer: false,
             },
             config: PoolConfig::default(),
             hooks: Hooks::default(),
@@ -229,6 +230,33 @@ impl<R> PoolBuilder<R> {
         self
     }
 
+    /// Makes the pool safe behind a transaction pooler: PgBouncer (or
+    /// another pooler, such as Supavisor or RDS Proxy) in transaction mode,
+    /// which hands each transaction to any of its server connections. With
+    /// it, no named prepared statement is used outside a transaction, ever:
+    /// the statement cache is off whatever
+    /// [`prepare_threshold`](PoolBuilder::prepare_threshold) says (plain
+    /// statements and pipelines run unnamed, in one round trip each, with
+    /// parameter types taken from the Rust values), a COPY outside a
+    /// transaction runs inside one of its own, and cursors are SQL cursors
+    /// (`DECLARE`, `FETCH`) that live in their transaction. The health check
+    /// (an empty query) and cancel requests (which PgBouncer forwards to the
+    /// server connection running the statement) work as they are.
+    ///
+    /// Nothing else may rely on session state between transactions:
+    /// [`configure`](PoolBuilder::configure) runs on a PgBouncer client
+    /// connection, whose server session changes at every transaction, and
+    /// [`reset_sql`](PoolBuilder::reset_sql) is PgBouncer's job
+    /// (`server_reset_query`); [`build`](PoolBuilder::build) logs a warning
+    /// when either is set. PgBouncer 1.21 and later can keep protocol-level
+    /// prepared statements across server connections
+    /// (`max_prepared_statements`); the cache may then stay on instead.
+    /// Defaults to false.
+    pub fn pgbouncer(mut self, pgbouncer: bool) -> Self {
+        self.cache.pgbouncer = pgbouncer;
+        self
+    }
+
     /// Sets how many statements each connection keeps prepared at most; the
     /// least recently used is closed on the server to make room. Defaults
     /// to 100.
@@ -257,6 +285,9 @@ impl<R> PoolBuilder<R> {
                 "query_timeout is 0; give it a positive duration, or None for no limit",
             ));
         }
+        if self.cache.pgbouncer {
+            warn_about_session_state(&self.config.name, &self.hooks);
+        }
         let settings = ConnectSettings::new(source, self.password)?;
         let notices = Notices::new(&self.config.name, self.hooks.notice.clone());
         let manager = PgManager::new(settings, self.hooks, self.query_timeout, self.cache)
@@ -268,6 +299,31 @@ impl<R> PoolBuilder<R> {
         }
         let pool = Pool::from_core(builder.build().map_err(Error::pool)?);
         Ok(pool.with_row_factory(self.rows))
+    }
+}
+
+/// Warns about settings that rely on session state between transactions,
+/// which a transaction pooler does not keep.
+fn warn_about_session_state(pool: &str, hooks: &Hooks) {
+    if hooks.configure.is_some() {
+        tracing::warn!(
+            pool,
+            "pgbouncer is set and so is a configure callback: it runs on a connection to \
+             the pooler, whose server session changes at every transaction, so what it sets \
+             (SET, PREPARE, temporary tables) reaches one server connection and is gone for \
+             the next transaction; give such settings to the pooler or the role instead \
+             (ALTER ROLE ... SET, PgBouncer's connect_query)"
+        );
+    }
+    if let Some(sql) = &hooks.reset_sql
+        && !crate::sql::is_discard_all(sql)
+    {
+        tracing::warn!(
+            pool,
+            "pgbouncer is set and so is reset_sql: it runs on whichever server connection \
+             the pooler gives it, not on the one the connection used; resetting server \
+             sessions is the pooler's job (PgBouncer's server_reset_query)"
+        );
     }
 }
 

@@ -15,6 +15,10 @@ pub(crate) struct CacheSettings {
     pub(crate) threshold: Option<u32>,
     /// The most statements kept prepared.
     pub(crate) max: usize,
+    /// Behind a transaction pooler (PgBouncer in transaction mode): no
+    /// named statement outside a transaction, so the cache is off whatever
+    /// `threshold` says.
+    pub(crate) pgbouncer: bool,
 }
 
 /// What to do for a statement's next execution.
@@ -81,7 +85,7 @@ impl StatementCache {
 
     /// Counts an execution of `sql` and says how to run it.
     pub(crate) fn plan(&mut self, sql: &str) -> Plan {
-        let Some(threshold) = self.settings.threshold else {
+        let Some(threshold) = self.settings.threshold.filter(|_| !self.settings.pgbouncer) else {
             return Plan::Unnamed;
         };
         if self.settings.max == 0 {
@@ -138,6 +142,11 @@ impl StatementCache {
     /// Counts a prepare sent to the server.
     pub(crate) fn count_prepare(&mut self) {
         self.stats.prepares += 1;
+    }
+
+    /// How the connection prepares statements.
+    pub(crate) fn settings(&self) -> CacheSettings {
+        self.settings
     }
 
     /// What the cache has done.
@@ -216,6 +225,7 @@ mod tests {
         let mut cache = StatementCache::new(CacheSettings {
             threshold: Some(2),
             max: 10,
+            pgbouncer: false,
         });
         // Nothing is inserted, so the plan stays "prepare" once reached.
         assert_eq!(
@@ -225,13 +235,21 @@ mod tests {
         let mut at_once = StatementCache::new(CacheSettings {
             threshold: Some(0),
             max: 10,
+            pgbouncer: false,
         });
         assert_eq!(plans(&mut at_once, "a", 1), ["prepare"]);
         let mut off = StatementCache::new(CacheSettings {
             threshold: None,
             max: 10,
+            pgbouncer: false,
         });
         assert_eq!(plans(&mut off, "a", 2), ["unnamed", "unnamed"]);
+        let mut pgbouncer = StatementCache::new(CacheSettings {
+            threshold: Some(0),
+            max: 10,
+            pgbouncer: true,
+        });
+        assert_eq!(plans(&mut pgbouncer, "a", 2), ["unnamed", "unnamed"]);
     }
 
     #[test]
@@ -239,6 +257,7 @@ mod tests {
         let mut cache = StatementCache::new(CacheSettings {
             threshold: Some(5),
             max: 2,
+            pgbouncer: false,
         });
         for i in 0..1000 {
             let _ = cache.plan(&format!("select {i}"));

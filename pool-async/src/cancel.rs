@@ -149,21 +149,20 @@ impl CancelTarget {
     }
 }
 
-/// A stream whose shutdown also waits for the peer to close: shutting down
-/// ends the writing side, then reads (and drops) whatever comes until the
-/// end of the stream. Under TLS, the TLS layer sends its close_notify and
-/// then shuts this stream down, so the wait works the same.
+/// A stream whose shutdown waits for the peer to close instead: it reads
+/// (and drops) whatever comes until the end of the stream, as libpq does.
+/// The writing side is left open: PgBouncer 1.18 and 1.19 take a
+/// half-closed cancel connection for a client gone away, free it while
+/// the cancel is still being forwarded, and exit (their issue 801). Under
+/// TLS, the TLS layer sends its close_notify and then shuts this stream
+/// down, so the wait works the same.
 struct EofOnShutdown<S> {
     inner: S,
-    written_end: bool,
 }
 
 impl<S> EofOnShutdown<S> {
     fn new(inner: S) -> Self {
-        Self {
-            inner,
-            written_end: false,
-        }
+        Self { inner }
     }
 }
 
@@ -191,10 +190,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for EofOnShutdown<S> {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if !self.written_end {
-            ready!(Pin::new(&mut self.inner).poll_shutdown(cx))?;
-            self.written_end = true;
-        }
         let mut scratch = [0u8; 64];
         loop {
             let mut buf = ReadBuf::new(&mut scratch);

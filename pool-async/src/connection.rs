@@ -47,7 +47,7 @@ impl Connection {
         Self {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             client,
-            tracker: Tracker::new(canceller, query_timeout),
+            tracker: Tracker::new(canceller, query_timeout, !cache.pgbouncer),
             cache: Mutex::new(StatementCache::new(cache)),
             rows: TupleRow,
         }

@@ -7,10 +7,10 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio_postgres::binary_copy::{BinaryCopyInWriter, BinaryCopyOutRow, BinaryCopyOutStream};
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{CopyInSink, CopyOutStream};
+use tokio_postgres::{Client, CopyInSink, CopyOutStream};
 
 use crate::error::Error;
-use crate::execute::Session;
+use crate::execute::{Session, lock};
 use crate::tracker::Tracker;
 
 impl<'c> Session<'c> {
@@ -21,27 +21,31 @@ impl<'c> Session<'c> {
         sql: &str,
         types: &[Type],
     ) -> Result<CopyInWriter<'c>, Error> {
-        let sink = self.start_copy_in(sql).await?;
+        let (sink, own) = self.start_copy_in(sql).await?;
         Ok(CopyInWriter {
             writer: Box::pin(BinaryCopyInWriter::new(sink, types)),
             tracker: self.tracker,
+            own,
         })
     }
 
     /// Starts `COPY ... FROM STDIN`, fed raw bytes in the statement's format.
     pub(crate) async fn copy_in(&self, sql: &str) -> Result<CopyIn<'c>, Error> {
-        let sink = self.start_copy_in(sql).await?;
+        let (sink, own) = self.start_copy_in(sql).await?;
         Ok(CopyIn {
             sink: Box::pin(sink),
             tracker: self.tracker,
+            own,
         })
     }
 
     /// Starts `COPY ... TO STDOUT`, read as raw bytes.
     pub(crate) async fn copy_out(&self, sql: &str) -> Result<CopyOut<'c>, Error> {
+        let (stream, own) = self.start_copy_out(sql).await?;
         Ok(CopyOut {
-            stream: Box::pin(self.start_copy_out(sql).await?),
+            stream: Box::pin(stream),
             tracker: Some(self.tracker),
+            own,
         })
     }
 
@@ -52,26 +56,95 @@ impl<'c> Session<'c> {
         sql: &str,
         types: &[Type],
     ) -> Result<CopyOutRows<'c>, Error> {
-        let stream = self.start_copy_out(sql).await?;
+        let (stream, own) = self.start_copy_out(sql).await?;
         Ok(CopyOutRows {
             stream: Box::pin(BinaryCopyOutStream::new(stream, types)),
             tracker: Some(self.tracker),
+            own,
         })
     }
 
-    async fn start_copy_in(&self, sql: &str) -> Result<CopyInSink<Bytes>, Error> {
+    async fn start_copy_in(
+        &self,
+        sql: &str,
+    ) -> Result<(CopyInSink<Bytes>, Option<OwnTransaction<'c>>), Error> {
         self.tracker.statement(sql);
-        let sink = self.tracker.run(self.client.copy_in(sql)).await?;
+        let (own, pgbouncer) = self.own_transaction().await?;
+        let copy = self.client.copy_in(sql);
+        let sink = match self.tracker.run_naming(copy, pgbouncer).await {
+            Ok(sink) => sink,
+            Err(error) => return Err(OwnTransaction::abort(own, error).await),
+        };
         // In flight until finished: a copy dropped half-way is reset.
         self.tracker.begin();
-        Ok(sink)
+        Ok((sink, own))
     }
 
-    async fn start_copy_out(&self, sql: &str) -> Result<CopyOutStream, Error> {
+    async fn start_copy_out(
+        &self,
+        sql: &str,
+    ) -> Result<(CopyOutStream, Option<OwnTransaction<'c>>), Error> {
         self.tracker.statement(sql);
-        let stream = self.tracker.run(self.client.copy_out(sql)).await?;
+        let (own, pgbouncer) = self.own_transaction().await?;
+        let copy = self.client.copy_out(sql);
+        let stream = match self.tracker.run_naming(copy, pgbouncer).await {
+            Ok(stream) => stream,
+            Err(error) => return Err(OwnTransaction::abort(own, error).await),
+        };
         self.tracker.begin();
-        Ok(stream)
+        Ok((stream, own))
+    }
+
+    /// tokio-postgres prepares a COPY as a named statement, then runs it:
+    /// behind a transaction pooler the two must share a transaction, or
+    /// they may reach different server connections. Outside a transaction
+    /// such a pool opens one for the copy. Also says whether the pool is
+    /// behind a transaction pooler.
+    async fn own_transaction(&self) -> Result<(Option<OwnTransaction<'c>>, bool), Error> {
+        let pgbouncer = lock(self.cache).settings().pgbouncer;
+        if !pgbouncer || !self.tracker.is_outside_transactions() {
+            return Ok((None, pgbouncer));
+        }
+        self.tracker.run(self.client.batch_execute("BEGIN")).await?;
+        // Counted as a transaction guard: a copy dropped half-way leaves the
+        // connection to be rolled back by the pool.
+        self.tracker.transaction_opened();
+        let own = OwnTransaction {
+            client: self.client,
+            tracker: self.tracker,
+        };
+        Ok((Some(own), pgbouncer))
+    }
+}
+
+/// The transaction a copy opened for itself (see
+/// [`Session::own_transaction`]).
+struct OwnTransaction<'c> {
+    client: &'c Client,
+    tracker: &'c Tracker,
+}
+
+impl OwnTransaction<'_> {
+    /// Commits the copy's transaction.
+    async fn commit(self) -> Result<(), Error> {
+        self.end("COMMIT").await
+    }
+
+    /// Rolls back the copy's transaction, if it had one, after `error`;
+    /// returns `error`.
+    async fn abort(own: Option<Self>, error: Error) -> Error {
+        if let Some(own) = own {
+            // A failed rollback leaves the transaction counted open, and
+            // the pool resets the connection on return.
+            let _ = own.end("ROLLBACK").await;
+        }
+        error
+    }
+
+    async fn end(self, command: &str) -> Result<(), Error> {
+        self.tracker.run(self.client.batch_execute(command)).await?;
+        self.tracker.transaction_closed();
+        Ok(())
     }
 }
 
@@ -82,6 +155,7 @@ impl<'c> Session<'c> {
 pub struct CopyInWriter<'c> {
     writer: Pin<Box<BinaryCopyInWriter>>,
     tracker: &'c Tracker,
+    own: Option<OwnTransaction<'c>>,
 }
 
 impl CopyInWriter<'_> {
@@ -111,8 +185,14 @@ impl CopyInWriter<'_> {
     /// If the future is dropped the copy may or may not have completed,
     /// and the pool resets the connection.
     pub async fn finish(mut self) -> Result<u64, Error> {
-        let rows = self.writer.as_mut().finish().await.map_err(Error::db)?;
+        let rows = match self.writer.as_mut().finish().await {
+            Ok(rows) => rows,
+            Err(error) => return Err(OwnTransaction::abort(self.own, Error::db(error)).await),
+        };
         self.tracker.end();
+        if let Some(own) = self.own {
+            own.commit().await?;
+        }
         Ok(rows)
     }
 }
@@ -124,6 +204,7 @@ impl CopyInWriter<'_> {
 pub struct CopyIn<'c> {
     sink: Pin<Box<CopyInSink<Bytes>>>,
     tracker: &'c Tracker,
+    own: Option<OwnTransaction<'c>>,
 }
 
 impl CopyIn<'_> {
@@ -153,8 +234,14 @@ impl CopyIn<'_> {
     ///
     /// As for [`CopyInWriter::finish`].
     pub async fn finish(mut self) -> Result<u64, Error> {
-        let rows = self.sink.as_mut().finish().await.map_err(Error::db)?;
+        let rows = match self.sink.as_mut().finish().await {
+            Ok(rows) => rows,
+            Err(error) => return Err(OwnTransaction::abort(self.own, Error::db(error)).await),
+        };
         self.tracker.end();
+        if let Some(own) = self.own {
+            own.commit().await?;
+        }
         Ok(rows)
     }
 }
@@ -164,6 +251,7 @@ pub struct CopyOut<'c> {
     stream: Pin<Box<CopyOutStream>>,
     /// Until the end of the data.
     tracker: Option<&'c Tracker>,
+    own: Option<OwnTransaction<'c>>,
 }
 
 impl CopyOut<'_> {
@@ -179,10 +267,14 @@ impl CopyOut<'_> {
     /// connection to be reset by the pool.
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, Error> {
         match self.stream.next().await {
-            Some(chunk) => chunk.map(Some).map_err(Error::db),
+            Some(Ok(chunk)) => Ok(Some(chunk)),
+            Some(Err(error)) => Err(OwnTransaction::abort(self.own.take(), Error::db(error)).await),
             None => {
                 if let Some(tracker) = self.tracker.take() {
                     tracker.end();
+                }
+                if let Some(own) = self.own.take() {
+                    own.commit().await?;
                 }
                 Ok(None)
             }
@@ -194,6 +286,7 @@ impl CopyOut<'_> {
 pub struct CopyOutRows<'c> {
     stream: Pin<Box<BinaryCopyOutStream>>,
     tracker: Option<&'c Tracker>,
+    own: Option<OwnTransaction<'c>>,
 }
 
 impl CopyOutRows<'_> {
@@ -209,10 +302,14 @@ impl CopyOutRows<'_> {
     /// As for [`CopyOut::next_chunk`].
     pub async fn next_row(&mut self) -> Result<Option<BinaryCopyOutRow>, Error> {
         match self.stream.next().await {
-            Some(row) => row.map(Some).map_err(Error::db),
+            Some(Ok(row)) => Ok(Some(row)),
+            Some(Err(error)) => Err(OwnTransaction::abort(self.own.take(), Error::db(error)).await),
             None => {
                 if let Some(tracker) = self.tracker.take() {
                     tracker.end();
+                }
+                if let Some(own) = self.own.take() {
+                    own.commit().await?;
                 }
                 Ok(None)
             }

@@ -1,6 +1,7 @@
 //! Server-side cursors: large results read in chunks inside a transaction.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio_postgres::types::ToSql;
 
@@ -15,10 +16,23 @@ use crate::transaction::Transaction;
 /// Open one with [`Transaction::cursor`].
 ///
 /// Its rows are built by the connection's row factory `R`.
+///
+/// On a pool with the [`pgbouncer`](crate::PoolBuilder::pgbouncer) setting
+/// it is an SQL cursor (`DECLARE ... NO SCROLL CURSOR`, read with `FETCH`),
+/// whose statements run unnamed; otherwise a protocol portal of a statement
+/// prepared in the transaction. Both end with the transaction.
 pub struct Cursor<'t, R = TupleRow> {
     tx: &'t Transaction<'t, R>,
-    portal: tokio_postgres::Portal,
+    position: Position,
     exhausted: bool,
+}
+
+/// Where the rows are read from.
+enum Position {
+    /// A portal of the extended protocol.
+    Portal(tokio_postgres::Portal),
+    /// An SQL cursor of this name.
+    Declared(String),
 }
 
 impl<'t, R: Sync> Cursor<'t, R> {
@@ -27,11 +41,23 @@ impl<'t, R: Sync> Cursor<'t, R> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Self, Error> {
-        tx.tracker().statement(sql);
-        let portal = tx.tracker().run(tx.inner().bind(sql, params)).await?;
+        let position = if tx.behind_pgbouncer() {
+            static NEXT: AtomicU64 = AtomicU64::new(0);
+            let name = format!("tidepool_cursor_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+            tx.session()
+                .execute(
+                    &format!("DECLARE {name} NO SCROLL CURSOR FOR {sql}"),
+                    params,
+                )
+                .await?;
+            Position::Declared(name)
+        } else {
+            tx.tracker().statement(sql);
+            Position::Portal(tx.tracker().run(tx.inner().bind(sql, params)).await?)
+        };
         Ok(Self {
             tx,
-            portal,
+            position,
             exhausted: false,
         })
     }
@@ -59,11 +85,20 @@ impl<R: RowFactory + Sync> Cursor<'_, R> {
             return Ok(Vec::new());
         }
         let limit = i32::try_from(max_rows.max(1)).unwrap_or(i32::MAX);
-        let rows = self
-            .tx
-            .tracker()
-            .run(self.tx.inner().query_portal(&self.portal, limit))
-            .await?;
+        let rows = match &self.position {
+            Position::Portal(portal) => {
+                self.tx
+                    .tracker()
+                    .run(self.tx.inner().query_portal(portal, limit))
+                    .await?
+            }
+            Position::Declared(name) => {
+                self.tx
+                    .session()
+                    .query(&format!("FETCH FORWARD {limit} FROM {name}"), &[])
+                    .await?
+            }
+        };
         if rows.len() < limit as usize {
             self.exhausted = true;
         }

@@ -20,6 +20,9 @@ pub struct Error {
 enum Kind {
     Pool(tidepool_core::Error),
     Db(tokio_postgres::Error),
+    /// A prepared statement missing, or its name taken, on a connection
+    /// that prepares named statements: most likely a transaction pooler.
+    LostStatement(tokio_postgres::Error),
     Connect {
         target: String,
         source: tokio_postgres::Error,
@@ -49,6 +52,25 @@ impl Error {
     pub(crate) fn db(error: tokio_postgres::Error) -> Self {
         Self {
             kind: Kind::Db(error),
+        }
+    }
+
+    /// The server's error on a connection that may prepare named
+    /// statements outside transactions: a prepared statement that is
+    /// missing (SQLSTATE 26000) or whose name is taken (42P05) is
+    /// explained as the work of a transaction pooler.
+    pub(crate) fn db_behind_pooler(error: tokio_postgres::Error) -> Self {
+        let lost = error.as_db_error().is_some_and(|db| {
+            (db.code() == &SqlState::INVALID_SQL_STATEMENT_NAME
+                || db.code() == &SqlState::DUPLICATE_PSTATEMENT)
+                && names_a_protocol_statement(db.message())
+        });
+        Self {
+            kind: if lost {
+                Kind::LostStatement(error)
+            } else {
+                Kind::Db(error)
+            },
         }
     }
 
@@ -195,6 +217,17 @@ impl Error {
         matches!(self.kind, Kind::Row(_))
     }
 
+    /// True when the server did not have a prepared statement that the
+    /// connection had prepared (SQLSTATE 26000), or already had one of the
+    /// name the connection chose (42P05), on a pool whose
+    /// [`pgbouncer`](crate::PoolBuilder::pgbouncer) setting is off: the
+    /// mark of a transaction pooler (PgBouncer in transaction mode) between
+    /// the pool and the server, which hands each transaction to any of its
+    /// server connections. The message says so and names the setting.
+    pub fn is_lost_prepared_statement(&self) -> bool {
+        matches!(self.kind, Kind::LostStatement(_))
+    }
+
     /// True when a call of the blocking pool was refused because blocking
     /// would stall or wait for itself: made in the future that a
     /// current-thread runtime runs on its only thread (an async `main` or
@@ -209,7 +242,7 @@ impl Error {
     /// or the last failed connect behind a checkout timeout.
     pub fn as_postgres(&self) -> Option<&tokio_postgres::Error> {
         match &self.kind {
-            Kind::Db(e) | Kind::Connect { source: e, .. } => Some(e),
+            Kind::Db(e) | Kind::LostStatement(e) | Kind::Connect { source: e, .. } => Some(e),
             Kind::Pool(e) => e
                 .cause()
                 .and_then(|cause| cause.downcast_ref::<Error>())
@@ -236,6 +269,16 @@ impl fmt::Display for Error {
         match &self.kind {
             Kind::Pool(e) => fmt::Display::fmt(e, f),
             Kind::Db(e) => write_postgres(f, e),
+            Kind::LostStatement(e) => {
+                write_postgres(f, e)?;
+                f.write_str(
+                    "; the connection's prepared statements are not on the server session \
+                     it reached: a transaction pooler between the pool and the server \
+                     (PgBouncer in transaction mode) is the likely cause; build the pool \
+                     with pgbouncer(true) (the `pgbouncer` setting), which runs every \
+                     statement unnamed",
+                )
+            }
             Kind::Connect { target, source } => {
                 write!(f, "could not connect to {target}: ")?;
                 write_postgres(f, source)?;
@@ -277,6 +320,17 @@ impl fmt::Display for Error {
     }
 }
 
+/// Whether a server message is about a statement tokio-postgres prepared:
+/// `prepared statement "s12" does not exist` (or `already exists`), the
+/// name being `s` and a number; a statement the user named with SQL
+/// (`PREPARE`, `EXECUTE`) is not.
+fn names_a_protocol_statement(message: &str) -> bool {
+    message
+        .strip_prefix("prepared statement \"s")
+        .and_then(|rest| rest.split_once('"'))
+        .is_some_and(|(digits, _)| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// Writes a tokio-postgres error with what its own `Display` leaves out:
 /// the server's message, SQLSTATE, detail and hint, or the chain of causes
 /// ("error connecting to server: Connection refused").
@@ -311,6 +365,7 @@ impl fmt::Debug for Error {
         match &self.kind {
             Kind::Pool(e) => f.debug_tuple("Error::Pool").field(e).finish(),
             Kind::Db(e) => f.debug_tuple("Error::Db").field(e).finish(),
+            Kind::LostStatement(e) => f.debug_tuple("Error::LostStatement").field(e).finish(),
             Kind::Connect { target, source } => f
                 .debug_struct("Error::Connect")
                 .field("target", target)
@@ -340,7 +395,7 @@ impl StdError for Error {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         match &self.kind {
             Kind::Pool(e) => Some(e),
-            Kind::Db(e) | Kind::Connect { source: e, .. } => Some(e),
+            Kind::Db(e) | Kind::LostStatement(e) | Kind::Connect { source: e, .. } => Some(e),
             Kind::Callback { source, .. } => Some(&**source),
             Kind::Row(error) => Some(error),
             Kind::Config(_) | Kind::Blocking { .. } | Kind::QueryTimeout(_) => None,
@@ -351,5 +406,27 @@ impl StdError for Error {
 impl From<tokio_postgres::Error> for Error {
     fn from(error: tokio_postgres::Error) -> Self {
         Self::db(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::names_a_protocol_statement;
+
+    #[test]
+    fn only_tokio_postgres_statement_names_are_explained() {
+        assert!(names_a_protocol_statement(
+            "prepared statement \"s12\" does not exist"
+        ));
+        assert!(names_a_protocol_statement(
+            "prepared statement \"s0\" already exists"
+        ));
+        assert!(!names_a_protocol_statement(
+            "prepared statement \"sales\" does not exist"
+        ));
+        assert!(!names_a_protocol_statement(
+            "prepared statement \"s\" does not exist"
+        ));
+        assert!(!names_a_protocol_statement("division by zero"));
     }
 }

@@ -46,7 +46,7 @@ pub use rows::{
     ClassRow, Dict, DictRow, JsonRow, RowError, RowFactory, ScalarRow, TupleRow, Value, class_row,
     scalar_row,
 };
-pub use settings::{ConnectionSettings, Settings};
+pub use settings::{ConnectionSettings, SessionSettings, Settings};
 pub use tidepool_core::{HealthCheck, PoolConfig, Stats, metrics};
 pub use tokio_postgres::binary_copy::BinaryCopyOutRow;
 pub use tokio_postgres::error::DbError;

@@ -17,8 +17,9 @@ use crate::pool::Pool;
 /// variables: the pool's settings and the connection's, in one flat set of
 /// keys.
 ///
-/// Keys are the [`PoolConfig`] fields (`max_size`, `timeout`, ...) and the
-/// [`ConnectionSettings`] fields (`url`, or `host`, `port`, `user`, ...).
+/// Keys are the [`PoolConfig`] fields (`max_size`, `timeout`, ...), the
+/// [`SessionSettings`] fields (`pgbouncer`) and the [`ConnectionSettings`]
+/// fields (`url`, or `host`, `port`, `user`, ...).
 /// Durations are written `"30s"`, `"5m"`, `"1h 30m"` (or a number of
 /// seconds). A missing key takes its default; an unknown key, or a value of
 /// the wrong kind, is an error that names the key and where it came from.
@@ -39,8 +40,23 @@ use crate::pool::Pool;
 pub struct Settings {
     /// The pool's settings.
     pub pool: PoolConfig,
+    /// How the pool uses the server's sessions.
+    pub session: SessionSettings,
     /// Where to connect, and as whom.
     pub connection: ConnectionSettings,
+}
+
+/// How the pool uses the server's sessions: the PostgreSQL settings of a
+/// pool that [`PoolConfig`] (which knows no database) does not hold.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SessionSettings {
+    /// Makes the pool safe behind a transaction pooler (PgBouncer in
+    /// transaction mode): no named prepared statement outside a
+    /// transaction, the statement cache off; see
+    /// [`PoolBuilder::pgbouncer`]. Defaults to false.
+    pub pgbouncer: bool,
 }
 
 /// Where to connect, and as whom: a libpq connection string (`url`), or its
@@ -244,13 +260,17 @@ impl Settings {
     pub fn from_config(config: Config) -> Result<Self, Error> {
         let table: Map<String, Value> = config.try_deserialize().map_err(invalid)?;
         let pool_keys = struct_fields::<PoolConfig>();
+        let session_keys = struct_fields::<SessionSettings>();
         let connection_keys = struct_fields::<ConnectionSettings>();
         let mut pool = Map::new();
+        let mut session = Map::new();
         let mut connection = Map::new();
         let mut unknown = Vec::new();
         for (key, value) in table {
             if pool_keys.contains(&key.as_str()) {
                 pool.insert(key, value);
+            } else if session_keys.contains(&key.as_str()) {
+                session.insert(key, value);
             } else if connection_keys.contains(&key.as_str()) {
                 connection.insert(key, value);
             } else {
@@ -263,7 +283,12 @@ impl Settings {
         }
         if !unknown.is_empty() {
             unknown.sort();
-            let known: Vec<&str> = pool_keys.iter().chain(connection_keys).copied().collect();
+            let known: Vec<&str> = pool_keys
+                .iter()
+                .chain(session_keys)
+                .chain(connection_keys)
+                .copied()
+                .collect();
             return Err(Error::config(format!(
                 "unknown pool setting {}; the settings are: {}",
                 unknown.join(", "),
@@ -272,6 +297,9 @@ impl Settings {
         }
         Ok(Self {
             pool: Value::new(None, ValueKind::Table(pool))
+                .try_deserialize()
+                .map_err(invalid)?,
+            session: Value::new(None, ValueKind::Table(session))
                 .try_deserialize()
                 .map_err(invalid)?,
             connection: Value::new(None, ValueKind::Table(connection))
@@ -288,7 +316,9 @@ impl Settings {
     /// When the connection is given both as `url` and as separate fields.
     pub fn pool_builder(&self) -> Result<PoolBuilder, Error> {
         let dsn = self.connection.connection_string()?;
-        let mut builder = Pool::builder(&dsn).config(self.pool.clone());
+        let mut builder = Pool::builder(&dsn)
+            .config(self.pool.clone())
+            .pgbouncer(self.session.pgbouncer);
         if let Some(password) = self.connection.password.clone() {
             builder = builder.password_fn(move || password.clone());
         }
@@ -338,8 +368,11 @@ mod tests {
             ("PGPOOL_HOST", "db.example"),
             ("PGPOOL_PORT", "6543"),
             ("PGPOOL_PASSWORD", "s3cret"),
+            ("PGPOOL_PGBOUNCER", "true"),
         ])
         .unwrap();
+        assert!(settings.session.pgbouncer);
+        assert!(!env(&[]).unwrap().session.pgbouncer);
         assert_eq!(settings.pool.max_size, 20);
         assert_eq!(settings.pool.timeout, Duration::from_secs(5));
         assert_eq!(settings.pool.max_lifetime, Some(Duration::from_secs(5400)));
@@ -367,6 +400,10 @@ mod tests {
         assert!(error.contains("30s"), "{error}");
         let error = env(&[("PGPOOL_MAX_SIZE", "many")]).unwrap_err().to_string();
         assert!(error.contains("max_size"), "{error}");
+        let error = env(&[("PGPOOL_PGBOUNCER", "sometimes")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("pgbouncer"), "{error}");
     }
 
     #[test]

@@ -47,6 +47,18 @@ pub(crate) fn script_drops_statements(sql: &str) -> bool {
         .any(|word| word.eq_ignore_ascii_case("DISCARD") || word.eq_ignore_ascii_case("DEALLOCATE"))
 }
 
+/// Whether a script is only `DISCARD ALL` (what PgBouncer itself runs
+/// between clients in session mode), in any case, with or without a
+/// semicolon.
+pub(crate) fn is_discard_all(sql: &str) -> bool {
+    let words: Vec<&str> = sql
+        .split(|c: char| c.is_ascii_whitespace() || c == ';')
+        .filter(|word| !word.is_empty())
+        .collect();
+    matches!(words.as_slice(), [discard, all]
+        if discard.eq_ignore_ascii_case("DISCARD") && all.eq_ignore_ascii_case("ALL"))
+}
+
 /// The first word of a statement, after white space, comments, empty
 /// statements and opening parentheses.
 fn first_word(sql: &str) -> Option<&str> {
@@ -94,6 +106,16 @@ fn first_word(sql: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn discard_all_is_recognised_alone() {
+        for sql in ["DISCARD ALL", "discard all;", "  Discard\n ALL ; "] {
+            assert!(is_discard_all(sql), "{sql}");
+        }
+        for sql in ["DISCARD PLANS", "RESET ALL", "DISCARD ALL; SET x = 1", ""] {
+            assert!(!is_discard_all(sql), "{sql}");
+        }
+    }
 
     #[test]
     fn transaction_commands_are_recognised_as_statements() {

@@ -33,24 +33,39 @@ pub(crate) struct Tracker {
     /// closed socket yet), or a cancel request got no answer and may still
     /// cancel a later statement. Never cleared.
     unusable: AtomicBool,
+    /// A named statement may be on the server without a `Statement` that
+    /// closes it: a prepare was sent and its future dropped. Behind a
+    /// transaction pooler the connection is then closed, and the server
+    /// connection it pins with it.
+    statement_at_risk: AtomicBool,
     /// The longest an operation may take before it is cancelled.
     pub(crate) query_timeout: Option<Duration>,
     /// The pool's query timeout, restored when the connection is reset.
     default_query_timeout: Option<Duration>,
     /// Cancels the statement running on the connection.
     pub(crate) canceller: Canceller,
+    /// Whether the connection may prepare named statements outside
+    /// transactions (the pool's `pgbouncer` setting is off), so that losing
+    /// one is explained as the work of a transaction pooler.
+    names_statements: bool,
 }
 
 impl Tracker {
-    pub(crate) fn new(canceller: Canceller, query_timeout: Option<Duration>) -> Self {
+    pub(crate) fn new(
+        canceller: Canceller,
+        query_timeout: Option<Duration>,
+        names_statements: bool,
+    ) -> Self {
         Self {
             in_flight: AtomicU32::new(0),
             open_transactions: AtomicU32::new(0),
             dirty: AtomicBool::new(false),
             unusable: AtomicBool::new(false),
+            statement_at_risk: AtomicBool::new(false),
             query_timeout,
             default_query_timeout: query_timeout,
             canceller,
+            names_statements,
         }
     }
 
@@ -86,7 +101,13 @@ impl Tracker {
         {
             self.unusable.store(true, Relaxed);
         }
-        result.map_err(Error::db)
+        result.map_err(|error| {
+            if self.names_statements {
+                Error::db_behind_pooler(error)
+            } else {
+                Error::db(error)
+            }
+        })
     }
 
     /// Counts an operation that spans several calls (a COPY) as in flight,
@@ -135,9 +156,29 @@ impl Tracker {
         self.open_transactions.fetch_sub(1, Relaxed);
     }
 
-    /// Whether the connection must not serve anyone else (see the field).
+    /// Runs an operation that prepares a named statement (a COPY through
+    /// tokio-postgres). Behind a transaction pooler (`pgbouncer`) the
+    /// statement is at risk until it returns: a dropped future may leave
+    /// it prepared with nothing to close it, on a server connection that
+    /// other clients use next.
+    pub(crate) async fn run_naming<T>(
+        &self,
+        operation: impl Future<Output = Result<T, tokio_postgres::Error>>,
+        pgbouncer: bool,
+    ) -> Result<T, Error> {
+        if !pgbouncer {
+            return self.run(operation).await;
+        }
+        self.statement_at_risk.store(true, Relaxed);
+        let result = self.run(operation).await;
+        self.statement_at_risk.store(false, Relaxed);
+        result
+    }
+
+    /// Whether the connection must not serve anyone else (see the fields
+    /// `unusable` and `statement_at_risk`).
     pub(crate) fn is_unusable(&self) -> bool {
-        self.unusable.load(Relaxed)
+        self.unusable.load(Relaxed) || self.statement_at_risk.load(Relaxed)
     }
 
     /// Whether an operation was left unfinished by a dropped future.

@@ -106,7 +106,13 @@ impl<'a, R: Sync> Transaction<'a, R> {
         Cursor::open(self, sql, params).await
     }
 
-    fn session(&self) -> Session<'_> {
+    /// Whether the pool runs behind a transaction pooler (its `pgbouncer`
+    /// setting).
+    pub(crate) fn behind_pgbouncer(&self) -> bool {
+        crate::execute::lock(self.cache).settings().pgbouncer
+    }
+
+    pub(crate) fn session(&self) -> Session<'_> {
         Session {
             client: self.inner.client(),
             tracker: self._open.tracker,

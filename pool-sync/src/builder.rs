@@ -221,6 +221,14 @@ impl<R> PoolBuilder<R> {
         self.map(|b| b.prepare_threshold(threshold))
     }
 
+    /// Makes the pool safe behind a transaction pooler (PgBouncer in
+    /// transaction mode): no named prepared statement outside a
+    /// transaction, the statement cache off, as
+    /// [`tidepool_async::PoolBuilder::pgbouncer`]. Defaults to false.
+    pub fn pgbouncer(self, pgbouncer: bool) -> Self {
+        self.map(|b| b.pgbouncer(pgbouncer))
+    }
+
     /// Sets how many statements each connection keeps prepared at most, as
     /// [`tidepool_async::PoolBuilder::prepared_max`]. Defaults to 100.
     pub fn prepared_max(self, max: usize) -> Self {

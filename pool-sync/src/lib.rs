@@ -21,7 +21,7 @@ pub use pool::Pool;
 pub use tidepool_async::{
     BinaryCopyOutRow, ClassRow, ConnectionSettings, DbError, Dict, DictRow, Error, HealthCheck,
     IsolationLevel, JsonRow, ListenerEvent, Notification, Piped, PoolConfig, Row, RowError,
-    RowFactory, ScalarRow, Settings, SimpleQueryMessage, Stats, ToSql, TupleRow, Type, Value,
-    class_row, metrics, scalar_row, tokio_postgres,
+    RowFactory, ScalarRow, SessionSettings, Settings, SimpleQueryMessage, Stats, ToSql, TupleRow,
+    Type, Value, class_row, metrics, scalar_row, tokio_postgres,
 };
 pub use transaction::{Cursor, Transaction, TransactionBuilder};

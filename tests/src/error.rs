@@ -16,6 +16,9 @@ pub enum HarnessError {
     /// `initdb`, `pg_ctl` and `postgres` were not found together in `PATH`
     /// or in `/usr/lib/postgresql/*/bin`.
     BinariesNotFound,
+    /// The `pgbouncer` binary was not found in `PATH` or at
+    /// `/usr/sbin/pgbouncer`.
+    PgBouncerNotFound,
     /// The `psql` client was not found in `PATH` or in
     /// `/usr/lib/postgresql/*/bin`.
     PsqlNotFound,
@@ -94,6 +97,10 @@ impl fmt::Display for HarnessError {
                 "PostgreSQL server binaries (initdb, pg_ctl, postgres) were not found in PATH \
                  or /usr/lib/postgresql/*/bin; install them (Debian/Ubuntu: apt-get install \
                  postgresql) or set DATABASE_URL to a server the tests may use",
+            ),
+            HarnessError::PgBouncerNotFound => f.write_str(
+                "PgBouncer was not found in PATH or at /usr/sbin/pgbouncer; install it \
+                 (Debian/Ubuntu: apt-get install pgbouncer)",
             ),
             HarnessError::PsqlNotFound => f.write_str(
                 "the PostgreSQL client psql was not found in PATH or /usr/lib/postgresql/*/bin; \

@@ -17,6 +17,10 @@
 //! * [`with_application_name`] tags a connection string with an
 //!   `application_name`, so that a pool's sessions can be counted in
 //!   `pg_stat_activity` (the tests and the examples use it).
+//! * [`PgBouncer`] starts a PgBouncer (transaction pooling, fewer server
+//!   connections than the pools under test) in front of a private server,
+//!   with a password-checked login role and the admin console
+//!   ([`PgBouncer::show`]); it restarts on the same port.
 //! * [`Relay`] forwards TCP connections to a server and injects network
 //!   faults between a client and it: a silent network
 //!   ([`freeze`](Relay::freeze)), connections closed at once
@@ -46,6 +50,7 @@ mod binaries;
 mod config;
 mod conninfo;
 mod error;
+mod pgbouncer;
 mod process;
 mod psql;
 mod relay;
@@ -57,6 +62,7 @@ mod template;
 pub use binaries::PgBinaries;
 pub use conninfo::with_application_name;
 pub use error::HarnessError;
+pub use pgbouncer::{PgBouncer, PgBouncerBuilder};
 pub use psql::psql_url;
 pub use relay::Relay;
 pub use server::{PgServer, PgServerBuilder};

@@ -72,3 +72,41 @@ pub(crate) fn run_psql(
         })
     }
 }
+
+/// Runs `sql` with psql's unaligned output and a header line (`-A`, no
+/// footer): the column names, then one line per row, separated by `|`.
+/// `PG*` environment variables are ignored.
+pub(crate) fn run_psql_table(
+    psql: &Path,
+    connection: &[OsString],
+    sql: &str,
+    target: &str,
+) -> Result<String, HarnessError> {
+    let mut command = Command::new(psql);
+    process::clean_environment(&mut command);
+    command
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-w",
+            "-P",
+            "footer=off",
+            "-v",
+            "ON_ERROR_STOP=1",
+        ])
+        .args(connection)
+        .arg("-c")
+        .arg(sql);
+    let out = process::output(&mut command)?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    } else {
+        Err(HarnessError::Psql {
+            sql: sql.to_owned(),
+            target: target.to_owned(),
+            status: out.status.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+}

@@ -29,6 +29,8 @@ const HOST: &str = "127.0.0.1";
 const SUPERUSER: &str = "postgres";
 /// The port the harness never uses (a system server may own it).
 const FORBIDDEN_PORT: u16 = 5432;
+/// PgBouncer's default port, which a system PgBouncer may own.
+const FORBIDDEN_BOUNCER_PORT: u16 = 6432;
 /// How many ports to try when the chosen one is taken before the server
 /// binds it.
 const PORT_ATTEMPTS: usize = 5;
@@ -666,8 +668,9 @@ fn with_template_hint(error: HarnessError, template: &Path) -> HarnessError {
     }
 }
 
-/// A port on 127.0.0.1 that was free a moment ago (never 5432).
-fn free_port() -> Result<u16, HarnessError> {
+/// A port on 127.0.0.1 that was free a moment ago (never 5432, nor
+/// PgBouncer's 6432).
+pub(crate) fn free_port() -> Result<u16, HarnessError> {
     loop {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .map_err(|e| HarnessError::io("bind a TCP listener to 127.0.0.1:0", e))?;
@@ -675,7 +678,7 @@ fn free_port() -> Result<u16, HarnessError> {
             .local_addr()
             .map_err(|e| HarnessError::io("read the address of a TCP listener", e))?
             .port();
-        if port != FORBIDDEN_PORT {
+        if port != FORBIDDEN_PORT && port != FORBIDDEN_BOUNCER_PORT {
             return Ok(port);
         }
     }

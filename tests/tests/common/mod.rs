@@ -1,11 +1,13 @@
 //! Helpers shared by the pool's integration tests: the database, unique
 //! names, counting a pool's sessions on the server, scratch tables, and
 //! waiting for conditions with a deadline; and for the TLS tests, test
-//! certificates ([`certs`]) and servers with TLS ([`tls`]).
+//! certificates ([`certs`]) and servers with TLS ([`tls`]); for the
+//! PgBouncer tests, a server behind a PgBouncer ([`bouncer`]).
 //!
 //! Every test file uses a part of this module only.
 #![allow(dead_code)]
 
+pub(crate) mod bouncer;
 pub(crate) mod certs;
 // One capture helper for the engine's tests and these: the engine's copy.
 #[path = "../../../pool-core/tests/common/observe.rs"]
@@ -130,15 +132,24 @@ impl Monitor {
 
 /// Checks `condition` every [`POLL`] until it holds; panics, naming `what`,
 /// after [`DEADLINE`].
-pub(crate) async fn eventually(what: &str, mut condition: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + DEADLINE;
+pub(crate) async fn eventually(what: &str, condition: impl AsyncFnMut() -> bool) {
+    eventually_within(what, DEADLINE, condition).await;
+}
+
+/// Like [`eventually`], with a deadline of its own.
+pub(crate) async fn eventually_within(
+    what: &str,
+    limit: Duration,
+    mut condition: impl AsyncFnMut() -> bool,
+) {
+    let deadline = Instant::now() + limit;
     loop {
         if condition().await {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "timed out after {DEADLINE:?} waiting until {what}"
+            "timed out after {limit:?} waiting until {what}"
         );
         tokio::time::sleep(POLL).await;
     }
