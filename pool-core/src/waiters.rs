@@ -7,6 +7,8 @@
 //! rest of a contended checkout. The worker also ends every wait at once
 //! when a connect fails with an error that waiting cannot fix.
 
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
@@ -42,6 +44,17 @@ pub(crate) enum Waited<T> {
 /// path of a checkout never takes this lock. Entries are kept in a slab
 /// whose free places are reused: once it has grown to the largest queue
 /// seen, entering and leaving allocate nothing.
+///
+/// Nothing here scans the queue, whatever its length: requests are entered
+/// in the order they arrive, so the marks in [`Slab::arrivals`] are in the
+/// order of their start (the longest wait is the first live mark's), and
+/// in the order of their deadlines as long as they share one timeout (the
+/// next deadline is the first live mark's). A request with a shorter
+/// timeout than one before it goes into a heap of early deadlines as well.
+/// A mark whose request left stays until it reaches the front (lazy
+/// deletion), and is dropped then; both collections are compacted when
+/// stale marks outnumber live requests, so every operation is O(1) or
+/// O(log n) amortised.
 #[derive(Debug, Default)]
 pub(crate) struct Waiters {
     slab: Mutex<Slab>,
@@ -51,19 +64,86 @@ pub(crate) struct Waiters {
 struct Slab {
     entries: Vec<Option<Entry>>,
     free: Vec<usize>,
+    /// Requests entered and not yet left.
+    live: usize,
+    /// Told apart the requests that took the same place one after another.
+    next_ticket: u64,
+    /// Every request entered, in the order of entry.
+    arrivals: VecDeque<Mark>,
+    /// The latest deadline of a request entered in order of deadline.
+    last_in_order: Option<Instant>,
+    /// The requests entered with a deadline earlier than one entered
+    /// before them: the earliest on top.
+    early: BinaryHeap<Reverse<(Instant, Mark)>>,
     /// When the worker looks next; a request with an earlier deadline must
     /// wake it.
     target: Option<Instant>,
 }
 
+/// A request's place and ticket: stale once the request left the place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Mark {
+    place: usize,
+    ticket: u64,
+}
+
 #[derive(Debug)]
 struct Entry {
+    ticket: u64,
     since: Instant,
     deadline: Instant,
     /// The request's task, once it waits.
     waker: Option<Waker>,
     /// Set by the worker when the wait must end.
     ended: Option<Ended>,
+}
+
+impl Slab {
+    /// The request of `mark`, while it waits (entered, not left, not ended).
+    fn waiting(&mut self, mark: Mark) -> Option<&mut Entry> {
+        self.entries
+            .get_mut(mark.place)
+            .and_then(Option::as_mut)
+            .filter(|entry| entry.ticket == mark.ticket && entry.ended.is_none())
+    }
+
+    /// Drops the marks of requests no longer waiting from the front of the
+    /// arrivals; returns the first request still waiting.
+    fn first_waiting(&mut self) -> Option<&mut Entry> {
+        while let Some(&mark) = self.arrivals.front() {
+            if self.waiting(mark).is_some() {
+                return self.waiting(mark);
+            }
+            self.arrivals.pop_front();
+        }
+        None
+    }
+
+    /// Drops the stale marks wherever they are, once they outnumber the
+    /// requests waiting: each mark is dropped at most once, so this costs
+    /// O(1) amortised per request.
+    fn compact(&mut self) {
+        let limit = 2 * self.live + 64;
+        if self.arrivals.len() > limit {
+            let mut arrivals = std::mem::take(&mut self.arrivals);
+            arrivals.retain(|&mark| self.waiting(mark).is_some());
+            self.arrivals = arrivals;
+        }
+        if self.early.len() > limit {
+            let mut early = std::mem::take(&mut self.early).into_vec();
+            early.retain(|Reverse((_, mark))| self.waiting(*mark).is_some());
+            self.early = BinaryHeap::from(early);
+        }
+    }
+
+    /// Ends the wait of the request of `mark`, if it still waits: its
+    /// waker is added to `wake`.
+    fn expire(&mut self, mark: Mark, wake: &mut Vec<Waker>) {
+        if let Some(entry) = self.waiting(mark) {
+            entry.ended = Some(Ended::Expired);
+            wake.extend(entry.waker.take());
+        }
+    }
 }
 
 impl Waiters {
@@ -78,7 +158,17 @@ impl Waiters {
         waker: Option<Waker>,
     ) -> (usize, bool) {
         let mut slab = self.lock();
+        if slab.first_waiting().is_none() {
+            // No request waits: whatever the marks left, deadlines start
+            // over in order.
+            slab.last_in_order = None;
+            slab.early.clear();
+        }
+        slab.compact();
+        let ticket = slab.next_ticket;
+        slab.next_ticket += 1;
         let entry = Some(Entry {
+            ticket,
             since,
             deadline,
             waker,
@@ -94,6 +184,14 @@ impl Waiters {
                 slab.entries.len() - 1
             }
         };
+        slab.live += 1;
+        let mark = Mark { place, ticket };
+        slab.arrivals.push_back(mark);
+        if slab.last_in_order.is_some_and(|last| deadline < last) {
+            slab.early.push(Reverse((deadline, mark)));
+        } else {
+            slab.last_in_order = Some(deadline);
+        }
         let wake = slab.target.is_none_or(|target| deadline < target);
         if wake {
             slab.target = Some(deadline);
@@ -108,6 +206,7 @@ impl Waiters {
             && entry.take().is_some()
         {
             slab.free.push(place);
+            slab.live -= 1;
         }
     }
 
@@ -130,22 +229,40 @@ impl Waiters {
 
     /// Marks the requests whose deadline is at or before `now` and wakes
     /// them; returns the earliest deadline still ahead, when the worker
-    /// must look again.
+    /// must look again. Costs O(log n) per request it ends or mark it
+    /// drops, nothing per request still waiting.
     pub(crate) fn expire(&self, now: Instant) -> Option<Instant> {
         let mut wake = Vec::new();
         let next = {
             let mut slab = self.lock();
-            let mut next: Option<Instant> = None;
-            for entry in slab.entries.iter_mut().flatten() {
-                if entry.ended.is_some() {
-                    continue;
+            // The arrivals, in order of deadline but for the early ones: the
+            // first live request not due has no in-order request due behind
+            // it (an early request's deadline is before those entered after
+            // it, and it is in the heap too).
+            let mut next = None;
+            while let Some(&mark) = slab.arrivals.front() {
+                match slab.waiting(mark).map(|entry| entry.deadline) {
+                    Some(deadline) if deadline > now => {
+                        next = Some(deadline);
+                        break;
+                    }
+                    Some(_) => slab.expire(mark, &mut wake),
+                    None => {}
                 }
-                if entry.deadline <= now {
-                    entry.ended = Some(Ended::Expired);
-                    wake.extend(entry.waker.take());
-                } else {
-                    next = Some(next.map_or(entry.deadline, |n| n.min(entry.deadline)));
+                slab.arrivals.pop_front();
+            }
+            while let Some(&Reverse((deadline, mark))) = slab.early.peek() {
+                if slab.waiting(mark).is_some() {
+                    if deadline > now {
+                        next = Some(next.map_or(deadline, |n: Instant| n.min(deadline)));
+                        break;
+                    }
+                    slab.expire(mark, &mut wake);
                 }
+                slab.early.pop();
+            }
+            if slab.live == 0 || next.is_none() {
+                slab.last_in_order = None;
             }
             slab.target = next;
             next
@@ -178,15 +295,13 @@ impl Waiters {
     }
 
     /// How long the request waiting longest has waited, at `now`; zero when
-    /// no request waits.
+    /// no request waits. O(1) amortised: requests are entered in the order
+    /// they began to wait.
     pub(crate) fn longest_wait(&self, now: Instant) -> Duration {
-        let slab = self.lock();
-        slab.entries
-            .iter()
-            .flatten()
-            .map(|entry| entry.since)
-            .min()
-            .map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
+        let mut slab = self.lock();
+        slab.first_waiting().map_or(Duration::ZERO, |entry| {
+            now.saturating_duration_since(entry.since)
+        })
     }
 
     /// A panic while the lock was held cannot leave an entry half-written,
@@ -347,5 +462,127 @@ mod tests {
         // A request entered afterwards waits for the next attempt.
         let (c, _) = waiters.enter(t0, far, None);
         assert!(waiters.ended(c, waker).is_none());
+    }
+
+    /// A small deterministic generator, enough to shuffle a test.
+    struct Lcg(u64);
+
+    impl Lcg {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (self.0 >> 33) % n
+        }
+    }
+
+    #[test]
+    fn shorter_timeouts_entered_later_expire_first_and_are_watched() {
+        let waiters = Waiters::default();
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let waker = Waker::noop();
+        let (long, _) = waiters.enter(t0, t0 + s(30), None);
+        let (short, wake) = waiters.enter(t0 + s(1), t0 + s(6), None);
+        assert!(wake, "an earlier deadline entered later must be watched");
+        let (middle, wake) = waiters.enter(t0 + s(2), t0 + s(20), None);
+        assert!(!wake);
+        assert_eq!(waiters.expire(t0 + s(5)), Some(t0 + s(6)));
+        assert_eq!(waiters.expire(t0 + s(6)), Some(t0 + s(20)));
+        assert!(matches!(waiters.ended(short, waker), Some(Ended::Expired)));
+        assert!(waiters.ended(long, waker).is_none());
+        assert!(waiters.ended(middle, waker).is_none());
+        // The oldest request still waiting is the first entered.
+        assert_eq!(waiters.longest_wait(t0 + s(10)), s(10));
+        assert_eq!(waiters.expire(t0 + s(20)), Some(t0 + s(30)));
+        assert!(matches!(waiters.ended(middle, waker), Some(Ended::Expired)));
+        waiters.leave(long);
+        assert_eq!(waiters.expire(t0 + s(21)), None);
+        assert_eq!(waiters.longest_wait(t0 + s(21)), Duration::ZERO);
+    }
+
+    /// Random entries, leaves and expiries, with several timeouts, against
+    /// a plain list: the same requests end, at the same times.
+    #[test]
+    fn expiry_matches_a_plain_scan_whatever_the_order() {
+        let waiters = Waiters::default();
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut random = Lcg(7);
+        // (place, since, deadline) of the requests waiting, per the model.
+        let mut model: Vec<(usize, Instant, Instant)> = Vec::new();
+        let mut now = t0;
+        for _ in 0..20_000 {
+            match random.below(10) {
+                0..=4 => {
+                    let timeout =
+                        [ms(500), ms(500), ms(500), ms(80), ms(2000)][random.below(5) as usize];
+                    let (place, _) = waiters.enter(now, now + timeout, None);
+                    model.push((place, now, now + timeout));
+                }
+                5..=7 if !model.is_empty() => {
+                    // Mostly the oldest leaves (first come, first served).
+                    let at = if random.below(4) == 0 {
+                        random.below(model.len() as u64) as usize
+                    } else {
+                        0
+                    };
+                    let (place, _, _) = model.remove(at);
+                    waiters.leave(place);
+                }
+                _ => {
+                    now += ms(random.below(60));
+                    let next = waiters.expire(now);
+                    let (due, waiting): (Vec<_>, Vec<_>) =
+                        model.iter().partition(|(_, _, deadline)| *deadline <= now);
+                    for (place, _, _) in &due {
+                        assert!(matches!(
+                            waiters.ended(*place, Waker::noop()),
+                            Some(Ended::Expired)
+                        ));
+                        waiters.leave(*place);
+                    }
+                    assert_eq!(next, waiting.iter().map(|(_, _, d)| *d).min());
+                    model.retain(|(_, _, deadline)| *deadline > now);
+                    let oldest = model.iter().map(|(_, since, _)| *since).min();
+                    assert_eq!(
+                        waiters.longest_wait(now),
+                        oldest.map_or(Duration::ZERO, |since| now - since)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn marks_of_requests_that_left_do_not_pile_up() {
+        let waiters = Waiters::default();
+        let t0 = Instant::now();
+        let far = t0 + Duration::from_secs(60);
+        // One request waits all along at the front; thousands come and go
+        // behind it, some with a shorter timeout.
+        let (_first, _) = waiters.enter(t0, far + Duration::from_secs(1), None);
+        for i in 0..10_000u64 {
+            let deadline = if i % 3 == 0 {
+                far
+            } else {
+                far + Duration::from_secs(2)
+            };
+            let (place, _) = waiters.enter(t0, deadline, None);
+            waiters.leave(place);
+        }
+        let slab = waiters.lock();
+        assert!(
+            slab.arrivals.len() <= 2 * slab.live + 65,
+            "{}",
+            slab.arrivals.len()
+        );
+        assert!(
+            slab.early.len() <= 2 * slab.live + 65,
+            "{}",
+            slab.early.len()
+        );
+        assert!(slab.entries.len() <= 2);
     }
 }
