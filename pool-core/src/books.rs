@@ -21,6 +21,8 @@ pub(crate) struct Books {
     state: Mutex<State>,
     /// Requests waiting for a connection now.
     pub(crate) waiting: AtomicUsize,
+    /// `max_size`, also readable without the lock (written under it).
+    pub(crate) max_size: AtomicUsize,
     /// When the requests waiting now began to wait.
     pub(crate) waiters: Waiters,
     pub(crate) counters: Counters,
@@ -94,6 +96,7 @@ impl Books {
                 reconnect_reported: false,
             }),
             waiting: AtomicUsize::new(0),
+            max_size: AtomicUsize::new(max_size),
             waiters: Waiters::default(),
             counters: Counters::default(),
             metrics,

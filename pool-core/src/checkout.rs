@@ -153,8 +153,9 @@ impl<M: Manager> PoolInner<M> {
                     // demand opens a connection if the pool may grow. A full
                     // pool has nothing to open, and every change that makes
                     // room wakes the worker, which then sees this request
-                    // counted as waiting.
-                    if self.has_room() {
+                    // counted as waiting. (The hint takes no lock; the
+                    // worker decides under it.)
+                    if self.may_grow() {
                         self.books.wake.notify_one();
                     }
                     now = None;

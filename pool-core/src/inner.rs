@@ -36,11 +36,12 @@ impl<M: Manager> PoolInner<M> {
         Error::timeout(state, cause)
     }
 
-    /// Whether the pool may open another connection (it is below
-    /// `max_size`, counting connects in progress).
-    pub(crate) fn has_room(&self) -> bool {
-        let state = self.books.lock();
-        !state.closed && state.open + state.connecting < state.max_size
+    /// Whether the pool may be below `max_size`, read without the lock: it
+    /// counts the connections on the idle stack or checked out, never more
+    /// than those open, so it is never `false` while the pool has room (a
+    /// connection being reset or opened may make it `true` without room).
+    pub(crate) fn may_grow(&self) -> bool {
+        self.idle.status().size < self.books.max_size.load(Relaxed)
     }
 
     /// Describes the pool for an error after a wait of `waited`.

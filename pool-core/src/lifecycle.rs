@@ -163,6 +163,7 @@ impl<M: Manager> PoolInner<M> {
             }
             state.min_size = min_size;
             state.max_size = max_size;
+            self.books.max_size.store(max_size, Relaxed);
             state.open.saturating_sub(max_size)
         };
         if excess > 0 {
