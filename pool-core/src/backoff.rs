@@ -10,6 +10,16 @@ use crate::jitter::unit_random;
 pub(crate) const INITIAL_DELAY: Duration = Duration::from_millis(250);
 /// The longest delay between two attempts.
 pub(crate) const MAX_DELAY: Duration = Duration::from_secs(10);
+/// After a pool lost its connections (a restart, a failover), while
+/// requests wait and no connection is open, connects are retried this often
+/// at first: the server is likely back within a moment, and the requests
+/// waiting are served as soon as it is, as by a pool that connects on
+/// demand. These quick retries do not count as rounds of the backoff.
+pub(crate) const QUICK_RETRY: Duration = Duration::from_millis(10);
+/// Quick retries last at most this long into a run of failures (about
+/// 100 attempts, each refused at once by a server that is down); then the
+/// backoff alone spaces the attempts, up to its cap.
+pub(crate) const QUICK_WINDOW: Duration = Duration::from_secs(1);
 /// The delay varies by up to this fraction either way, so that many pools
 /// (or many processes) do not retry in step.
 const JITTER: f64 = 0.1;

@@ -63,6 +63,11 @@ pub(crate) struct State {
     pub(crate) failures: u32,
     /// No new connect before this instant (backoff after failures).
     pub(crate) retry_at: Option<Instant>,
+    /// When the last connect failed.
+    pub(crate) failed_at: Option<Instant>,
+    /// Whether a connect ever succeeded: a pool that had connections and
+    /// lost them retries quickly at first (see `backoff::QUICK_RETRY`).
+    pub(crate) connected_before: bool,
     /// When the current run of failed connects began.
     pub(crate) failing_since: Option<Instant>,
     /// Whether this run of failures was reported (`reconnect_timeout`).
@@ -92,6 +97,8 @@ impl Books {
                 last_error_permanent: false,
                 failures: 0,
                 retry_at: None,
+                failed_at: None,
+                connected_before: false,
                 failing_since: None,
                 reconnect_reported: false,
             }),

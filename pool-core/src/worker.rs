@@ -6,7 +6,11 @@
 //!   connections while the pool is below `min_size`, or while more
 //!   requests wait than connections are being opened, never more than
 //!   `max_connecting` at once, and backs off after failures (reporting a
-//!   run of failures longer than `reconnect_timeout` once).
+//!   run of failures longer than `reconnect_timeout` once). A pool that
+//!   lost every connection retries quickly while requests wait, in the
+//!   first second of the outage (a restart, a failover), one attempt at a
+//!   time; a pool that never connected, or whose error retrying cannot
+//!   fix, only backs off.
 //! - **Ending waits.** It sleeps until the earliest deadline of the
 //!   requests waiting and ends those whose deadline passed (a timeout);
 //!   a connect failing with an error that waiting cannot fix, while the
@@ -27,7 +31,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use tracing::{Instrument, field};
 
 use crate::backoff;
-use crate::books::Books;
+use crate::books::{Books, State};
 use crate::error::BoxedCause;
 use crate::inner::PoolInner;
 use crate::manager::Manager;
@@ -95,7 +99,7 @@ fn start_connects<M: Manager>(inner: &Arc<PoolInner<M>>) -> Option<Instant> {
         if total >= state.max_size || !(below_min || unserved) {
             break;
         }
-        if let Some(at) = state.retry_at.filter(|at| *at > now) {
+        if let Some(at) = retry_at(&state, waiting, now).filter(|at| *at > now) {
             return Some(at);
         }
         // While connects fail, one attempt at a time probes the server.
@@ -110,6 +114,25 @@ fn start_connects<M: Manager>(inner: &Arc<PoolInner<M>>) -> Option<Instant> {
         inner.runtime.spawn(open_one(Arc::clone(inner), connecting));
     }
     None
+}
+
+/// When the next connect may begin after failures: when the backoff
+/// allows, or sooner while requests wait on a pool that lost every
+/// connection, in the first moments of the outage ([`backoff::QUICK_RETRY`]).
+/// An error that retrying cannot fix is never retried sooner.
+fn retry_at(state: &State, waiting: usize, now: Instant) -> Option<Instant> {
+    let after_backoff = state.retry_at?;
+    let quick = state.connected_before
+        && !state.last_error_permanent
+        && state.open == 0
+        && waiting > 0
+        && state
+            .failing_since
+            .is_some_and(|since| now.saturating_duration_since(since) < backoff::QUICK_WINDOW);
+    match state.failed_at {
+        Some(failed_at) if quick => Some(after_backoff.min(failed_at + backoff::QUICK_RETRY)),
+        _ => Some(after_backoff),
+    }
 }
 
 /// Counts one connect in progress until it is settled, also when the task
@@ -186,6 +209,8 @@ async fn open_one<M: Manager>(inner: Arc<PoolInner<M>>, mut connecting: Connecti
                 connecting.done = true;
                 state.failures = 0;
                 state.retry_at = None;
+                state.failed_at = None;
+                state.connected_before = true;
                 state.last_error = None;
                 state.last_error_permanent = false;
                 state.failing_since = None;
@@ -237,12 +262,14 @@ fn connect_failed<M: Manager>(
         state.connecting -= 1;
         connecting.done = true;
         // Connects that fail together (started before the first failure was
-        // known) count as one failure: the backoff grows per round.
+        // known), and quick retries before the backoff's delay ran out,
+        // count as one failure: the backoff grows per round.
         if state.retry_at.is_none_or(|at| at <= now) {
             state.failures += 1;
         }
         let delay = backoff::delay(state.failures);
         state.retry_at = Some(now + delay);
+        state.failed_at = Some(now);
         state.last_error = Some(Arc::clone(&error));
         state.last_error_permanent = permanent;
         let fail_waiters = permanent && state.open == 0;

@@ -1,0 +1,169 @@
+//! A pool that lost every connection (a restart, a failover) retries its
+//! connects quickly while requests wait, in the first second of the outage,
+//! one attempt at a time, so the requests are served as soon as the server
+//! is back; then the backoff alone spaces the attempts, up to its cap. A
+//! pool that never connected, a pool nobody waits on and an error that
+//! retrying cannot fix keep the backoff (see `managed_backoff.rs`).
+
+mod common;
+
+use std::time::Duration;
+
+use common::{FakeManager, settle, timed};
+use tidepool_core::Pool;
+use tokio::time::Instant;
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A pool with `min_size` connections open.
+async fn pool(manager: &FakeManager, min_size: usize) -> Pool<FakeManager> {
+    let pool = Pool::builder(manager.clone())
+        .min_size(min_size)
+        .max_size(4)
+        .timeout(TIMEOUT)
+        .build()
+        .unwrap();
+    pool.wait().await.unwrap();
+    pool
+}
+
+/// The server goes away: connects fail, and every open connection is
+/// broken (the pool finds out at its next checkout).
+fn server_down(manager: &FakeManager, permanently: bool) {
+    if permanently {
+        manager.set_fail_permanently(true);
+    } else {
+        manager.set_fail_connects(true);
+    }
+    for id in manager.live_ids() {
+        manager
+            .broken_flag(id)
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// When the connect attempts began in `[from, to)`, after `from`, but for
+/// the first round (the connects begun at once when the pool found its
+/// connections broken, before any had failed).
+fn retries(manager: &FakeManager, from: Instant, to: Instant) -> Vec<Duration> {
+    manager
+        .connect_times()
+        .into_iter()
+        .filter(|at| *at > from && *at < to)
+        .map(|at| at - from)
+        .collect()
+}
+
+/// Connect attempts begun in `[from, to)`.
+fn attempts_between(manager: &FakeManager, from: Instant, to: Instant) -> usize {
+    manager
+        .connect_times()
+        .into_iter()
+        .filter(|at| *at >= from && *at < to)
+        .count()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_waiting_request_is_served_within_milliseconds_of_the_server_coming_back() {
+    let manager = FakeManager::new();
+    let pool = pool(&manager, 2).await;
+    server_down(&manager, false);
+    let t0 = Instant::now();
+    let request = {
+        let pool = pool.clone();
+        tokio::spawn(async move { timed(pool.get()).await })
+    };
+    // Down for 300 ms: the backoff alone would retry at about 0.25 s and
+    // 0.75 s.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    manager.set_fail_connects(false);
+    let back = Instant::now();
+    let (conn, _) = request.await.unwrap();
+    let conn = conn.expect("served once the server is back");
+    let served_after = Instant::now() - back;
+    assert!(
+        served_after <= Duration::from_millis(11),
+        "served {served_after:?} after the server came back"
+    );
+    drop(conn);
+    // Quick retries, one at a time, 10 ms apart, instead of one at 0.25 s.
+    let quick = retries(&manager, t0, back);
+    assert!((28..=30).contains(&quick.len()), "retries at {quick:?}");
+    for pair in quick.windows(2) {
+        assert_eq!(pair[1] - pair[0], Duration::from_millis(10), "{quick:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn quick_retries_stop_after_a_second_and_the_backoff_holds_its_cap() {
+    let manager = FakeManager::new();
+    let pool = pool(&manager, 1).await;
+    server_down(&manager, false);
+    let t0 = Instant::now();
+    // Requests keep waiting all along.
+    let _waiting: Vec<_> = (0..3)
+        .map(|_| {
+            let pool = pool.clone();
+            tokio::spawn(async move { pool.get_timeout(Duration::from_secs(120)).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(100)).await;
+    let s = Duration::from_secs;
+    let quick = attempts_between(&manager, t0, t0 + s(1));
+    assert!(
+        (95..=103).contains(&quick),
+        "{quick} attempts in the first second"
+    );
+    // Then as after a first failure: about 0.25 s, 0.5 s, 1 s, 2 s, 4 s, 8 s
+    // later (at most 1.1 times each), then every 10 s +-10 %.
+    let backoff = attempts_between(&manager, t0 + s(1), t0 + s(20));
+    assert!(
+        (5..=7).contains(&backoff),
+        "{backoff} attempts from 1 s to 20 s"
+    );
+    let capped = attempts_between(&manager, t0 + s(20), t0 + s(100));
+    assert!(
+        (7..=9).contains(&capped),
+        "{capped} attempts from 20 s to 100 s"
+    );
+    assert_eq!(manager.connects_succeeded(), 1, "only the first connection");
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_no_request_waiting_the_backoff_alone_spaces_the_retries() {
+    let manager = FakeManager::new();
+    let pool = pool(&manager, 1).await;
+    server_down(&manager, false);
+    // A checkout finds the connection broken and gives up at once.
+    let error = pool
+        .get_timeout(Duration::from_millis(1))
+        .await
+        .unwrap_err();
+    assert!(error.is_timeout(), "{error}");
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // min_size reconnects after about 0.25 s and 0.75 s.
+    let later = retries(&manager, t0, Instant::now());
+    assert_eq!(later.len(), 2, "retries at {later:?}");
+    assert!(later[0] >= Duration::from_millis(200), "{later:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_error_that_retrying_cannot_fix_is_not_retried_sooner() {
+    let manager = FakeManager::new();
+    let pool = pool(&manager, 1).await;
+    server_down(&manager, true);
+    let t0 = Instant::now();
+    // Requests keep coming; each fails at once with the error.
+    while Instant::now() < t0 + Duration::from_secs(1) {
+        let error = pool.get().await.unwrap_err();
+        assert!(error.is_connect(), "{error}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    settle().await;
+    // The first round when the connection was found broken, then about
+    // 0.25 s and 0.75 s later.
+    let later = retries(&manager, t0, t0 + Duration::from_secs(1));
+    assert_eq!(later.len(), 2, "retries at {later:?}");
+    assert!(later[0] >= Duration::from_millis(200), "{later:?}");
+}
