@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use tokio_postgres::error::{DbError, SqlState};
 
+use crate::hosts::{Attempt, Failure, SessionAttrs};
+
 /// An error from the pool or from PostgreSQL.
 ///
 /// Ask what happened through the predicates ([`is_timeout`](Error::is_timeout),
@@ -23,6 +25,12 @@ enum Kind {
     Connect {
         target: String,
         source: tokio_postgres::Error,
+    },
+    /// No host gave a connection that fits (several hosts, or a server
+    /// of the wrong role).
+    Hosts {
+        attrs: SessionAttrs,
+        attempts: Vec<Attempt>,
     },
     Config(String),
     Blocking(&'static str),
@@ -51,6 +59,40 @@ impl Error {
         Self {
             kind: Kind::Connect { target, source },
         }
+    }
+
+    /// The error of a walk over the hosts that found no server to keep:
+    /// a single refused host reads as before, as that host's error.
+    pub(crate) fn hosts(attrs: SessionAttrs, mut attempts: Vec<Attempt>) -> Self {
+        if let [
+            Attempt {
+                failure: Failure::Connect(_),
+                ..
+            },
+        ] = attempts.as_slice()
+            && let Some(Attempt {
+                server,
+                failure: Failure::Connect(source),
+            }) = attempts.pop()
+        {
+            return Self::connect(server, source);
+        }
+        Self {
+            kind: Kind::Hosts { attrs, attempts },
+        }
+    }
+
+    /// The health check found the server no longer fits the pool's
+    /// `target_session_attrs` (a standby promoted, a primary turned
+    /// read-only).
+    pub(crate) fn wrong_role(attrs: SessionAttrs, server: String, what: &'static str) -> Self {
+        Self::hosts(
+            attrs,
+            vec![Attempt {
+                server,
+                failure: Failure::Role(what),
+            }],
+        )
     }
 
     pub(crate) fn callback(name: &'static str, source: Error) -> Self {
@@ -138,7 +180,7 @@ impl Error {
     /// SQLSTATE, such as `28P01` for a wrong password).
     pub fn is_connect(&self) -> bool {
         match &self.kind {
-            Kind::Connect { .. } => true,
+            Kind::Connect { .. } | Kind::Hosts { .. } => true,
             Kind::Pool(e) => e.is_connect(),
             _ => false,
         }
@@ -152,10 +194,14 @@ impl Error {
     /// connection slots (53300) are worth retrying.
     pub(crate) fn is_permanent_connect(&self) -> bool {
         match &self.kind {
-            Kind::Connect { source, .. } => {
-                source.code().is_some_and(|code| {
-                    code.code().starts_with("28") || *code == SqlState::INVALID_CATALOG_NAME
-                }) || crate::tls::tls_refused(source)
+            Kind::Connect { source, .. } => is_permanent_source(source),
+            // Permanent only when every host said so: another may come up.
+            Kind::Hosts { attempts, .. } => {
+                !attempts.is_empty()
+                    && attempts.iter().all(|attempt| match &attempt.failure {
+                        Failure::Connect(source) => is_permanent_source(source),
+                        _ => false,
+                    })
             }
             Kind::Config(_) => true,
             _ => false,
@@ -187,6 +233,15 @@ impl Error {
                 .and_then(|cause| cause.downcast_ref::<Error>())
                 .and_then(Error::as_postgres),
             Kind::Callback { source, .. } => source.as_postgres(),
+            Kind::Hosts { attempts, .. } => {
+                attempts
+                    .iter()
+                    .rev()
+                    .find_map(|attempt| match &attempt.failure {
+                        Failure::Connect(source) => Some(source),
+                        _ => None,
+                    })
+            }
             Kind::Config(_) | Kind::Blocking(_) | Kind::QueryTimeout(_) | Kind::Row(_) => None,
         }
     }
@@ -216,6 +271,20 @@ impl fmt::Display for Error {
                     None => Ok(()),
                 }
             }
+            Kind::Hosts { attrs, attempts } => {
+                match attrs {
+                    SessionAttrs::Any => f.write_str("could not connect to any host")?,
+                    attrs => write!(
+                        f,
+                        "could not connect to a server that fits target_session_attrs={attrs}"
+                    )?,
+                }
+                for (i, attempt) in attempts.iter().enumerate() {
+                    f.write_str(if i == 0 { ": " } else { "; " })?;
+                    fmt::Display::fmt(attempt, f)?;
+                }
+                Ok(())
+            }
             Kind::Config(message) => f.write_str(message),
             Kind::Callback { name, source } => write!(f, "the {name} callback failed: {source}"),
             Kind::QueryTimeout(limit) => write!(
@@ -235,10 +304,21 @@ impl fmt::Display for Error {
     }
 }
 
+/// Whether a connect error is one that retrying cannot fix (see
+/// [`Error::is_permanent_connect`]).
+fn is_permanent_source(source: &tokio_postgres::Error) -> bool {
+    source.code().is_some_and(|code| {
+        code.code().starts_with("28") || *code == SqlState::INVALID_CATALOG_NAME
+    }) || crate::tls::tls_refused(source)
+}
+
 /// Writes a tokio-postgres error with what its own `Display` leaves out:
 /// the server's message, SQLSTATE, detail and hint, or the chain of causes
 /// ("error connecting to server: Connection refused").
-fn write_postgres(f: &mut fmt::Formatter<'_>, error: &tokio_postgres::Error) -> fmt::Result {
+pub(crate) fn write_postgres(
+    f: &mut fmt::Formatter<'_>,
+    error: &tokio_postgres::Error,
+) -> fmt::Result {
     if let Some(db) = error.as_db_error() {
         write!(
             f,
@@ -274,6 +354,11 @@ impl fmt::Debug for Error {
                 .field("target", target)
                 .field("source", source)
                 .finish(),
+            Kind::Hosts { attrs, attempts } => f
+                .debug_struct("Error::Hosts")
+                .field("target_session_attrs", attrs)
+                .field("attempts", attempts)
+                .finish(),
             Kind::Config(message) => f.debug_tuple("Error::Config").field(message).finish(),
             Kind::Blocking(method) => f
                 .debug_tuple("Error::BlockingInAsync")
@@ -297,6 +382,7 @@ impl StdError for Error {
             Kind::Db(e) | Kind::Connect { source: e, .. } => Some(e),
             Kind::Callback { source, .. } => Some(&**source),
             Kind::Row(error) => Some(error),
+            Kind::Hosts { .. } => self.as_postgres().map(|e| e as &(dyn StdError + 'static)),
             Kind::Config(_) | Kind::Blocking(_) | Kind::QueryTimeout(_) => None,
         }
     }

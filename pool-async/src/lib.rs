@@ -47,6 +47,7 @@ mod execute;
 mod fields;
 mod guard;
 mod hooks;
+mod hosts;
 mod infer;
 mod manager;
 mod methods;
