@@ -48,14 +48,23 @@ impl PgServer {
     }
 
     /// Waits until `standby` has replayed everything this server had
-    /// written when the call began (`pg_current_wal_lsn()` here against
-    /// `pg_last_wal_replay_lsn()` there), for at most 30 s.
+    /// committed when the call began (`pg_current_wal_lsn()` here against
+    /// `pg_last_wal_replay_lsn()` there), for at most 30 s. The harness
+    /// runs with `synchronous_commit = off`, where a commit's WAL may not
+    /// be written yet: a synchronous commit of a
+    /// transaction that writes WAL first writes it all out.
     ///
     /// # Errors
     ///
     /// [`HarnessError::Timeout`] with the standby's last replayed position,
     /// or a [`HarnessError::Psql`] error when either server does not answer.
     pub fn wait_for_standby(&self, standby: &PgServer) -> Result<(), HarnessError> {
+        // A transaction that writes WAL (an xid alone writes none) and
+        // commits synchronously flushes all WAL before it.
+        self.psql(
+            "set synchronous_commit = on; \
+             select pg_catalog.pg_logical_emit_message(true, 'tidepool-tests', 'flush')",
+        )?;
         let target = self.psql("select pg_current_wal_lsn()")?;
         let caught_up = format!("select coalesce(pg_last_wal_replay_lsn() >= '{target}', false)");
         let started = Instant::now();
