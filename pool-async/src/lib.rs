@@ -53,6 +53,7 @@ mod manager;
 mod methods;
 mod pipeline;
 mod pool;
+mod replica_set;
 mod rows;
 mod settings;
 mod source;
@@ -74,6 +75,7 @@ pub use guard::PooledConnection;
 pub use hooks::HookFuture;
 pub use pipeline::{Piped, Pipeline};
 pub use pool::Pool;
+pub use replica_set::{ReplicaSet, ReplicaSetBuilder, ReplicaSetStats};
 pub use rows::{
     ClassRow, Dict, DictRow, JsonRow, RowError, RowFactory, ScalarRow, TupleRow, Value, class_row,
     scalar_row,
