@@ -11,6 +11,7 @@ use std::net::{Ipv4Addr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::observe::Traces;
 use common::{assert_contains, blocking, eventually, eventually_blocking, multi_host_dsn, ok};
 use tidepool_async::{HealthCheck, Pool};
 use tidepool_tests::PgServer;
@@ -276,6 +277,30 @@ async fn a_query_timeout_is_cancelled_on_the_host_the_connection_reached() {
         blocking(move || Ok(running(&server, &app))).await == 0
     })
     .await;
+}
+
+#[tokio::test]
+async fn the_connect_span_names_the_host_reached() {
+    if skipped() {
+        return;
+    }
+    let server = ok(tidepool_tests::shared_server());
+    let refused = refusing_port();
+    let dsn = format!(
+        "host=127.0.0.1,127.0.0.1 port={refused},{} user=postgres dbname=postgres",
+        server.port()
+    );
+    let (traces, _guard) = Traces::capture();
+    let pool = ok(Pool::builder(&dsn).min_size(0).max_size(1).build());
+    drop(ok(pool.get().await));
+    let spans = traces.spans("connect");
+    assert_eq!(spans.len(), 1, "{}", traces.dump());
+    assert_eq!(
+        spans[0].field("server"),
+        format!("127.0.0.1:{}", server.port()),
+        "{}",
+        traces.dump()
+    );
 }
 
 #[test]
