@@ -63,21 +63,52 @@ impl fmt::Display for Attempt {
     }
 }
 
+/// How long a connect keeps walking the hosts again while a server
+/// answers but does not fit: a failover in progress (a standby about to be
+/// promoted) is caught within [`ROLE_RETRY_PAUSE`], not at the pool's next
+/// backoff step.
+const ROLE_RETRY_WINDOW: Duration = Duration::from_secs(1);
+/// The pause between two walks within [`ROLE_RETRY_WINDOW`].
+const ROLE_RETRY_PAUSE: Duration = Duration::from_millis(50);
+
 impl Target {
     /// Connects to the first host, in libpq's order, whose server fits the
     /// connection string's `target_session_attrs`; under `prefer-standby`,
     /// to a standby if any host has one, else to any server.
     ///
+    /// When a server answered but did not fit, the hosts are walked again
+    /// every 50 ms for up to 1 s before the connect fails (and the pool's
+    /// backoff takes over).
+    ///
     /// # Errors
     ///
-    /// Every try's failure, in order.
+    /// Every try's failure of the last walk, in order.
     pub(crate) async fn connect(self) -> Result<Opened, Vec<Attempt>> {
+        let started = tokio::time::Instant::now();
+        loop {
+            match self.walk().await {
+                Ok(opened) => return Ok(opened),
+                Err(attempts) => {
+                    let answered = attempts
+                        .iter()
+                        .any(|attempt| matches!(attempt.failure, Failure::Role(_)));
+                    if !answered || started.elapsed() + ROLE_RETRY_PAUSE > ROLE_RETRY_WINDOW {
+                        return Err(attempts);
+                    }
+                    tokio::time::sleep(ROLE_RETRY_PAUSE).await;
+                }
+            }
+        }
+    }
+
+    /// One walk over the hosts.
+    async fn walk(&self) -> Result<Opened, Vec<Attempt>> {
         let Target {
             config,
             tls,
             routing,
         } = self;
-        let mut entries = entries(&config);
+        let mut entries = entries(config);
         let random = routing.load_balance == LoadBalance::Random;
         if random {
             shuffle(&mut entries);
@@ -98,12 +129,12 @@ impl Target {
                 };
                 for address in tries {
                     let server = describe(entry, address);
-                    let single = single_host(&config, entry, address, &tls);
+                    let single = single_host(config, entry, address, tls);
                     let outcome = match limit {
-                        Some(limit) => tokio::time::timeout(limit, try_one(single, &tls, need))
+                        Some(limit) => tokio::time::timeout(limit, try_one(single, tls, need))
                             .await
                             .unwrap_or(Err(Failure::TimedOut(limit))),
-                        None => try_one(single, &tls, need).await,
+                        None => try_one(single, tls, need).await,
                     };
                     match outcome {
                         Ok((client, config, role)) => {
