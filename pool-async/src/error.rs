@@ -393,3 +393,33 @@ impl From<tokio_postgres::Error> for Error {
         Self::db(error)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_walk_names_every_host_and_why() {
+        let error = Error::hosts(
+            SessionAttrs::ReadWrite,
+            vec![
+                Attempt {
+                    server: "db1:5432".to_owned(),
+                    failure: Failure::TimedOut(Duration::from_secs(2)),
+                },
+                Attempt {
+                    server: "db2:5432 (10.0.0.2)".to_owned(),
+                    failure: Failure::Role("a standby (in hot standby)"),
+                },
+            ],
+        );
+        assert!(error.is_connect());
+        assert!(!error.is_permanent_connect());
+        assert_eq!(
+            error.to_string(),
+            "could not connect to a server that fits target_session_attrs=read-write: \
+             db1:5432: no answer within connect_timeout (2 s); \
+             db2:5432 (10.0.0.2): the server is a standby (in hot standby)"
+        );
+    }
+}

@@ -182,3 +182,41 @@ impl Future for Watched {
         outcome
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_target_reads_what_decides_it() {
+        let role = Role::default();
+        // Nothing known: nothing decided, nothing given up.
+        assert_eq!(role.fits(SessionAttrs::ReadWrite), None);
+        assert_eq!(role.fits(SessionAttrs::Any), Some(true));
+        assert!(!role.no_longer_fits(SessionAttrs::Standby));
+
+        role.record(Some(true), Some(true));
+        assert_eq!(role.fits(SessionAttrs::Standby), Some(true));
+        assert_eq!(role.fits(SessionAttrs::ReadOnly), Some(true));
+        assert_eq!(role.fits(SessionAttrs::Primary), Some(false));
+        assert_eq!(role.fits(SessionAttrs::ReadWrite), Some(false));
+        assert_eq!(role.fits(SessionAttrs::PreferStandby), Some(true));
+
+        // Promoted: a standby pool gives it up, prefer-standby keeps it.
+        role.record(Some(false), Some(false));
+        assert!(role.no_longer_fits(SessionAttrs::Standby));
+        assert!(role.no_longer_fits(SessionAttrs::ReadOnly));
+        assert!(!role.no_longer_fits(SessionAttrs::PreferStandby));
+        assert!(!role.no_longer_fits(SessionAttrs::ReadWrite));
+        assert_eq!(role.describe(), "a primary");
+
+        // A primary whose sessions are read-only: a primary, not read-write.
+        role.record(None, Some(true));
+        assert_eq!(role.fits(SessionAttrs::Primary), Some(true));
+        assert!(role.no_longer_fits(SessionAttrs::ReadWrite));
+        assert_eq!(
+            role.describe(),
+            "a primary whose sessions are read-only by default"
+        );
+    }
+}
