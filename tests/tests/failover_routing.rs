@@ -9,6 +9,7 @@ mod common;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, TcpListener};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::observe::Traces;
@@ -177,6 +178,46 @@ async fn a_standby_pool_lets_go_of_a_promoted_server() {
     drop(held);
     eventually("the promoted server's connection was closed", async || {
         unchecked.stats().pool_size == 0
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_fitting_host_waits_reports_reconnect_failed_and_heals_on_promotion() {
+    if skipped() {
+        return;
+    }
+    let (primary, standby) = pair();
+    let reports = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&reports);
+    let dsn = multi_host_dsn(&[&standby], "target_session_attrs=read-write");
+    let pool = ok(Pool::builder(&dsn)
+        .min_size(1)
+        .max_size(1)
+        .timeout(Duration::from_secs(2))
+        .reconnect_timeout(Duration::from_secs(1))
+        .reconnect_failed(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        })
+        .build());
+    // Not a permanent error: the checkout waits out its timeout.
+    let started = std::time::Instant::now();
+    let error = pool
+        .get()
+        .await
+        .expect_err("a standby served a read-write pool");
+    assert!(error.is_timeout(), "{error}");
+    assert!(started.elapsed() >= Duration::from_millis(1900), "{error}");
+    eventually("reconnect_failed was called", async || {
+        reports.load(Ordering::SeqCst) >= 1
+    })
+    .await;
+
+    blocking(move || primary.stop()).await;
+    let promoted = Arc::clone(&standby);
+    blocking(move || promoted.promote()).await;
+    eventually("the pool connected to the promoted standby", async || {
+        pool.get().await.is_ok()
     })
     .await;
 }
