@@ -17,7 +17,10 @@
 //! * fairness: 1000 tasks over 50 fake connections, the checkout's tail;
 //! * spike: 50 requests at once on 5 idle connections, with 150 ms
 //!   connects: connections opened;
-//! * recovery: time from a server restart to the first good checkout.
+//! * recovery: time from a server restart to the first good checkout;
+//! * failover: a primary stops and its standby is promoted, every pool
+//!   given the same multi-host string: time from the promote command to
+//!   the first acknowledged write, and the writes that failed meanwhile.
 //!
 //! The peers are this package's dependencies only, never the library's.
 //! Run it with `cargo run --release -p tidepool-bench` (see [`USAGE`]).
@@ -27,6 +30,7 @@ mod database;
 mod drive;
 mod end_to_end;
 mod engine;
+mod failover;
 mod fairness;
 mod fake;
 mod latency;

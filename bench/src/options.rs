@@ -50,7 +50,7 @@ recovery workload, which restarts the server, is left out).
                     with its systems in reverse order, and add the rounds up
                     (default 1; 2 or more evens out a load that drifts)
   --only WORKLOAD   run only this workload (repeatable): end-to-end, blocking,
-                    engine, fairness, spike, recovery
+                    engine, fairness, spike, recovery, failover
 ";
 
 impl Options {

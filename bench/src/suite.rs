@@ -6,7 +6,7 @@ use crate::options::Options;
 use crate::report::{Report, Row};
 use crate::turns::add_up;
 use crate::workload::Workload;
-use crate::{blocking, end_to_end, engine, fairness, machine, recovery, spike};
+use crate::{blocking, end_to_end, engine, failover, fairness, machine, recovery, spike};
 
 /// Runs the workloads of `options` and returns the table; `on_row` sees
 /// each row as soon as it is measured.
@@ -91,6 +91,12 @@ pub fn run(options: &Options, on_row: &mut dyn FnMut(&Row)) -> Result<Report, St
                     Vec::new()
                 }
             },
+            Workload::Failover => {
+                let mut notes = Vec::new();
+                let rows = runtime.block_on(failover::run(&mut notes));
+                report.machine.extend(notes);
+                rows
+            }
         };
         add(&mut report, rows);
     }

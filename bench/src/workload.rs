@@ -17,17 +17,21 @@ pub enum Workload {
     Spike,
     /// A server restart: time to the first successful checkout.
     Recovery,
+    /// A primary stops and its standby is promoted: time to the first
+    /// acknowledged write, given one multi-host string.
+    Failover,
 }
 
 impl Workload {
     /// Every workload, in the order of a full run.
-    pub const ALL: [Workload; 6] = [
+    pub const ALL: [Workload; 7] = [
         Workload::EndToEnd,
         Workload::Blocking,
         Workload::Engine,
         Workload::Fairness,
         Workload::Spike,
         Workload::Recovery,
+        Workload::Failover,
     ];
 
     /// The workload's name on the command line.
@@ -39,6 +43,7 @@ impl Workload {
             Workload::Fairness => "fairness",
             Workload::Spike => "spike",
             Workload::Recovery => "recovery",
+            Workload::Failover => "failover",
         }
     }
 

@@ -20,6 +20,9 @@ pub(crate) struct Canceller {
     /// The connector of the pool's connects: a token of a TLS connection
     /// asks for TLS on the cancel connection too.
     pub(crate) tls: MakeRustlsConnect,
+    /// The host (and address) the connection reached, for users and
+    /// messages: "127.0.0.1:5432".
+    pub(crate) server: String,
 }
 
 impl Canceller {
@@ -55,6 +58,7 @@ impl std::fmt::Debug for Canceller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Canceller")
             .field("target", &self.target)
+            .field("server", &self.server)
             .finish_non_exhaustive()
     }
 }
@@ -70,8 +74,9 @@ pub(crate) enum CancelTarget {
         host_name: String,
     },
     Unix(PathBuf),
-    /// Several hosts: which one a connection went to is not known, so no
-    /// cancel is sent (the rollback waits for the statement instead).
+    /// A configuration naming no single host (the pool connects each
+    /// connection to one host, so this is not met): no cancel is sent, and
+    /// the rollback waits for the statement instead.
     Unknown,
 }
 

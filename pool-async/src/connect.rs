@@ -1,10 +1,13 @@
-//! Opening one connection as libpq's `sslmode` asks.
+//! Opening one connection to one host as libpq's `sslmode` asks.
+
+use std::sync::Arc;
 
 use tokio_postgres::config::{Host, SslMode as WireMode};
 use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{Client, Config, Socket};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use crate::hosts::{Role, Routing};
 use crate::tls::{SslMode, Tls};
 
 /// The task that drives an open connection.
@@ -16,65 +19,49 @@ pub(crate) type PgConnection =
 pub(crate) struct Target {
     pub(crate) config: Config,
     pub(crate) tls: Tls,
+    /// `target_session_attrs` and `load_balance_hosts`.
+    pub(crate) routing: Routing,
 }
 
 /// An open connection.
 pub(crate) struct Opened {
     pub(crate) client: Client,
+    /// The connection's task, which the caller drives (see
+    /// [`notice::spawn_driver`](crate::notice::spawn_driver)).
     pub(crate) connection: PgConnection,
-    /// The configuration of the attempt that succeeded: its `ssl_mode` is
-    /// the one the connection's cancel token carries.
+    /// The configuration of the attempt that succeeded: one host, and the
+    /// `ssl_mode` the connection's cancel token carries.
     pub(crate) config: Config,
+    /// The host (and address) reached, such as "127.0.0.1:5432".
+    pub(crate) server: String,
+    /// What the server is, kept up to date by the connection's task.
+    pub(crate) role: Arc<Role>,
 }
 
-impl Target {
-    /// Connects to the first host that accepts.
-    ///
-    /// Over Unix sockets, where PostgreSQL offers no TLS, `sslmode` is
-    /// ignored, as libpq does. Under `allow`, a plain connection the server
-    /// refuses is tried again with TLS. With `hostaddr` and no `host`, the
-    /// addresses name the server in the TLS handshake.
-    ///
-    /// # Errors
-    ///
-    /// The last attempt's error.
-    pub(crate) async fn connect(self) -> Result<Opened, tokio_postgres::Error> {
-        let Target { mut config, tls } = self;
-        let hosts = config.get_hosts();
-        let unix_only = !hosts.is_empty()
-            && config.get_hostaddrs().is_empty()
-            && hosts.iter().all(|host| !matches!(host, Host::Tcp(_)));
-        let addresses_only = hosts.is_empty() && !config.get_hostaddrs().is_empty();
-        if unix_only {
-            config.ssl_mode(WireMode::Disable);
+/// Connects to the one host (and address) of `config`.
+///
+/// Over Unix sockets, where PostgreSQL offers no TLS, `sslmode` is
+/// ignored, as libpq does. Under `allow`, a plain connection the server
+/// refuses is tried again with TLS.
+///
+/// # Errors
+///
+/// The last attempt's error.
+pub(crate) async fn connect_host(
+    mut config: Config,
+    tls: &Tls,
+) -> Result<(Client, PgConnection, Config), tokio_postgres::Error> {
+    let unix = matches!(config.get_hosts(), [Host::Unix(_)]);
+    if unix {
+        config.ssl_mode(WireMode::Disable);
+    }
+    match config.connect(tls.connector.clone()).await {
+        Ok((client, connection)) => Ok((client, connection, config)),
+        Err(error) if tls.mode == SslMode::Allow && !unix && error.as_db_error().is_some() => {
+            config.ssl_mode(WireMode::Require);
+            let (client, connection) = config.connect(tls.connector.clone()).await?;
+            Ok((client, connection, config))
         }
-        if addresses_only && !matches!(tls.mode, SslMode::Disable | SslMode::VerifyFull) {
-            // tokio-postgres wants a host name for the TLS handshake even
-            // where no name is checked: the addresses stand in for it.
-            // (verify-full, as in libpq, fails without a host name.)
-            let addresses = config.get_hostaddrs().to_vec();
-            for address in addresses {
-                config.host(address.to_string());
-            }
-        }
-        match config.connect(tls.connector.clone()).await {
-            Ok((client, connection)) => Ok(Opened {
-                client,
-                connection,
-                config,
-            }),
-            Err(error)
-                if tls.mode == SslMode::Allow && !unix_only && error.as_db_error().is_some() =>
-            {
-                config.ssl_mode(WireMode::Require);
-                let (client, connection) = config.connect(tls.connector).await?;
-                Ok(Opened {
-                    client,
-                    connection,
-                    config,
-                })
-            }
-            Err(error) => Err(error),
-        }
+        Err(error) => Err(error),
     }
 }

@@ -229,6 +229,12 @@ impl<R> Connection<R> {
         &self.client
     }
 
+    /// The raw client for the pool's own queries, which leave no session
+    /// state behind.
+    pub(crate) fn client_unmarked(&self) -> &Client {
+        &self.client
+    }
+
     /// A token to cancel the statement running on this connection from
     /// elsewhere.
     ///
@@ -240,6 +246,13 @@ impl<R> Connection<R> {
     /// returned connections, and those past the query timeout.
     pub fn cancel_token(&self) -> CancelToken {
         self.client.cancel_token()
+    }
+
+    /// The server this connection reached, among the connection string's
+    /// hosts: `"host:port"`, `"name:port (address)"` for a host name, or
+    /// the path of a Unix socket. Statements are cancelled there.
+    pub fn server(&self) -> &str {
+        &self.tracker.canceller.server
     }
 
     /// Whether the connection to the server is closed.
@@ -313,6 +326,7 @@ impl<R> fmt::Debug for Connection<R> {
         f.debug_struct("Connection")
             .field("id", &self.id)
             .field("row_factory", &std::any::type_name::<R>())
+            .field("server", &self.server())
             .field("closed", &self.client.is_closed())
             .field("needs_reset", &self.tracker.needs_reset())
             .field("cached_statements", &self.cached_statements())

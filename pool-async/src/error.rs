@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use tokio_postgres::error::{DbError, SqlState};
 
+use crate::hosts::{Attempt, Failure, SessionAttrs};
+
 /// An error from the pool or from PostgreSQL.
 ///
 /// Ask what happened through the predicates ([`is_timeout`](Error::is_timeout),
@@ -26,6 +28,12 @@ enum Kind {
     Connect {
         target: String,
         source: tokio_postgres::Error,
+    },
+    /// No host gave a connection that fits (several hosts, or a server
+    /// of the wrong role).
+    Hosts {
+        attrs: SessionAttrs,
+        attempts: Vec<Attempt>,
     },
     Config(String),
     Blocking {
@@ -78,6 +86,40 @@ impl Error {
         Self {
             kind: Kind::Connect { target, source },
         }
+    }
+
+    /// The error of a walk over the hosts that found no server to keep:
+    /// a single refused host reads as before, as that host's error.
+    pub(crate) fn hosts(attrs: SessionAttrs, mut attempts: Vec<Attempt>) -> Self {
+        if let [
+            Attempt {
+                failure: Failure::Connect(_),
+                ..
+            },
+        ] = attempts.as_slice()
+            && let Some(Attempt {
+                server,
+                failure: Failure::Connect(source),
+            }) = attempts.pop()
+        {
+            return Self::connect(server, source);
+        }
+        Self {
+            kind: Kind::Hosts { attrs, attempts },
+        }
+    }
+
+    /// The health check found the server no longer fits the pool's
+    /// `target_session_attrs` (a standby promoted, a primary turned
+    /// read-only).
+    pub(crate) fn wrong_role(attrs: SessionAttrs, server: String, what: &'static str) -> Self {
+        Self::hosts(
+            attrs,
+            vec![Attempt {
+                server,
+                failure: Failure::Role(what),
+            }],
+        )
     }
 
     pub(crate) fn callback(name: &'static str, source: Error) -> Self {
@@ -186,7 +228,7 @@ impl Error {
     /// SQLSTATE, such as `28P01` for a wrong password).
     pub fn is_connect(&self) -> bool {
         match &self.kind {
-            Kind::Connect { .. } => true,
+            Kind::Connect { .. } | Kind::Hosts { .. } => true,
             Kind::Pool(e) => e.is_connect(),
             _ => false,
         }
@@ -200,10 +242,14 @@ impl Error {
     /// connection slots (53300) are worth retrying.
     pub(crate) fn is_permanent_connect(&self) -> bool {
         match &self.kind {
-            Kind::Connect { source, .. } => {
-                source.code().is_some_and(|code| {
-                    code.code().starts_with("28") || *code == SqlState::INVALID_CATALOG_NAME
-                }) || crate::tls::tls_refused(source)
+            Kind::Connect { source, .. } => is_permanent_source(source),
+            // Permanent only when every host said so: another may come up.
+            Kind::Hosts { attempts, .. } => {
+                !attempts.is_empty()
+                    && attempts.iter().all(|attempt| match &attempt.failure {
+                        Failure::Connect(source) => is_permanent_source(source),
+                        _ => false,
+                    })
             }
             Kind::Config(_) => true,
             _ => false,
@@ -248,6 +294,15 @@ impl Error {
                 .and_then(|cause| cause.downcast_ref::<Error>())
                 .and_then(Error::as_postgres),
             Kind::Callback { source, .. } => source.as_postgres(),
+            Kind::Hosts { attempts, .. } => {
+                attempts
+                    .iter()
+                    .rev()
+                    .find_map(|attempt| match &attempt.failure {
+                        Failure::Connect(source) => Some(source),
+                        _ => None,
+                    })
+            }
             Kind::Config(_) | Kind::Blocking { .. } | Kind::QueryTimeout(_) | Kind::Row(_) => None,
         }
     }
@@ -286,6 +341,20 @@ impl fmt::Display for Error {
                     Some(hint) => write!(f, " ({hint})"),
                     None => Ok(()),
                 }
+            }
+            Kind::Hosts { attrs, attempts } => {
+                match attrs {
+                    SessionAttrs::Any => f.write_str("could not connect to any host")?,
+                    attrs => write!(
+                        f,
+                        "could not connect to a server that fits target_session_attrs={attrs}"
+                    )?,
+                }
+                for (i, attempt) in attempts.iter().enumerate() {
+                    f.write_str(if i == 0 { ": " } else { "; " })?;
+                    fmt::Display::fmt(attempt, f)?;
+                }
+                Ok(())
             }
             Kind::Config(message) => f.write_str(message),
             Kind::Callback { name, source } => write!(f, "the {name} callback failed: {source}"),
@@ -331,10 +400,21 @@ fn names_a_protocol_statement(message: &str) -> bool {
         .is_some_and(|(digits, _)| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Whether a connect error is one that retrying cannot fix (see
+/// [`Error::is_permanent_connect`]).
+fn is_permanent_source(source: &tokio_postgres::Error) -> bool {
+    source.code().is_some_and(|code| {
+        code.code().starts_with("28") || *code == SqlState::INVALID_CATALOG_NAME
+    }) || crate::tls::tls_refused(source)
+}
+
 /// Writes a tokio-postgres error with what its own `Display` leaves out:
 /// the server's message, SQLSTATE, detail and hint, or the chain of causes
 /// ("error connecting to server: Connection refused").
-fn write_postgres(f: &mut fmt::Formatter<'_>, error: &tokio_postgres::Error) -> fmt::Result {
+pub(crate) fn write_postgres(
+    f: &mut fmt::Formatter<'_>,
+    error: &tokio_postgres::Error,
+) -> fmt::Result {
     if let Some(db) = error.as_db_error() {
         write!(
             f,
@@ -371,6 +451,11 @@ impl fmt::Debug for Error {
                 .field("target", target)
                 .field("source", source)
                 .finish(),
+            Kind::Hosts { attrs, attempts } => f
+                .debug_struct("Error::Hosts")
+                .field("target_session_attrs", attrs)
+                .field("attempts", attempts)
+                .finish(),
             Kind::Config(message) => f.debug_tuple("Error::Config").field(message).finish(),
             Kind::Blocking {
                 method,
@@ -398,6 +483,7 @@ impl StdError for Error {
             Kind::Db(e) | Kind::LostStatement(e) | Kind::Connect { source: e, .. } => Some(e),
             Kind::Callback { source, .. } => Some(&**source),
             Kind::Row(error) => Some(error),
+            Kind::Hosts { .. } => self.as_postgres().map(|e| e as &(dyn StdError + 'static)),
             Kind::Config(_) | Kind::Blocking { .. } | Kind::QueryTimeout(_) => None,
         }
     }
@@ -411,7 +497,7 @@ impl From<tokio_postgres::Error> for Error {
 
 #[cfg(test)]
 mod tests {
-    use super::names_a_protocol_statement;
+    use super::*;
 
     #[test]
     fn only_tokio_postgres_statement_names_are_explained() {
@@ -428,5 +514,30 @@ mod tests {
             "prepared statement \"s\" does not exist"
         ));
         assert!(!names_a_protocol_statement("division by zero"));
+    }
+
+    #[test]
+    fn a_walk_names_every_host_and_why() {
+        let error = Error::hosts(
+            SessionAttrs::ReadWrite,
+            vec![
+                Attempt {
+                    server: "db1:5432".to_owned(),
+                    failure: Failure::TimedOut(Duration::from_secs(2)),
+                },
+                Attempt {
+                    server: "db2:5432 (10.0.0.2)".to_owned(),
+                    failure: Failure::Role("a standby (in hot standby)"),
+                },
+            ],
+        );
+        assert!(error.is_connect());
+        assert!(!error.is_permanent_connect());
+        assert_eq!(
+            error.to_string(),
+            "could not connect to a server that fits target_session_attrs=read-write: \
+             db1:5432: no answer within connect_timeout (2 s); \
+             db2:5432 (10.0.0.2): the server is a standby (in hot standby)"
+        );
     }
 }

@@ -13,6 +13,7 @@ mod execute;
 mod fields;
 mod guard;
 mod hooks;
+mod hosts;
 mod infer;
 mod listen;
 mod manager;
@@ -20,6 +21,7 @@ mod methods;
 mod notice;
 mod pipeline;
 mod pool;
+mod replica_set;
 mod rows;
 mod settings;
 mod source;
@@ -42,6 +44,7 @@ pub use hooks::HookFuture;
 pub use listen::{Listener, ListenerEvent};
 pub use pipeline::{Piped, Pipeline};
 pub use pool::Pool;
+pub use replica_set::{ReplicaSet, ReplicaSetBuilder, ReplicaSetStats};
 pub use rows::{
     ClassRow, Dict, DictRow, JsonRow, RowError, RowFactory, ScalarRow, TupleRow, Value, class_row,
     scalar_row,

@@ -13,6 +13,7 @@ use crate::cancel::{CancelTarget, Canceller};
 use crate::connection::Connection;
 use crate::error::Error;
 use crate::hooks::Hooks;
+use crate::hosts::{Role, SessionAttrs};
 use crate::notice::Notices;
 use crate::source::ConnectSettings;
 
@@ -113,24 +114,52 @@ fn describe_target(config: &Config) -> String {
 
 /// A connection's place in the pool: empty while the connection is checked
 /// out (its guard owns it then, with the row factory of the checkout).
-pub(crate) struct Parked(Option<Connection>);
+pub(crate) struct Parked {
+    conn: Option<Connection>,
+    /// What the connection's server is, kept up to date by its task.
+    role: Arc<Role>,
+    /// What the connection string asked of the server.
+    attrs: SessionAttrs,
+}
 
 impl Parked {
     /// Takes the connection out for a checkout.
     pub(crate) fn take(&mut self) -> Option<Connection> {
-        self.0.take()
+        self.conn.take()
     }
 
     /// Puts the connection back at the end of a checkout.
     pub(crate) fn put_back(&mut self, conn: Connection) {
-        self.0 = Some(conn);
+        self.conn = Some(conn);
     }
 
     /// The connection, for the pool's own work on an idle connection.
     fn conn(&mut self) -> Result<&mut Connection, Error> {
-        self.0
+        self.conn
             .as_mut()
             .ok_or_else(|| Error::config("a connection was missing from its slot in the pool"))
+    }
+
+    /// Asks the server for its role, where the pool asked for one, and
+    /// fails when it no longer fits (a standby promoted, a primary turned
+    /// read-only).
+    async fn check_role(&mut self) -> Result<(), Error> {
+        let (role, attrs) = (Arc::clone(&self.role), self.attrs);
+        if !attrs.is_strict() {
+            return Ok(());
+        }
+        let conn = self.conn()?;
+        role.refresh(conn.client_unmarked())
+            .await
+            .map_err(Error::db)?;
+        if role.no_longer_fits(attrs) {
+            return Err(Error::wrong_role(
+                attrs,
+                conn.server().to_owned(),
+                role.describe(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -140,27 +169,39 @@ impl tidepool_core::Manager for PgManager {
 
     async fn connect(&self) -> Result<Parked, Error> {
         let target = self.settings.resolve()?;
-        let described = describe_target(&target.config);
+        let attrs = target.routing.attrs;
         let connector = target.tls.connector.clone();
         let opened = target
             .connect()
             .await
-            .map_err(|e| Error::connect(described, e))?;
+            .map_err(|attempts| Error::hosts(attrs, attempts))?;
+        // The connect span (the current one) names the host reached.
+        tracing::Span::current().record("server", opened.server.as_str());
         let connection = opened.connection;
         let canceller = Canceller {
             token: opened.client.cancel_token(),
             target: CancelTarget::of(&opened.config),
             tls: connector,
+            server: opened.server,
         };
         let mut conn = Connection::new(opened.client, canceller, self.query_timeout, self.cache);
-        crate::notice::spawn_driver(connection, self.notices.clone(), conn.id());
+        crate::notice::spawn_driver(
+            connection,
+            self.notices.clone(),
+            conn.id(),
+            Some(Arc::clone(&opened.role)),
+        );
         if let Some(configure) = &self.hooks.configure {
             configure(&mut conn)
                 .await
                 .map_err(|e| Error::callback("configure", e))?;
             conn.settle().await?;
         }
-        Ok(Parked(Some(conn)))
+        Ok(Parked {
+            conn: Some(conn),
+            role: opened.role,
+            attrs,
+        })
     }
 
     fn is_permanent(&self, error: &Error) -> bool {
@@ -172,22 +213,27 @@ impl tidepool_core::Manager for PgManager {
     }
 
     fn is_broken(&self, parked: &Parked) -> bool {
-        parked.0.as_ref().is_none_or(Connection::is_unusable)
+        parked.conn.as_ref().is_none_or(Connection::is_unusable)
+            || parked.role.no_longer_fits(parked.attrs)
     }
 
     async fn check(&self, parked: &mut Parked) -> Result<(), Error> {
+        let strict = parked.attrs.is_strict();
         let conn = parked.conn()?;
         match &self.hooks.check {
             Some(check) => {
                 check(conn).await.map_err(|e| Error::callback("check", e))?;
-                conn.settle().await
+                conn.settle().await?;
             }
-            None => conn.ping().await,
+            // The role query is a round trip of its own.
+            None if strict => {}
+            None => conn.ping().await?,
         }
+        parked.check_role().await
     }
 
     fn needs_reset(&self, parked: &Parked) -> bool {
-        self.hooks.reset_always() || parked.0.as_ref().is_some_and(Connection::needs_reset)
+        self.hooks.reset_always() || parked.conn.as_ref().is_some_and(Connection::needs_reset)
     }
 
     async fn reset(&self, parked: &mut Parked) -> Result<(), Error> {

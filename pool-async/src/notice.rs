@@ -11,6 +11,7 @@ use tokio_postgres::AsyncMessage;
 use tokio_postgres::error::{DbError, Severity};
 
 use crate::connect::PgConnection;
+use crate::hosts::Role;
 
 /// The `tracing` target of server notices.
 pub(crate) const TARGET: &str = "tidepool::notice";
@@ -71,11 +72,25 @@ impl fmt::Debug for Notices {
 
 /// Drives a pooled connection in the background until it ends, reporting
 /// its notices (notifications are dropped: a pooled connection listens to
-/// nothing; see [`Listener`](crate::Listener)).
-pub(crate) fn spawn_driver(mut connection: PgConnection, notices: Notices, id: u64) {
+/// nothing; see [`Listener`](crate::Listener)) and keeping `role`, when
+/// given, up to date with what the server reports (a promotion, say).
+pub(crate) fn spawn_driver(
+    mut connection: PgConnection,
+    notices: Notices,
+    id: u64,
+    role: Option<Arc<Role>>,
+) {
     tokio::spawn(async move {
         loop {
-            match poll_fn(|cx| connection.poll_message(cx)).await {
+            let message = poll_fn(|cx| {
+                let message = connection.poll_message(cx);
+                if let Some(role) = &role {
+                    role.observe(&connection);
+                }
+                message
+            })
+            .await;
+            match message {
                 Some(Ok(AsyncMessage::Notice(notice))) => notices.report(id, &notice),
                 Some(Ok(_)) => {}
                 Some(Err(error)) => {

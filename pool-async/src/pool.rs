@@ -37,8 +37,11 @@ impl Pool {
     /// host that starts with `/` is a Unix socket directory). A string that
     /// cannot be parsed is reported by [`PoolBuilder::build`].
     ///
-    /// Besides tokio-postgres's keys (several hosts and ports,
-    /// `target_session_attrs`, `application_name`, `connect_timeout`,
+    /// Besides tokio-postgres's keys (several hosts and ports, walked in
+    /// libpq's order with libpq's `target_session_attrs` — `any`,
+    /// `read-write`, `read-only`, `primary`, `standby`, `prefer-standby`,
+    /// default `any` — and `load_balance_hosts` — `disable`, `random`,
+    /// default `disable`; `application_name`, `connect_timeout`,
     /// keepalives, `options`, ...), the string takes libpq's TLS keys:
     ///
     /// - `sslmode`: `disable` (plain only), `allow` (plain, then TLS if the
@@ -58,7 +61,8 @@ impl Pool {
     /// libpq's environment variables fill what the string leaves out:
     /// `PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`,
     /// `PGAPPNAME`, `PGOPTIONS`, `PGCONNECT_TIMEOUT`, `PGSSLMODE`,
-    /// `PGSSLROOTCERT`, `PGSSLCERT` and `PGSSLKEY`. The certificate files
+    /// `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`, `PGTARGETSESSIONATTRS` and
+    /// `PGLOADBALANCEHOSTS`. The certificate files
     /// are read once, when the pool is built.
     pub fn builder(dsn: &str) -> PoolBuilder {
         PoolBuilder::new(parse_dsn(dsn).map(|info| Source::Fixed(Box::new(info))))

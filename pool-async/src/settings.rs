@@ -107,10 +107,14 @@ pub struct ConnectionSettings {
     /// The `application_name` the server shows. Defaults to none.
     #[serde(deserialize_with = "text")]
     pub application_name: Option<String>,
-    /// libpq's `target_session_attrs` (`any`, `read-write`, ...). Defaults
-    /// to none.
+    /// libpq's `target_session_attrs`: `any`, `read-write`, `read-only`,
+    /// `primary`, `standby` or `prefer-standby`. Defaults to none (`any`).
     #[serde(deserialize_with = "text")]
     pub target_session_attrs: Option<String>,
+    /// libpq's `load_balance_hosts`: `disable` (the hosts in order) or
+    /// `random`. Defaults to none (`disable`).
+    #[serde(default, deserialize_with = "text")]
+    pub load_balance_hosts: Option<String>,
     /// Server options sent at connect (`-c statement_timeout=5s`). Defaults
     /// to none.
     #[serde(deserialize_with = "text")]
@@ -153,6 +157,7 @@ impl ConnectionSettings {
             ("sslkey", &self.sslkey),
             ("application_name", &self.application_name),
             ("target_session_attrs", &self.target_session_attrs),
+            ("load_balance_hosts", &self.load_balance_hosts),
             ("options", &self.options),
         ]
         .into_iter()

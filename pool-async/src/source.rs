@@ -89,11 +89,14 @@ impl ConnectSettings {
 
     /// Where and how the next connect goes.
     pub(crate) fn resolve(&self) -> Result<Target, Error> {
-        let (mut config, tls) = match &self.prepared {
-            Prepared::Fixed { info, tls } => (info.config.clone(), tls.clone()),
+        let (mut config, tls, routing) = match &self.prepared {
+            Prepared::Fixed { info, tls } => (info.config.clone(), tls.clone(), info.routing),
             Prepared::Dynamic { dsn, last } => {
-                let ConnInfo { config, tls } =
-                    parse_dsn(&dsn()).map_err(|e| Error::callback("connection string", e))?;
+                let ConnInfo {
+                    config,
+                    tls,
+                    routing,
+                } = parse_dsn(&dsn()).map_err(|e| Error::callback("connection string", e))?;
                 check_config(&config).map_err(|e| Error::callback("connection string", e))?;
                 let mut last = last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 let tls = match &*last {
@@ -105,13 +108,17 @@ impl ConnectSettings {
                         built
                     }
                 };
-                (config, tls)
+                (config, tls, routing)
             }
         };
         if let Some(password) = &self.password {
             config.password(password());
         }
-        Ok(Target { config, tls })
+        Ok(Target {
+            config,
+            tls,
+            routing,
+        })
     }
 }
 

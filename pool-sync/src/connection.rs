@@ -186,6 +186,12 @@ impl<R> Connection<R> {
     pub fn is_closed(&self) -> bool {
         self.inner.is_closed()
     }
+
+    /// The server this connection reached, as
+    /// [`tidepool_async::Connection::server`].
+    pub fn server(&self) -> &str {
+        self.inner.server()
+    }
 }
 
 impl<R> fmt::Debug for Connection<R> {

@@ -25,6 +25,7 @@ pub struct PgBinaries {
     initdb: PathBuf,
     pg_ctl: PathBuf,
     postgres: PathBuf,
+    pg_basebackup: PathBuf,
     psql: PathBuf,
     version: String,
     major: u32,
@@ -63,6 +64,12 @@ impl PgBinaries {
     /// Path of `postgres`.
     pub fn postgres(&self) -> &Path {
         &self.postgres
+    }
+
+    /// Path of `pg_basebackup` (next to `pg_ctl`; it may be missing,
+    /// which only the replication helpers notice).
+    pub fn pg_basebackup(&self) -> &Path {
+        &self.pg_basebackup
     }
 
     /// Path of `psql`.
@@ -117,11 +124,33 @@ fn locate_uncached() -> Result<PgBinaries, HarnessError> {
     Ok(PgBinaries {
         initdb: server_dir.join("initdb"),
         postgres: server_dir.join("postgres"),
+        pg_basebackup: find_next_to(&pg_ctl, "pg_basebackup")
+            .unwrap_or_else(|| server_dir.join("pg_basebackup")),
         pg_ctl,
         psql,
         version,
         major,
     })
+}
+
+/// `program` next to `pg_ctl`, next to the file it links to, or in the
+/// versioned installations (a `PATH` directory may hold links to only the
+/// server tools).
+fn find_next_to(pg_ctl: &Path, program: &str) -> Option<PathBuf> {
+    let linked = std::fs::canonicalize(pg_ctl).ok();
+    pg_ctl
+        .parent()
+        .map(Path::to_path_buf)
+        .into_iter()
+        .chain(
+            linked
+                .as_deref()
+                .and_then(Path::parent)
+                .map(Path::to_path_buf),
+        )
+        .chain(versioned_dirs())
+        .map(|dir| dir.join(program))
+        .find(|path| is_real_executable(path))
 }
 
 /// `psql` from `PATH`, else next to the chosen `pg_ctl`, else from the

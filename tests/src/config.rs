@@ -10,6 +10,8 @@ use crate::error::HarnessError;
 /// present its password over TCP.
 pub(crate) const DEFAULT_HBA_LINES: &[&str] = &[
     "local all all trust",
+    "local replication postgres trust",
+    "host replication postgres 127.0.0.1/32 trust",
     "host all postgres 127.0.0.1/32 trust",
     "host all postgres ::1/128 trust",
     "host all all 127.0.0.1/32 scram-sha-256",
@@ -34,6 +36,12 @@ pub(crate) fn base_settings(port: u16, socket_dir: &Path) -> Vec<(String, String
         ("logging_collector", "off".to_owned()),
         ("log_destination", "stderr".to_owned()),
         ("lc_messages", "C".to_owned()),
+        // Ready to be the primary of a streaming standby (the replication
+        // helpers); these are PostgreSQL's defaults, written out so that a
+        // template's configuration cannot change them.
+        ("wal_level", "replica".to_owned()),
+        ("max_wal_senders", "10".to_owned()),
+        ("hot_standby", "on".to_owned()),
     ]
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value))

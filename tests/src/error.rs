@@ -71,6 +71,17 @@ pub enum HarnessError {
         /// Description of the problem.
         message: String,
     },
+    /// A condition the harness waits for (a standby catching up, a
+    /// promotion finishing) did not hold before its deadline.
+    Timeout {
+        /// What was awaited, e.g. "the standby on port 41234 to replay
+        /// 0/3000060".
+        waited_for: String,
+        /// How long the harness waited.
+        waited: std::time::Duration,
+        /// What was last seen, e.g. the last replayed position.
+        last_seen: String,
+    },
 }
 
 impl HarnessError {
@@ -155,6 +166,15 @@ impl fmt::Display for HarnessError {
                 stderr.trim()
             ),
             HarnessError::InvalidInput { message } => f.write_str(message),
+            HarnessError::Timeout {
+                waited_for,
+                waited,
+                last_seen,
+            } => write!(
+                f,
+                "waited {:.1} s for {waited_for}, in vain; last seen: {last_seen}",
+                waited.as_secs_f64()
+            ),
         }
     }
 }

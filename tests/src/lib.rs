@@ -12,6 +12,10 @@
 //!   rules and data-directory files (certificates for SSL tests). Such a
 //!   server supports fault injection on the same port: [`PgServer::stop`],
 //!   [`PgServer::start_again`] and [`PgServer::restart`].
+//! * [`PgServer::start_standby`] starts a streaming hot standby of a
+//!   server (`pg_basebackup -R`); [`PgServer::wait_for_standby`],
+//!   [`PgServer::promote`] and [`PgServer::rebuild_as_standby_of`] drive a
+//!   failover (see the `failover_*` tests).
 //! * [`PgServer::psql`], [`TestDatabase::psql`] and [`psql_url`] run SQL
 //!   through the `psql` client for setup and assertions.
 //! * [`with_application_name`] tags a connection string with an
@@ -54,6 +58,7 @@ mod pgbouncer;
 mod process;
 mod psql;
 mod relay;
+mod replication;
 mod scratch;
 mod server;
 mod shared;

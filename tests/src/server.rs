@@ -135,37 +135,13 @@ impl PgServerBuilder {
         let account = ServerAccount::get()?;
         let template = template::ensure_template(&binaries, &account)?;
 
-        let base_dir = scratch::create_unique_dir("tidepool-pg")?;
         // From here on, dropping `server` stops whatever runs and removes
-        // `base_dir`, also on the error paths below.
-        let mut server = PgServer {
-            data_dir: base_dir.join("data"),
-            socket_dir: base_dir.join("socket"),
-            log_file: base_dir.join("server.log"),
-            base_dir,
-            binaries,
-            account,
-            port: 0,
-            control: Mutex::new(()),
-        };
+        // its directory, also on the error paths below.
+        let server = PgServer::unstarted(binaries, account)?;
         server.prepare(&template, self)?;
-        let conf_path = server.data_dir.join("postgresql.conf");
-        let base_conf = fs::read_to_string(&conf_path)
-            .map_err(|e| HarnessError::io(format!("read {}", conf_path.display()), e))?;
-
-        for attempt in 1..=PORT_ATTEMPTS {
-            server.port = free_port()?;
-            let mut settings = config::base_settings(server.port, &server.socket_dir);
-            settings.extend(self.settings.iter().cloned());
-            let conf = format!("{base_conf}{}", config::render_settings(&settings));
-            write_file(&conf_path, conf.as_bytes())?;
-            match server.start_postmaster() {
-                Ok(()) => return Ok(server),
-                Err(failure) if failure.port_in_use && attempt < PORT_ATTEMPTS => continue,
-                Err(failure) => return Err(with_template_hint(failure.error, &template)),
-            }
-        }
-        unreachable!("the last attempt always returns")
+        server
+            .configure_and_start(&self.settings)
+            .map_err(|error| with_template_hint(error, &template))
     }
 
     fn validate(&self) -> Result<(), HarnessError> {
@@ -221,7 +197,7 @@ impl PgServerBuilder {
 #[derive(Debug)]
 pub struct PgServer {
     binaries: PgBinaries,
-    account: ServerAccount,
+    pub(crate) account: ServerAccount,
     base_dir: PathBuf,
     data_dir: PathBuf,
     socket_dir: PathBuf,
@@ -231,9 +207,9 @@ pub struct PgServer {
 }
 
 /// A failed start, and whether it failed because the port was taken.
-struct StartFailure {
+pub(crate) struct StartFailure {
     port_in_use: bool,
-    error: HarnessError,
+    pub(crate) error: HarnessError,
 }
 
 impl From<HarnessError> for StartFailure {
@@ -455,18 +431,84 @@ impl PgServer {
         process::output(&mut command).is_ok_and(|out| out.status.success())
     }
 
-    /// Copies the template and writes the socket directory, `pg_hba.conf`
-    /// and the caller's files.
-    fn prepare(&self, template: &Path, builder: &PgServerBuilder) -> Result<(), HarnessError> {
-        self.account.give(&self.base_dir)?;
-        let socket_path_len = self.socket_dir.as_os_str().len() + "/.s.PGSQL.65535".len();
+    /// A server value owning a new, empty directory: dropping it removes
+    /// the directory (and stops whatever runs in it).
+    pub(crate) fn unstarted(
+        binaries: PgBinaries,
+        account: ServerAccount,
+    ) -> Result<PgServer, HarnessError> {
+        let base_dir = scratch::create_unique_dir("tidepool-pg")?;
+        let server = PgServer {
+            data_dir: base_dir.join("data"),
+            socket_dir: base_dir.join("socket"),
+            log_file: base_dir.join("server.log"),
+            base_dir,
+            binaries,
+            account,
+            port: 0,
+            control: Mutex::new(()),
+        };
+        server.account.give(&server.base_dir)?;
+        let socket_path_len = server.socket_dir.as_os_str().len() + "/.s.PGSQL.65535".len();
         if socket_path_len > MAX_SOCKET_PATH {
             return Err(HarnessError::invalid(format!(
                 "the socket directory {} is too long for a Unix socket path; point TMPDIR to \
                  a shorter directory",
-                self.socket_dir.display()
+                server.socket_dir.display()
             )));
         }
+        DirBuilder::new()
+            .mode(0o700)
+            .create(&server.socket_dir)
+            .map_err(|e| {
+                HarnessError::io(
+                    format!("create directory {}", server.socket_dir.display()),
+                    e,
+                )
+            })?;
+        server.account.give(&server.socket_dir)?;
+        Ok(server)
+    }
+
+    /// Appends the harness's settings (with a free port) and `extra` to the
+    /// data directory's `postgresql.conf` and starts the server, trying
+    /// another port when the chosen one was taken meanwhile.
+    pub(crate) fn configure_and_start(
+        mut self,
+        extra: &[(String, String)],
+    ) -> Result<PgServer, HarnessError> {
+        let conf_path = self.data_dir.join("postgresql.conf");
+        let base_conf = fs::read_to_string(&conf_path)
+            .map_err(|e| HarnessError::io(format!("read {}", conf_path.display()), e))?;
+        for attempt in 1..=PORT_ATTEMPTS {
+            self.port = free_port()?;
+            self.write_config(&base_conf, extra)?;
+            match self.start_postmaster() {
+                Ok(()) => return Ok(self),
+                Err(failure) if failure.port_in_use && attempt < PORT_ATTEMPTS => continue,
+                Err(failure) => return Err(failure.error),
+            }
+        }
+        unreachable!("the last attempt always returns")
+    }
+
+    /// Writes `postgresql.conf`: `base_conf`, then the harness's settings
+    /// for this server's port and socket directory, then `extra` (later
+    /// lines win).
+    pub(crate) fn write_config(
+        &self,
+        base_conf: &str,
+        extra: &[(String, String)],
+    ) -> Result<(), HarnessError> {
+        let mut settings = config::base_settings(self.port, &self.socket_dir);
+        settings.extend(extra.iter().cloned());
+        let conf = format!("{base_conf}{}", config::render_settings(&settings));
+        write_file(&self.data_dir.join("postgresql.conf"), conf.as_bytes())
+    }
+
+    /// Copies the template into the data directory and writes
+    /// `pg_hba.conf` and the caller's files.
+    fn prepare(&self, template: &Path, builder: &PgServerBuilder) -> Result<(), HarnessError> {
         // `cp -a` keeps the server user's ownership and the 0700 mode.
         process::run(
             Command::new("cp")
@@ -474,14 +516,6 @@ impl PgServer {
                 .arg(template)
                 .arg(&self.data_dir),
         )?;
-
-        DirBuilder::new()
-            .mode(0o700)
-            .create(&self.socket_dir)
-            .map_err(|e| {
-                HarnessError::io(format!("create directory {}", self.socket_dir.display()), e)
-            })?;
-        self.account.give(&self.socket_dir)?;
 
         let hba = self.data_dir.join("pg_hba.conf");
         write_file(&hba, config::render_hba(&builder.hba_lines).as_bytes())?;
@@ -515,7 +549,7 @@ impl PgServer {
     }
 
     /// `pg_ctl start -w`, then waits for the TCP port.
-    fn start_postmaster(&self) -> Result<(), StartFailure> {
+    pub(crate) fn start_postmaster(&self) -> Result<(), StartFailure> {
         let log_offset = self.log_len();
         let mut command = self.pg_ctl();
         command
@@ -593,11 +627,11 @@ impl PgServer {
         String::from_utf8_lossy(&text).into_owned()
     }
 
-    fn pg_ctl(&self) -> Command {
+    pub(crate) fn pg_ctl(&self) -> Command {
         self.account.command(self.binaries.pg_ctl())
     }
 
-    fn lock_control(&self) -> std::sync::MutexGuard<'_, ()> {
+    pub(crate) fn lock_control(&self) -> std::sync::MutexGuard<'_, ()> {
         self.control
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -609,7 +643,7 @@ impl PgServer {
     /// `pg_ctl -w` checks only every 100 ms, so this sends the signal with
     /// `-W` and polls for the postmaster's exit itself, which typically
     /// takes a few milliseconds.
-    fn stop_immediately(&self) {
+    pub(crate) fn stop_immediately(&self) {
         let Some(pid) = self.postmaster_pid() else {
             return;
         };

@@ -34,6 +34,9 @@ fn async_types() {
     both::<a::Value>();
     both::<a::Stats>();
     both::<a::Settings>();
+    both::<a::ReplicaSet>();
+    both::<a::ReplicaSetBuilder>();
+    both::<a::ReplicaSetStats>();
 }
 
 /// Compiled, never run: the futures of a checkout, a query and a

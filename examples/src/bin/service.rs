@@ -11,6 +11,11 @@
 //! and `TIDEPOOL_*` environment variables. Without a connection in them
 //! it uses `DATABASE_URL`, or else starts a private PostgreSQL server for
 //! the length of the run. Ctrl-C stops it.
+//!
+//! The connection may name a primary and its standbys, as in
+//! `DATABASE_URL=postgresql://app@db1,db2/app?target_session_attrs=read-write`:
+//! the pool writes to whichever is the primary and follows a failover
+//! without a restart.
 
 use std::error::Error;
 use std::net::SocketAddr;

@@ -1,7 +1,8 @@
 //! libpq's environment variables: the values a connection string leaves
 //! out (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`,
 //! `PGAPPNAME`, `PGOPTIONS`, `PGCONNECT_TIMEOUT`, `PGSSLMODE`,
-//! `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`).
+//! `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`, `PGTARGETSESSIONATTRS`,
+//! `PGLOADBALANCEHOSTS`).
 //!
 //! The variables are read through a lookup function, so that tests give
 //! their own environment instead of changing the process's.
@@ -10,8 +11,9 @@ use std::time::Duration;
 
 use tokio_postgres::Config;
 
-use crate::conninfo::parse::TlsKeys;
+use crate::conninfo::parse::{RoutingKeys, TlsKeys};
 use crate::error::Error;
+use crate::hosts::{LoadBalance, SessionAttrs};
 use crate::tls::SslMode;
 
 /// Looks up an environment variable.
@@ -22,6 +24,7 @@ pub(crate) type Lookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 pub(crate) fn fill_from_env(
     config: &mut Config,
     tls: &mut TlsKeys,
+    routing: &mut RoutingKeys,
     env: Lookup<'_>,
 ) -> Result<(), Error> {
     let get = |name: &str| env(name).filter(|value| !value.is_empty());
@@ -92,6 +95,18 @@ pub(crate) fn fill_from_env(
     }
     if tls.client_key.is_none() {
         tls.client_key = get("PGSSLKEY").map(Into::into);
+    }
+    if routing.attrs.is_none()
+        && let Some(attrs) = get("PGTARGETSESSIONATTRS")
+    {
+        routing.attrs =
+            Some(SessionAttrs::parse(&attrs).map_err(|why| invalid("PGTARGETSESSIONATTRS", why))?);
+    }
+    if routing.load_balance.is_none()
+        && let Some(balance) = get("PGLOADBALANCEHOSTS")
+    {
+        routing.load_balance =
+            Some(LoadBalance::parse(&balance).map_err(|why| invalid("PGLOADBALANCEHOSTS", why))?);
     }
     Ok(())
 }

@@ -9,8 +9,18 @@
 //! value is either quoted with `'` or runs to the next whitespace, and `\`
 //! escapes the next character in both.
 
-/// The keys taken out of the string.
-const TLS_KEYS: [&str; 5] = ["sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword"];
+/// The keys taken out of the string: libpq's TLS keys, and the host
+/// routing keys that the pool applies itself (tokio-postgres knows only
+/// some of their values).
+const TAKEN_KEYS: [&str; 7] = [
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "sslpassword",
+    "target_session_attrs",
+    "load_balance_hosts",
+];
 
 /// The keys tokio-postgres 0.7 reads.
 const POSTGRES_KEYS: [&str; 19] = [
@@ -38,10 +48,10 @@ const POSTGRES_KEYS: [&str; 19] = [
 /// A connection string split in two.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Extracted {
-    /// The string without the TLS keys, for tokio-postgres.
+    /// The string without the taken keys, for tokio-postgres.
     pub(crate) rest: String,
-    /// The TLS keys and their decoded values, in the order written.
-    pub(crate) tls: Vec<(&'static str, String)>,
+    /// The taken keys and their decoded values, in the order written.
+    pub(crate) taken: Vec<(&'static str, String)>,
 }
 
 /// Splits the TLS keys from `dsn`. The error says what is wrong with the
@@ -62,8 +72,8 @@ fn url_body_start(dsn: &str) -> Option<usize> {
         .map(|prefix| prefix.len())
 }
 
-fn tls_key(key: &str) -> Option<&'static str> {
-    TLS_KEYS.iter().copied().find(|k| *k == key)
+fn taken_key(key: &str) -> Option<&'static str> {
+    TAKEN_KEYS.iter().copied().find(|k| *k == key)
 }
 
 fn extract_from_url(dsn: &str, body_start: usize) -> Result<Extracted, String> {
@@ -88,7 +98,7 @@ fn extract_from_url(dsn: &str, body_start: usize) -> Result<Extracted, String> {
     let Some(question) = question else {
         return Ok(Extracted {
             rest: dsn.to_owned(),
-            tls: Vec::new(),
+            taken: Vec::new(),
         });
     };
     let query_start = after_credentials + question;
@@ -106,7 +116,7 @@ fn extract_from_url(dsn: &str, body_start: usize) -> Result<Extracted, String> {
             None => (after_key, ""),
         };
         let key = percent_decode(raw_key)?;
-        match tls_key(&key) {
+        match taken_key(&key) {
             Some(key) => tls.push((key, percent_decode(raw_value)?)),
             None => kept.push(&query[..equals + 1 + raw_value.len()]),
         }
@@ -116,7 +126,7 @@ fn extract_from_url(dsn: &str, body_start: usize) -> Result<Extracted, String> {
         rest.push('?');
         rest.push_str(&kept.join("&"));
     }
-    Ok(Extracted { rest, tls })
+    Ok(Extracted { rest, taken: tls })
 }
 
 /// Decodes `%XX` escapes as tokio-postgres does: an escape that is not two
@@ -152,7 +162,7 @@ fn extract_from_pairs(dsn: &str) -> Result<Extracted, String> {
     let mut tls = Vec::new();
     let mut previous = "";
     while let Some((start, key, value)) = lexer.parameter()? {
-        if previous == "password" && tls_key(key).is_none() && !POSTGRES_KEYS.contains(&key) {
+        if previous == "password" && taken_key(key).is_none() && !POSTGRES_KEYS.contains(&key) {
             // Most likely the rest of a password with a space: never name it.
             return Err(format!(
                 "unknown key at byte {start}, after the password; quote a password \
@@ -160,14 +170,14 @@ fn extract_from_pairs(dsn: &str) -> Result<Extracted, String> {
             ));
         }
         previous = key;
-        if let Some(key) = tls_key(key) {
+        if let Some(key) = taken_key(key) {
             rest.push_str(&dsn[copied_to..start]);
             copied_to = lexer.pos;
             tls.push((key, value));
         }
     }
     rest.push_str(&dsn[copied_to..]);
-    Ok(Extracted { rest, tls })
+    Ok(Extracted { rest, taken: tls })
 }
 
 /// tokio-postgres's reader of key=value pairs, keeping positions.
@@ -266,7 +276,7 @@ mod tests {
 
     fn split(dsn: &str) -> (String, Vec<(&'static str, String)>) {
         let extracted = extract(dsn).unwrap();
-        (extracted.rest, extracted.tls)
+        (extracted.rest, extracted.taken)
     }
 
     fn pairs(list: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {

@@ -8,6 +8,7 @@ use tokio_postgres::Config;
 use crate::conninfo::env::{Lookup, fill_from_env};
 use crate::conninfo::extract::extract;
 use crate::error::Error;
+use crate::hosts::{LoadBalance, Routing, SessionAttrs};
 use crate::tls::{RootCerts, SslMode, TlsSettings};
 
 /// What a connection string says: where to connect and as whom (for
@@ -19,6 +20,9 @@ pub(crate) struct ConnInfo {
     pub(crate) config: Config,
     /// `sslmode` and the certificate files.
     pub(crate) tls: TlsSettings,
+    /// `target_session_attrs` and `load_balance_hosts`, which the pool
+    /// applies itself.
+    pub(crate) routing: Routing,
 }
 
 impl ConnInfo {
@@ -30,7 +34,15 @@ impl ConnInfo {
             mode: SslMode::from_wire(config.get_ssl_mode()),
             ..TlsSettings::default()
         };
-        ConnInfo { config, tls }
+        let routing = Routing {
+            attrs: SessionAttrs::from_wire(config.get_target_session_attrs()),
+            load_balance: LoadBalance::from_wire(config.get_load_balance_hosts()),
+        };
+        ConnInfo {
+            config,
+            tls,
+            routing,
+        }
     }
 }
 
@@ -68,6 +80,22 @@ impl TlsKeys {
     }
 }
 
+/// The routing keys as given, before the defaults.
+#[derive(Debug, Default)]
+pub(crate) struct RoutingKeys {
+    pub(crate) attrs: Option<SessionAttrs>,
+    pub(crate) load_balance: Option<LoadBalance>,
+}
+
+impl RoutingKeys {
+    fn settings(self) -> Routing {
+        Routing {
+            attrs: self.attrs.unwrap_or_default(),
+            load_balance: self.load_balance.unwrap_or_default(),
+        }
+    }
+}
+
 /// Parses a libpq connection string (a URL or key=value pairs), filling
 /// what it leaves out from libpq's environment variables.
 ///
@@ -89,7 +117,8 @@ pub(crate) fn parse_with_env(dsn: &str, env: Lookup<'_>) -> Result<ConnInfo, Err
         )
     })?;
     let mut keys = TlsKeys::default();
-    for (key, value) in extracted.tls {
+    let mut routing = RoutingKeys::default();
+    for (key, value) in extracted.taken {
         // libpq: an empty value is the same as none.
         if value.is_empty() {
             continue;
@@ -101,6 +130,14 @@ pub(crate) fn parse_with_env(dsn: &str, env: Lookup<'_>) -> Result<ConnInfo, Err
             "sslrootcert" => keys.root_cert = Some(TlsKeys::root_cert(&value)),
             "sslcert" => keys.client_cert = Some(value.into()),
             "sslkey" => keys.client_key = Some(value.into()),
+            "target_session_attrs" => {
+                routing.attrs =
+                    Some(SessionAttrs::parse(&value).map_err(|why| invalid_key(key, why))?);
+            }
+            "load_balance_hosts" => {
+                routing.load_balance =
+                    Some(LoadBalance::parse(&value).map_err(|why| invalid_key(key, why))?);
+            }
             _ => {
                 return Err(invalid_key(
                     "sslpassword",
@@ -111,11 +148,15 @@ pub(crate) fn parse_with_env(dsn: &str, env: Lookup<'_>) -> Result<ConnInfo, Err
             }
         }
     }
-    fill_from_env(&mut config, &mut keys, env)?;
+    fill_from_env(&mut config, &mut keys, &mut routing, env)?;
     let tls = keys.settings();
     tls.check()?;
     config.ssl_mode(tls.mode.wire_mode());
-    Ok(ConnInfo { config, tls })
+    Ok(ConnInfo {
+        config,
+        tls,
+        routing: routing.settings(),
+    })
 }
 
 fn invalid_key(key: &str, why: String) -> Error {

@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tokio_postgres::config::{Host, SslMode as WireMode, TargetSessionAttrs};
+use tokio_postgres::config::{Host, SslMode as WireMode};
 
 use crate::conninfo::parse::{ConnInfo, parse_with_env};
 use crate::error::Error;
+use crate::hosts::{LoadBalance, SessionAttrs};
 use crate::tls::{RootCerts, SslMode, TlsSettings};
 
 const SECRET: &str = "s3cret-pw";
@@ -54,10 +55,7 @@ fn a_url_gives_tls_keys_and_the_rest() {
     assert_eq!(config.get_password(), Some(SECRET.as_bytes()));
     assert_eq!(config.get_dbname(), Some("shop"));
     assert_eq!(config.get_application_name(), Some("web"));
-    assert_eq!(
-        config.get_target_session_attrs(),
-        TargetSessionAttrs::ReadWrite
-    );
+    assert_eq!(info.routing.attrs, SessionAttrs::ReadWrite);
     assert_eq!(config.get_connect_timeout(), Some(&Duration::from_secs(7)));
     assert_eq!(config.get_keepalives_idle(), Duration::from_secs(30));
     assert_eq!(config.get_ssl_mode(), WireMode::Require);
@@ -321,4 +319,47 @@ fn a_config_built_in_code_keeps_its_sslmode() {
     let info = ConnInfo::from_config(config);
     assert_eq!(info.tls.mode, SslMode::Require);
     assert_eq!(info.tls.root_cert, None);
+}
+
+#[test]
+fn routing_keys_come_from_the_string_or_the_environment() {
+    for dsn in [
+        "postgresql://u@a,b/db?target_session_attrs=prefer-standby&load_balance_hosts=random",
+        "host=a,b user=u target_session_attrs=prefer-standby load_balance_hosts=random",
+    ] {
+        let info = ok(dsn, &[("PGTARGETSESSIONATTRS", "primary")]);
+        assert_eq!(info.routing.attrs, SessionAttrs::PreferStandby, "{dsn}");
+        assert_eq!(info.routing.load_balance, LoadBalance::Random, "{dsn}");
+    }
+    let info = ok(
+        "host=a,b user=u",
+        &[
+            ("PGTARGETSESSIONATTRS", "standby"),
+            ("PGLOADBALANCEHOSTS", "random"),
+        ],
+    );
+    assert_eq!(info.routing.attrs, SessionAttrs::Standby);
+    assert_eq!(info.routing.load_balance, LoadBalance::Random);
+    let info = ok("host=a user=u", &[]);
+    assert_eq!(info.routing.attrs, SessionAttrs::Any);
+    assert_eq!(info.routing.load_balance, LoadBalance::Disable);
+}
+
+#[test]
+fn unknown_routing_values_name_the_accepted_ones() {
+    let shown = error(
+        "host=a user=u password=s3cret-pw target_session_attrs=master",
+        &[],
+    );
+    assert!(
+        shown.contains("target_session_attrs")
+            && shown.contains("'master'")
+            && shown.contains("any, read-write, read-only, primary, standby, prefer-standby"),
+        "{shown}"
+    );
+    let shown = error("host=a user=u", &[("PGLOADBALANCEHOSTS", "on")]);
+    assert!(
+        shown.contains("PGLOADBALANCEHOSTS") && shown.contains("disable, random"),
+        "{shown}"
+    );
 }

@@ -46,11 +46,12 @@ impl Connector {
     /// Opens one connection, within `connect_timeout`.
     pub(crate) async fn connect(&self) -> Result<(Client, PgConnection), Error> {
         let target = self.settings.resolve()?;
+        let attrs = target.routing.attrs;
         let attempt = async {
             target
                 .connect()
                 .await
-                .map_err(|e| Error::connect("the listener's server".to_owned(), e))
+                .map_err(|attempts| Error::hosts(attrs, attempts))
         };
         match tokio::time::timeout(self.connect_timeout, attempt).await {
             Ok(Ok(opened)) => Ok((opened.client, opened.connection)),

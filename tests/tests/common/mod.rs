@@ -281,3 +281,28 @@ pub(crate) fn refusing_port() -> (tokio::net::TcpSocket, u16) {
     let port = socket.local_addr().expect("a bound socket").port();
     (socket, port)
 }
+
+/// A key=value connection string over `servers` (in that order) as
+/// `postgres`, with `extra` keys such as `target_session_attrs=read-write`.
+pub(crate) fn multi_host_dsn(servers: &[&tidepool_tests::PgServer], extra: &str) -> String {
+    let hosts: Vec<&str> = servers.iter().map(|server| server.host()).collect();
+    let ports: Vec<String> = servers
+        .iter()
+        .map(|server| server.port().to_string())
+        .collect();
+    format!(
+        "host={} port={} user=postgres dbname=postgres connect_timeout=2 {extra}",
+        hosts.join(","),
+        ports.join(",")
+    )
+}
+
+/// Runs a harness call (which blocks) off the async runtime's threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, tidepool_tests::HarnessError> + Send + 'static,
+) -> T {
+    tokio::task::spawn_blocking(call)
+        .await
+        .expect("a harness call panicked")
+        .unwrap_or_else(|e| panic!("{e}"))
+}
