@@ -54,6 +54,15 @@ impl Connection {
     }
 }
 
+impl Connection {
+    /// Tells the connection where it went (for its statements' spans) and
+    /// whether its statements' durations are recorded as metrics.
+    pub(crate) fn set_peer(&mut self, peer: crate::span::Peer, statement_metrics: bool) {
+        self.tracker.peer = peer;
+        self.tracker.statement_metrics = statement_metrics;
+    }
+}
+
 impl<R> Connection<R> {
     fn session(&self) -> Session<'_> {
         Session {

@@ -71,7 +71,8 @@ impl<'c> Session<'c> {
         self.tracker.statement(sql);
         let (own, pgbouncer) = self.own_transaction().await?;
         let copy = self.client.copy_in(sql);
-        let sink = match self.tracker.run_naming(copy, pgbouncer).await {
+        let copy = self.tracker.run_naming(copy, pgbouncer);
+        let sink = match self.tracker.traced(sql, copy).await {
             Ok(sink) => sink,
             Err(error) => return Err(OwnTransaction::abort(own, error).await),
         };
@@ -87,7 +88,8 @@ impl<'c> Session<'c> {
         self.tracker.statement(sql);
         let (own, pgbouncer) = self.own_transaction().await?;
         let copy = self.client.copy_out(sql);
-        let stream = match self.tracker.run_naming(copy, pgbouncer).await {
+        let copy = self.tracker.run_naming(copy, pgbouncer);
+        let stream = match self.tracker.traced(sql, copy).await {
             Ok(stream) => stream,
             Err(error) => return Err(OwnTransaction::abort(own, error).await),
         };

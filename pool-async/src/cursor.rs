@@ -52,8 +52,10 @@ impl<'t, R: Sync> Cursor<'t, R> {
                 .await?;
             Position::Declared(name)
         } else {
-            tx.tracker().statement(sql);
-            Position::Portal(tx.tracker().run(tx.inner().bind(sql, params)).await?)
+            let tracker = tx.tracker();
+            tracker.statement(sql);
+            let bind = tracker.run(tx.inner().bind(sql, params));
+            Position::Portal(tracker.traced(sql, bind).await?)
         };
         Ok(Self {
             tx,
@@ -87,10 +89,9 @@ impl<R: RowFactory + Sync> Cursor<'_, R> {
         let limit = i32::try_from(max_rows.max(1)).unwrap_or(i32::MAX);
         let rows = match &self.position {
             Position::Portal(portal) => {
-                self.tx
-                    .tracker()
-                    .run(self.tx.inner().query_portal(portal, limit))
-                    .await?
+                let tracker = self.tx.tracker();
+                let fetch = tracker.run(self.tx.inner().query_portal(portal, limit));
+                tracker.traced("FETCH", fetch).await?
             }
             Position::Declared(name) => {
                 self.tx

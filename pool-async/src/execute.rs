@@ -140,7 +140,10 @@ impl Session<'_> {
     /// the script drops prepared statements (`DISCARD ALL`, `DEALLOCATE`).
     pub(crate) async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
         self.tracker.script(sql);
-        let result = self.tracker.run(self.client.batch_execute(sql)).await;
+        let result = self
+            .tracker
+            .traced(sql, self.tracker.run(self.client.batch_execute(sql)))
+            .await;
         self.after_script(sql);
         result
     }
@@ -151,7 +154,10 @@ impl Session<'_> {
         sql: &str,
     ) -> Result<Vec<tokio_postgres::SimpleQueryMessage>, Error> {
         self.tracker.script(sql);
-        let result = self.tracker.run(self.client.simple_query(sql)).await;
+        let result = self
+            .tracker
+            .traced(sql, self.tracker.run(self.client.simple_query(sql)))
+            .await;
         self.after_script(sql);
         result
     }
@@ -162,8 +168,20 @@ impl Session<'_> {
         }
     }
 
-    /// Runs `sql` for `want`.
+    /// Runs `sql` for `want`, in its span.
     async fn run(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        want: Want,
+    ) -> Result<Got, Error> {
+        self.tracker
+            .traced(sql, self.run_untraced(sql, params, want))
+            .await
+    }
+
+    /// Runs `sql` for `want`.
+    async fn run_untraced(
         &self,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
@@ -192,6 +210,7 @@ impl Session<'_> {
         want: Want,
     ) -> Result<Got, Error> {
         let plan = lock(self.cache).plan(sql);
+        crate::span::record_plan(&tracing::Span::current(), &plan);
         let statement = match plan {
             Plan::Cached(statement) => statement,
             Plan::Prepare => {

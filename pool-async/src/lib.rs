@@ -25,6 +25,7 @@ mod replica_set;
 mod rows;
 mod settings;
 mod source;
+mod span;
 mod sql;
 mod tls;
 mod tracker;

@@ -30,6 +30,8 @@ pub(crate) struct PgManager {
     notices: Notices,
     /// Listener connections open now (`Stats::listeners`).
     listeners: Arc<AtomicUsize>,
+    /// Whether statements' durations are recorded as metrics.
+    statement_metrics: bool,
 }
 
 impl PgManager {
@@ -48,7 +50,15 @@ impl PgManager {
             cache,
             notices: Notices::new("tidepool", None),
             listeners: Arc::default(),
+            statement_metrics: false,
         }
+    }
+
+    /// Records every statement's duration in the
+    /// `db.client.operation.duration` histogram.
+    pub(crate) fn with_statement_metrics(mut self, on: bool) -> Self {
+        self.statement_metrics = on;
+        self
     }
 
     /// Sends the server's notices to `notices`.
@@ -185,6 +195,10 @@ impl tidepool_core::Manager for PgManager {
             server: opened.server,
         };
         let mut conn = Connection::new(opened.client, canceller, self.query_timeout, self.cache);
+        conn.set_peer(
+            crate::span::Peer::of(&opened.config),
+            self.statement_metrics,
+        );
         crate::notice::spawn_driver(
             connection,
             self.notices.clone(),

@@ -5,6 +5,7 @@ use std::fmt;
 use futures_util::future::join_all;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
+use tracing::Instrument;
 
 use crate::error::Error;
 use crate::execute::Session;
@@ -96,7 +97,19 @@ impl<'a> Pipeline<'a> {
     /// the connection before anyone else uses it.
     pub async fn run(self) -> Vec<Result<Piped, Error>> {
         let session = self.session;
-        join_all(self.steps.into_iter().map(|step| async move {
+        let span = tracing::debug_span!(
+            target: crate::span::TARGET,
+            "pipeline",
+            otel.name = "PIPELINE",
+            otel.kind = "client",
+            db.system.name = "postgresql",
+            db.namespace = tracing::field::Empty,
+            db.operation.batch.size = self.steps.len(),
+        );
+        if !span.is_disabled() {
+            span.record("db.namespace", session.tracker.peer.namespace.as_str());
+        }
+        let run = join_all(self.steps.into_iter().map(|step| async move {
             if step.rows {
                 session.query(step.sql, step.params).await.map(Piped::Rows)
             } else {
@@ -105,8 +118,9 @@ impl<'a> Pipeline<'a> {
                     .await
                     .map(Piped::Count)
             }
-        }))
-        .await
+        }));
+        // Each statement has its own span, inside this one.
+        run.instrument(span).await
     }
 }
 

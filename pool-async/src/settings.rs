@@ -18,7 +18,7 @@ use crate::pool::Pool;
 /// keys.
 ///
 /// Keys are the [`PoolConfig`] fields (`max_size`, `timeout`, ...), the
-/// [`SessionSettings`] fields (`pgbouncer`) and the [`ConnectionSettings`]
+/// [`SessionSettings`] fields (`pgbouncer`, `statement_metrics`) and the [`ConnectionSettings`]
 /// fields (`url`, or `host`, `port`, `user`, ...).
 /// Durations are written `"30s"`, `"5m"`, `"1h 30m"` (or a number of
 /// seconds). A missing key takes its default; an unknown key, or a value of
@@ -57,6 +57,10 @@ pub struct SessionSettings {
     /// transaction, the statement cache off; see
     /// [`PoolBuilder::pgbouncer`]. Defaults to false.
     pub pgbouncer: bool,
+    /// Records every statement's duration in the
+    /// `db.client.operation.duration` histogram; see
+    /// [`PoolBuilder::statement_metrics`]. Defaults to false.
+    pub statement_metrics: bool,
 }
 
 /// Where to connect, and as whom: a libpq connection string (`url`), or its
@@ -323,7 +327,8 @@ impl Settings {
         let dsn = self.connection.connection_string()?;
         let mut builder = Pool::builder(&dsn)
             .config(self.pool.clone())
-            .pgbouncer(self.session.pgbouncer);
+            .pgbouncer(self.session.pgbouncer)
+            .statement_metrics(self.session.statement_metrics);
         if let Some(password) = self.connection.password.clone() {
             builder = builder.password_fn(move || password.clone());
         }

@@ -48,6 +48,11 @@ pub(crate) struct Tracker {
     /// transactions (the pool's `pgbouncer` setting is off), so that losing
     /// one is explained as the work of a transaction pooler.
     names_statements: bool,
+    /// Where the connection's statements go, for their spans.
+    pub(crate) peer: crate::span::Peer,
+    /// Whether each statement's duration is recorded in the
+    /// `db.client.operation.duration` histogram.
+    pub(crate) statement_metrics: bool,
 }
 
 impl Tracker {
@@ -66,7 +71,18 @@ impl Tracker {
             default_query_timeout: query_timeout,
             canceller,
             names_statements,
+            peer: crate::span::Peer::default(),
+            statement_metrics: false,
         }
+    }
+
+    /// Runs `work`, the statement `sql`, in its span (see [`crate::span`]).
+    pub(crate) async fn traced<T>(
+        &self,
+        sql: &str,
+        work: impl Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        crate::span::traced(&self.peer, sql, self.statement_metrics, work).await
     }
 
     /// Runs one operation, counting it as in flight until it finishes, and
