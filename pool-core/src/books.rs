@@ -21,6 +21,8 @@ pub(crate) struct Books {
     state: Mutex<State>,
     /// Requests waiting for a connection now.
     pub(crate) waiting: AtomicUsize,
+    /// Connections checked out by users now.
+    pub(crate) in_use: AtomicUsize,
     /// `max_size`, also readable without the lock (written under it).
     pub(crate) max_size: AtomicUsize,
     /// When the requests waiting now began to wait.
@@ -103,6 +105,7 @@ impl Books {
                 reconnect_reported: false,
             }),
             waiting: AtomicUsize::new(0),
+            in_use: AtomicUsize::new(0),
             max_size: AtomicUsize::new(max_size),
             waiters: Waiters::default(),
             counters: Counters::default(),

@@ -29,6 +29,9 @@ pub struct Stats {
     pub pool_size: usize,
     /// Gauge: idle connections, ready to be checked out.
     pub pool_available: usize,
+    /// Gauge (tidepool's own): connections checked out by users now (not
+    /// those being opened, health-checked or reset).
+    pub in_use: usize,
     /// Gauge: requests waiting in the queue for a connection now.
     pub requests_waiting: usize,
     /// Gauge (tidepool's own, PgBouncer's `maxwait`): how many milliseconds
