@@ -110,13 +110,24 @@ impl Slab {
     /// Drops the marks of requests no longer waiting from the front of the
     /// arrivals; returns the first request still waiting.
     fn first_waiting(&mut self) -> Option<&mut Entry> {
-        while let Some(&mark) = self.arrivals.front() {
-            if self.waiting(mark).is_some() {
-                return self.waiting(mark);
+        self.drop_stale_front();
+        let mark = *self.arrivals.front()?;
+        self.waiting(mark)
+    }
+
+    /// Drops the marks of requests no longer waiting from the front of the
+    /// arrivals.
+    fn drop_stale_front(&mut self) {
+        while let Some(mark) = self.arrivals.front() {
+            match self.entries.get(mark.place) {
+                Some(Some(entry)) if entry.ticket == mark.ticket && entry.ended.is_none() => {
+                    return;
+                }
+                _ => {
+                    self.arrivals.pop_front();
+                }
             }
-            self.arrivals.pop_front();
         }
-        None
     }
 
     /// Drops the stale marks wherever they are, once they outnumber the
@@ -158,13 +169,15 @@ impl Waiters {
         waker: Option<Waker>,
     ) -> (usize, bool) {
         let mut slab = self.lock();
-        if slab.first_waiting().is_none() {
-            // No request waits: whatever the marks left, deadlines start
-            // over in order.
-            slab.last_in_order = None;
+        if slab.live == 0 {
+            // No request waits: every mark left is stale, and deadlines
+            // start over in order.
+            slab.arrivals.clear();
             slab.early.clear();
+            slab.last_in_order = None;
+        } else {
+            slab.compact();
         }
-        slab.compact();
         let ticket = slab.next_ticket;
         slab.next_ticket += 1;
         let entry = Some(Entry {
@@ -207,6 +220,10 @@ impl Waiters {
         {
             slab.free.push(place);
             slab.live -= 1;
+            // Served first come, first served, the request leaving is
+            // usually the first: its mark goes with it, and any stale marks
+            // behind it (each is dropped once: O(1) amortised).
+            slab.drop_stale_front();
         }
     }
 
