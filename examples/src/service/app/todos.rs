@@ -1,16 +1,13 @@
 //! The todo API: each handler checks a connection out of the shared pool
 //! for the length of its work.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tidepool_async::{Pool, Row, ToSql};
 
-use super::app::App;
-use super::error::ApiError;
+use super::ApiError;
 
 /// The table, created at start if missing.
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS todos (
@@ -22,7 +19,7 @@ const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS todos (
 
 /// Creates the table if missing. Under a lock: `CREATE TABLE IF NOT
 /// EXISTS` run by several services starting at once can fail.
-pub(crate) async fn create_schema(pool: &Pool) -> Result<(), tidepool_async::Error> {
+pub async fn create_schema(pool: &Pool) -> Result<(), tidepool_async::Error> {
     /// The advisory lock's key: "todo" in ASCII.
     const SCHEMA_LOCK: i64 = 0x746f_646f;
     let mut conn = pool.get().await?;
@@ -97,11 +94,11 @@ fn checked_title(title: &str) -> Result<&str, ApiError> {
 
 /// `POST /api/todos`.
 pub(crate) async fn create(
-    State(app): State<Arc<App>>,
+    State(pool): State<Pool>,
     Json(new): Json<NewTodo>,
 ) -> Result<(StatusCode, Json<Todo>), ApiError> {
     let title = checked_title(&new.title)?;
-    let conn = app.checkouts.get(&app.pool).await?;
+    let conn = pool.get().await?;
     let row = conn
         .query_one(
             &format!("INSERT INTO todos (title, done) VALUES ($1, $2) RETURNING {COLUMNS}"),
@@ -113,16 +110,16 @@ pub(crate) async fn create(
 
 /// `GET /api/todos/{id}`.
 pub(crate) async fn read(
-    State(app): State<Arc<App>>,
+    State(pool): State<Pool>,
     Path(id): Path<i64>,
 ) -> Result<Json<Todo>, ApiError> {
     let sql = format!("SELECT {COLUMNS} FROM todos WHERE id = $1");
-    todo_or_404(&app, id, &sql, &[&id]).await
+    todo_or_404(&pool, id, &sql, &[&id]).await
 }
 
 /// `PATCH /api/todos/{id}`: changes the fields given.
 pub(crate) async fn update(
-    State(app): State<Arc<App>>,
+    State(pool): State<Pool>,
     Path(id): Path<i64>,
     Json(change): Json<TodoChange>,
 ) -> Result<Json<Todo>, ApiError> {
@@ -131,17 +128,17 @@ pub(crate) async fn update(
         "UPDATE todos SET title = coalesce($2, title), done = coalesce($3, done)
          WHERE id = $1 RETURNING {COLUMNS}"
     );
-    todo_or_404(&app, id, &sql, &[&id, &title, &change.done]).await
+    todo_or_404(&pool, id, &sql, &[&id, &title, &change.done]).await
 }
 
 /// Runs `sql`, which returns the todo `id` or no row.
 async fn todo_or_404(
-    app: &App,
+    pool: &Pool,
     id: i64,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Json<Todo>, ApiError> {
-    let conn = app.checkouts.get(&app.pool).await?;
+    let conn = pool.get().await?;
     let row = conn.query_opt(sql, params).await?;
     row.map(|row| Json(Todo::from_row(&row)))
         .ok_or(ApiError::not_found(id))
@@ -149,10 +146,10 @@ async fn todo_or_404(
 
 /// `DELETE /api/todos/{id}`.
 pub(crate) async fn delete(
-    State(app): State<Arc<App>>,
+    State(pool): State<Pool>,
     Path(id): Path<i64>,
 ) -> Result<StatusCode, ApiError> {
-    let conn = app.checkouts.get(&app.pool).await?;
+    let conn = pool.get().await?;
     match conn
         .execute("DELETE FROM todos WHERE id = $1", &[&id])
         .await?
@@ -165,14 +162,14 @@ pub(crate) async fn delete(
 /// `GET /api/todos?limit=20&after=<id>`: todos in the order they were
 /// made, a page at a time.
 pub(crate) async fn list(
-    State(app): State<Arc<App>>,
+    State(pool): State<Pool>,
     Query(page): Query<PageQuery>,
 ) -> Result<Json<Page>, ApiError> {
     let limit = page.limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::bad_request("limit: 1 to 100"));
     }
-    let conn = app.checkouts.get(&app.pool).await?;
+    let conn = pool.get().await?;
     // One more than asked, to know whether there is a next page.
     let rows = conn
         .query(

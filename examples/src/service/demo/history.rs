@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use tidepool_async::{Pool, Stats};
 
-use super::checkout::Checkouts;
+use super::waits;
 
 /// How often the pool is looked at.
 pub(crate) const TICK: Duration = Duration::from_millis(50);
@@ -29,7 +29,7 @@ pub(crate) struct Point {
     pub(crate) size: usize,
     /// Idle connections, at the end of the second.
     pub(crate) idle: usize,
-    /// The most connections the handlers held at once.
+    /// The most connections checked out at once (`Stats::in_use`).
     pub(crate) in_use: usize,
     /// The most requests waiting at once.
     pub(crate) waiting: usize,
@@ -81,7 +81,7 @@ impl History {
 
 /// Looks at `pool` every [`TICK`] and adds a point to `history` every
 /// [`POINT`], until the pool closes.
-pub(crate) async fn record(pool: Pool, checkouts: &Checkouts, history: &History) {
+pub(crate) async fn record(pool: Pool, history: &History) {
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let ticks_per_point = (POINT.as_millis() / TICK.as_millis()) as usize;
@@ -91,14 +91,18 @@ pub(crate) async fn record(pool: Pool, checkouts: &Checkouts, history: &History)
     while !pool.is_closed() {
         ticker.tick().await;
         let stats = pool.stats();
-        point.in_use = point.in_use.max(checkouts.held());
+        point.in_use = point.in_use.max(stats.in_use);
         point.waiting = point.waiting.max(stats.requests_waiting);
         point.max_wait_ms = point.max_wait_ms.max(stats.requests_max_wait_ms);
         ticks += 1;
         if ticks < ticks_per_point {
             continue;
         }
-        finish(&mut point, &stats, &last, checkouts.take_waits());
+        let waits = waits::take(&pool.config().name)
+            .into_iter()
+            .map(Duration::from_secs_f64)
+            .collect();
+        finish(&mut point, &stats, &last, waits);
         history.push(std::mem::take(&mut point));
         last = stats;
         ticks = 0;

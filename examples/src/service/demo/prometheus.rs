@@ -5,6 +5,8 @@ use std::sync::Mutex;
 
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 
+use super::waits::Tapped;
+
 /// Histogram buckets for the pool's durations, in seconds: from a tenth
 /// of a millisecond (an idle connection handed out) to 30 s (the default
 /// `timeout`).
@@ -16,23 +18,30 @@ const BUCKETS: [f64; 16] = [
 /// Installs the Prometheus recorder for the whole process (once: later
 /// calls return the same handle) and returns the handle that renders
 /// `/metrics`. Durations are histograms with buckets (`_bucket`, `_sum`,
-/// `_count`), so that `histogram_quantile` works in Prometheus.
+/// `_count`), so that `histogram_quantile` works in Prometheus. The
+/// checkout waits are also kept for the dashboard's percentiles.
 ///
 /// Call it before building the pool: a pool registers its metrics when it
 /// is built.
 ///
 /// # Errors
 ///
-/// When another recorder was installed first.
-pub fn install_prometheus() -> Result<PrometheusHandle, BuildError> {
+/// When another recorder was installed first, or the buckets are refused.
+pub fn install_prometheus() -> Result<PrometheusHandle, String> {
     // Held while installing, so that two callers at once cannot both try.
     static HANDLE: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
     let mut installed = HANDLE.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(handle) = installed.as_ref() {
         return Ok(handle.clone());
     }
-    let handle = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &BUCKETS)?
-        .install_recorder()?;
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &BUCKETS)
+        .map_err(|e: BuildError| e.to_string())?
+        .build_recorder();
+    let handle = recorder.handle();
+    // The dashboard's wait percentiles are read off the same metrics.
+    metrics::set_global_recorder(Tapped::new(recorder)).map_err(|_| {
+        "another metrics recorder is installed already: install this one first".to_owned()
+    })?;
     Ok(installed.insert(handle).clone())
 }

@@ -1,4 +1,5 @@
-//! The service: its state, its routes, and serving them.
+//! The service: the app's routes and the demo's, their state, and serving
+//! them.
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -18,21 +19,19 @@ use tidepool_async::Pool;
 use tokio::net::TcpListener;
 
 use super::burst::{BurstSettings, Bursts};
-use super::checkout::Checkouts;
-use super::error::ApiError;
+use super::dashboard;
 use super::history::{self, History};
 use super::stats::{config_json, stats_json};
-use super::{dashboard, todos};
+use crate::service::app::{self, ApiError};
 
 /// Where the service listens unless told otherwise.
 pub const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
 
-/// What every handler shares: the one pool, and what the dashboard shows.
+/// What the demo's handlers share: the pool, and what the dashboard shows.
 #[derive(Debug)]
 pub(crate) struct App {
     pub(crate) pool: Pool,
-    pub(crate) checkouts: Checkouts,
     history: History,
     bursts: Bursts,
     metrics: Option<PrometheusHandle>,
@@ -59,10 +58,9 @@ impl Service {
         pool: Pool,
         metrics: Option<PrometheusHandle>,
     ) -> Result<Self, tidepool_async::Error> {
-        todos::create_schema(&pool).await?;
+        app::create_schema(&pool).await?;
         let app = Arc::new(App {
             pool,
-            checkouts: Checkouts::default(),
             history: History::default(),
             bursts: Bursts::default(),
             metrics,
@@ -70,12 +68,7 @@ impl Service {
         });
         let recorder = Arc::clone(&app);
         tokio::spawn(async move {
-            history::record(
-                recorder.pool.clone(),
-                &recorder.checkouts,
-                &recorder.history,
-            )
-            .await;
+            history::record(recorder.pool.clone(), &recorder.history).await;
         });
         if let Some(handle) = app.metrics.clone() {
             let pool = app.pool.clone();
@@ -90,24 +83,19 @@ impl Service {
         Ok(Self { app })
     }
 
-    /// The routes.
+    /// The routes: the app's ([`app::routes`]) and the demo's.
     pub fn router(&self) -> Router {
-        Router::new()
+        let demo = Router::new()
             .route("/", get(dashboard::page))
             .route("/dashboard.js", get(dashboard::script))
             .route("/dashboard.css", get(dashboard::style))
-            .route("/health", get(health))
             .route("/stats", get(stats))
             .route("/stats/series", get(series))
             .route("/metrics", get(metrics))
             .route("/burst", post(burst))
             .route("/api/sleep", get(sleep))
-            .route("/api/todos", get(todos::list).post(todos::create))
-            .route(
-                "/api/todos/{id}",
-                get(todos::read).patch(todos::update).delete(todos::delete),
-            )
-            .with_state(Arc::clone(&self.app))
+            .with_state(Arc::clone(&self.app));
+        app::routes(self.app.pool.clone()).merge(demo)
     }
 
     /// Serves on `listener` until `shutdown` completes, then finishes the
@@ -132,27 +120,11 @@ impl Service {
     }
 }
 
-/// `GET /health`: `200` when a connection can be had within a second.
-async fn health(State(app): State<Arc<App>>) -> impl IntoResponse {
-    let check = async {
-        let conn = app.pool.get_timeout(Duration::from_secs(1)).await?;
-        conn.query_one("SELECT 1", &[]).await
-    };
-    match check.await {
-        Ok(_) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "error": e.to_string() })),
-        ),
-    }
-}
-
 /// `GET /stats`: the pool's statistics, its configuration, the last
 /// second's figures and the last burst.
 async fn stats(State(app): State<Arc<App>>) -> Json<Value> {
     Json(json!({
         "pool": stats_json(&app.pool.stats()),
-        "in_use": app.checkouts.held(),
         "last_second": app.history.latest(),
         "config": config_json(app.pool.config()),
         "burst": app.bursts.report(),
@@ -214,7 +186,7 @@ async fn sleep(
     Query(query): Query<SleepQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let seconds = query.ms.min(1_000) as f64 / 1000.0;
-    let conn = app.checkouts.get(&app.pool).await?;
+    let conn = app.pool.get().await?;
     conn.execute("SELECT pg_sleep($1)", &[&seconds]).await?;
     Ok(Json(json!({ "slept_ms": query.ms.min(1_000) })))
 }

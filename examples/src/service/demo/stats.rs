@@ -12,6 +12,7 @@ pub(crate) fn stats_json(stats: &Stats) -> Value {
         "pool_max": stats.pool_max,
         "pool_size": stats.pool_size,
         "pool_available": stats.pool_available,
+        "in_use": stats.in_use,
         "requests_waiting": stats.requests_waiting,
         "requests_max_wait_ms": stats.requests_max_wait_ms,
         "requests_num": stats.requests_num,

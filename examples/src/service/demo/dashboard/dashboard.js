@@ -30,7 +30,7 @@ async function refresh() {
     const [series, stats] = await Promise.all([getJson("/stats/series"), getJson("/stats")]);
     dashboard.points = series.points;
     dashboard.stats = stats.pool;
-    dashboard.inUse = stats.in_use;
+    dashboard.inUse = stats.pool.in_use;
     dashboard.config = stats.config;
     dashboard.burst = stats.burst;
     dashboard.error = null;
@@ -52,7 +52,7 @@ function render(stats) {
   $("updated").textContent = "updated " + new Date().toLocaleTimeString();
   $("tile-size").textContent = pool.pool_size + " / " + config.max_size;
   $("tile-idle").textContent = pool.pool_available;
-  $("tile-in-use").textContent = stats.in_use;
+  $("tile-in-use").textContent = pool.in_use;
   $("tile-waiting").textContent = pool.requests_waiting;
   $("tile-waiting").classList.toggle("alert", pool.requests_waiting > 0);
   $("tile-max-wait").textContent = pool.requests_max_wait_ms + " ms";
