@@ -23,7 +23,11 @@ async fn in_use_follows_checkouts_returns_and_detaches() {
     drop(a);
     assert_eq!(pool.stats().in_use, 1);
     let _conn = Pooled::detach(b);
-    assert_eq!(pool.stats().in_use, 0, "a detached connection is not in use");
+    assert_eq!(
+        pool.stats().in_use,
+        0,
+        "a detached connection is not in use"
+    );
     let c = pool.get().await.unwrap();
     assert_eq!(pool.stats().in_use, 1);
     pool.close();
