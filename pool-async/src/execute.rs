@@ -4,12 +4,12 @@
 use std::sync::{Mutex, MutexGuard};
 
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row, Statement};
 
 use crate::cache::{Plan, StatementCache};
 use crate::error::Error;
-use crate::infer::parameter_types;
+use crate::infer::Parameters;
 use crate::rows::RowFactory;
 use crate::tracker::Tracker;
 
@@ -191,22 +191,39 @@ impl Session<'_> {
         params: &[&(dyn ToSql + Sync)],
         want: Want,
     ) -> Result<Got, Error> {
-        let plan = lock(self.cache).plan(sql);
+        let parameters = Parameters::new(params);
+        let oids = parameters.oids();
+        let plan = lock(self.cache).plan(sql, oids.as_deref());
         let statement = match plan {
             Plan::Cached(statement) => statement,
             Plan::Prepare => {
                 lock(self.cache).count_prepare();
-                let statement = self.tracker.run(self.client.prepare(sql)).await?;
-                lock(self.cache).insert(sql, statement.clone());
+                let types = parameters.types.as_deref().unwrap_or(&[]);
+                let statement = self
+                    .tracker
+                    .run(self.client.prepare_typed(sql, types))
+                    .await?;
+                lock(self.cache).insert(sql, statement.clone(), oids.as_deref());
                 statement
             }
-            Plan::Once => {
+            Plan::Once | Plan::Unnamed => {
+                if let Some(typed) = parameters.typed() {
+                    return self.unnamed(sql, &typed, want).await;
+                }
+                if matches!(plan, Plan::Unnamed) && lock(self.cache).settings().pgbouncer {
+                    return Err(Error::config(
+                        "the type of a parameter cannot be taken from its value (a type \
+                         of your own), and behind a transaction pooler (pgbouncer) the \
+                         statement cannot be prepared to ask the server for it; pass a \
+                         value of a built-in type or a string",
+                    ));
+                }
+                // A type of the user's own: the server says the types.
                 lock(self.cache).count_prepare();
                 self.tracker.run(self.client.prepare(sql)).await?
             }
-            Plan::Unnamed => return self.unnamed(sql, params, want).await,
         };
-        self.prepared(&statement, params, want).await
+        self.prepared(&statement, &parameters.values(), want).await
     }
 
     async fn prepared(
@@ -225,22 +242,22 @@ impl Session<'_> {
         })
     }
 
-    /// Runs a statement unnamed, in one round trip, with parameter types
-    /// taken from the Rust values (the cache is off).
+    /// Runs a statement unnamed, in one round trip (Parse, Bind, Describe,
+    /// Execute and Sync sent together), with the parameter types taken
+    /// from the values.
     async fn unnamed(
         &self,
         sql: &str,
-        params: &[&(dyn ToSql + Sync)],
+        typed: &[(&(dyn ToSql + Sync), Type)],
         want: Want,
     ) -> Result<Got, Error> {
-        let typed = parameter_types(params)?;
         let client = self.client;
         let tracker = self.tracker;
         Ok(match want {
-            Want::Rows => Got::Rows(tracker.run(client.query_typed(sql, &typed)).await?),
-            Want::One => Got::One(tracker.run(client.query_typed_one(sql, &typed)).await?),
-            Want::Opt => Got::Opt(tracker.run(client.query_typed_opt(sql, &typed)).await?),
-            Want::Count => Got::Count(tracker.run(client.execute_typed(sql, &typed)).await?),
+            Want::Rows => Got::Rows(tracker.run(client.query_typed(sql, typed)).await?),
+            Want::One => Got::One(tracker.run(client.query_typed_one(sql, typed)).await?),
+            Want::Opt => Got::Opt(tracker.run(client.query_typed_opt(sql, typed)).await?),
+            Want::Count => Got::Count(tracker.run(client.execute_typed(sql, typed)).await?),
         })
     }
 }
