@@ -7,6 +7,7 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row, Statement};
 
+use crate::begin::Begin;
 use crate::cache::{Plan, StatementCache};
 use crate::error::Error;
 use crate::infer::Parameters;
@@ -37,6 +38,9 @@ pub(crate) struct Session<'a> {
     pub(crate) client: &'a Client,
     pub(crate) tracker: &'a Tracker,
     pub(crate) cache: &'a Mutex<StatementCache>,
+    /// The `BEGIN` of the transaction the session runs in, sent with its
+    /// first statement; `None` outside a transaction or once sent.
+    pub(crate) begin: Option<&'a Begin>,
 }
 
 /// Locks a cache. Its updates are single assignments and map operations
@@ -140,7 +144,13 @@ impl Session<'_> {
     /// the script drops prepared statements (`DISCARD ALL`, `DEALLOCATE`).
     pub(crate) async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
         self.tracker.script(sql);
-        let result = self.tracker.run(self.client.batch_execute(sql)).await;
+        let result = match self.begin_script(sql)? {
+            Some(script) => {
+                let result = self.tracker.run(self.client.batch_execute(&script)).await;
+                self.after_begin(result)
+            }
+            None => self.tracker.run(self.client.batch_execute(sql)).await,
+        };
         self.after_script(sql);
         result
     }
@@ -151,9 +161,92 @@ impl Session<'_> {
         sql: &str,
     ) -> Result<Vec<tokio_postgres::SimpleQueryMessage>, Error> {
         self.tracker.script(sql);
-        let result = self.tracker.run(self.client.simple_query(sql)).await;
+        let result = match self.begin_script(sql)? {
+            Some(script) => {
+                let result = self.tracker.run(self.client.simple_query(&script)).await;
+                // The answer to BEGIN is no message of its own.
+                self.after_begin(result)
+            }
+            None => self.tracker.run(self.client.simple_query(sql)).await,
+        };
         self.after_script(sql);
         result
+    }
+
+    /// Runs a transaction command of the wrapper's own (`SAVEPOINT`), which
+    /// the tracker need not see, behind the transaction's `BEGIN` if that
+    /// is still to be sent.
+    pub(crate) async fn control(&self, sql: &str) -> Result<(), Error> {
+        match self.begin_script(sql)? {
+            Some(script) => {
+                let result = self.tracker.run(self.client.batch_execute(&script)).await;
+                self.after_begin(result)
+            }
+            None => self.tracker.run(self.client.batch_execute(sql)).await,
+        }
+    }
+
+    /// `sql` behind the transaction's `BEGIN`, in one query string, if
+    /// `BEGIN` is still to be sent: the server stops at its error.
+    fn begin_script(&self, sql: &str) -> Result<Option<String>, Error> {
+        Ok(match self.begin {
+            Some(begin) => begin.take()?.map(|begin| format!("{begin}; {sql}")),
+            None => None,
+        })
+    }
+
+    /// After a script sent with `BEGIN`: if it failed, `BEGIN` may be what
+    /// failed, and the transaction is taken for not open.
+    fn after_begin<T>(&self, result: Result<T, Error>) -> Result<T, Error> {
+        if result.is_err()
+            && let Some(begin) = self.begin
+        {
+            begin.failed();
+        }
+        result
+    }
+
+    /// Sends the transaction's `BEGIN` on its own, if it was not sent yet,
+    /// and waits for its answer: before an operation that cannot carry it
+    /// (a COPY).
+    pub(crate) async fn begin_now(&self) -> Result<(), Error> {
+        let Some(begin) = self.begin else {
+            return Ok(());
+        };
+        let Some(sql) = begin.take()? else {
+            return Ok(());
+        };
+        let result = self.tracker.run(self.client.batch_execute(sql)).await;
+        self.after_begin(result)
+    }
+
+    /// Runs `work`, a statement of the extended protocol, with the
+    /// transaction's `BEGIN` sent ahead of it if it was not sent yet: the
+    /// two go out together, `BEGIN` first, and their answers come back in
+    /// one round trip. A failed `BEGIN` is the statement's error, whatever
+    /// became of the statement (see the `begin` module).
+    async fn with_begin<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let Some(begin) = self.begin else {
+            return work.await;
+        };
+        let Some(sql) = begin.take()? else {
+            return work.await;
+        };
+        // `join` polls its first future first, every time: BEGIN's request
+        // is queued before the statement's.
+        let (begun, result) =
+            futures_util::future::join(self.tracker.run(self.client.batch_execute(sql)), work)
+                .await;
+        match begun {
+            Ok(()) => result,
+            Err(error) => {
+                begin.failed();
+                Err(error)
+            }
+        }
     }
 
     fn after_script(&self, sql: &str) {
@@ -170,7 +263,7 @@ impl Session<'_> {
         want: Want,
     ) -> Result<Got, Error> {
         self.tracker.statement(sql);
-        match self.attempt(sql, params, want).await {
+        match self.with_begin(self.attempt(sql, params, want)).await {
             Err(error) if invalidates_cache(&error) => {
                 // A schema change made a cached plan (or the cache itself)
                 // stale: forget it, and retry once where that is safe.

@@ -33,6 +33,7 @@
 //! # }
 //! ```
 
+mod begin;
 mod builder;
 mod cache;
 mod cancel;

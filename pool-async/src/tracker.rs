@@ -143,7 +143,16 @@ impl Tracker {
         self.open_transactions.fetch_add(1, Relaxed);
     }
 
+    /// A transaction guard is gone after its transaction was finished.
     pub(crate) fn transaction_closed(&self) {
+        self.open_transactions.fetch_sub(1, Relaxed);
+    }
+
+    /// A transaction guard is gone without `commit` or `rollback`: its
+    /// `ROLLBACK` is only queued, so the session must be settled (the
+    /// rollback's answer awaited) before anyone else uses it.
+    pub(crate) fn transaction_abandoned(&self) {
+        self.dirty.store(true, Relaxed);
         self.open_transactions.fetch_sub(1, Relaxed);
     }
 
