@@ -16,12 +16,19 @@
 //! * fairness: 1000 tasks over 50 fake connections, the checkout's tail;
 //! * spike: 50 requests at once on 5 idle connections, with 150 ms
 //!   connects: connections opened;
-//! * recovery: time from a server restart to the first good checkout.
+//! * recovery: time from a server restart to the first good checkout;
+//! * unique SQL: every statement text unique (dynamic SQL), 64 tasks over
+//!   16 connections, against deadpool-postgres, bb8-postgres and sqlx;
+//! * transaction: `BEGIN; SELECT $1; COMMIT` through each pool's
+//!   transaction API;
+//! * PgBouncer: 16 connections through a PgBouncer in transaction mode
+//!   with 8 server connections, 64 tasks; each system's errors counted.
 //!
 //! The peers are this package's dependencies only, never the library's.
 //! Run it with `cargo run --release -p tidepool-bench` (see [`USAGE`]).
 
 mod blocking;
+mod bouncer;
 mod database;
 mod drive;
 mod end_to_end;
@@ -34,6 +41,7 @@ mod options;
 mod recovery;
 mod report;
 mod spike;
+mod statements;
 mod suite;
 mod turns;
 mod workload;

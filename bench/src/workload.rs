@@ -16,17 +16,27 @@ pub enum Workload {
     Spike,
     /// A server restart: time to the first successful checkout.
     Recovery,
+    /// Every statement text unique: 64 tasks over 16 connections.
+    UniqueSql,
+    /// `BEGIN; SELECT $1; COMMIT` through each pool's transaction API.
+    Transaction,
+    /// Behind PgBouncer in transaction mode: 16 connections over 8 server
+    /// connections, 64 tasks, errors counted.
+    PgBouncer,
 }
 
 impl Workload {
     /// Every workload, in the order of a full run.
-    pub const ALL: [Workload; 6] = [
+    pub const ALL: [Workload; 9] = [
         Workload::EndToEnd,
         Workload::Blocking,
         Workload::Engine,
         Workload::Fairness,
         Workload::Spike,
         Workload::Recovery,
+        Workload::UniqueSql,
+        Workload::Transaction,
+        Workload::PgBouncer,
     ];
 
     /// The workload's name on the command line.
@@ -38,6 +48,9 @@ impl Workload {
             Workload::Fairness => "fairness",
             Workload::Spike => "spike",
             Workload::Recovery => "recovery",
+            Workload::UniqueSql => "unique-sql",
+            Workload::Transaction => "transaction",
+            Workload::PgBouncer => "pgbouncer",
         }
     }
 
@@ -50,7 +63,12 @@ impl Workload {
     pub fn needs_database(self) -> bool {
         matches!(
             self,
-            Workload::EndToEnd | Workload::Blocking | Workload::Recovery
+            Workload::EndToEnd
+                | Workload::Blocking
+                | Workload::Recovery
+                | Workload::UniqueSql
+                | Workload::Transaction
+                | Workload::PgBouncer
         )
     }
 }

@@ -19,6 +19,11 @@ fn expected_rows() -> usize {
             Workload::Fairness | Workload::Spike => 3,
             Workload::Recovery if restarts => 4,
             Workload::Recovery => 0,
+            // tidepool, deadpool-postgres, bb8, sqlx.
+            Workload::UniqueSql | Workload::Transaction => 4,
+            // tidepool twice, deadpool-postgres twice, bb8, sqlx twice.
+            Workload::PgBouncer if restarts => 7,
+            Workload::PgBouncer => 0,
         })
         .sum()
 }
