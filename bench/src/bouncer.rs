@@ -51,7 +51,8 @@ impl<S: Step> Step for Counted<S> {
                 }
             }
         }
-        Err(format!("{ATTEMPTS} attempts in a row failed; the last: {last:?}").into())
+        let last = last.map_or_else(String::new, |error| error.to_string());
+        Err(format!("{ATTEMPTS} attempts in a row failed; the last: {last}").into())
     }
 }
 
