@@ -21,11 +21,18 @@
 //! * failover: a primary stops and its standby is promoted, every pool
 //!   given the same multi-host string: time from the promote command to
 //!   the first acknowledged write, and the writes that failed meanwhile.
+//! * unique SQL: every statement text unique (dynamic SQL), 64 tasks over
+//!   16 connections, against deadpool-postgres, bb8-postgres and sqlx;
+//! * transaction: `BEGIN; SELECT $1; COMMIT` through each pool's
+//!   transaction API;
+//! * PgBouncer: 16 connections through a PgBouncer in transaction mode
+//!   with 8 server connections, 64 tasks; each system's errors counted.
 //!
 //! The peers are this package's dependencies only, never the library's.
 //! Run it with `cargo run --release -p tidepool-bench` (see [`USAGE`]).
 
 mod blocking;
+mod bouncer;
 mod database;
 mod drive;
 mod end_to_end;
@@ -39,6 +46,7 @@ mod options;
 mod recovery;
 mod report;
 mod spike;
+mod statements;
 mod suite;
 mod turns;
 mod workload;

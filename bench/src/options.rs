@@ -41,7 +41,8 @@ usage: tidepool-bench [--smoke] [--duration SECS] [--warmup SECS] [--rounds N]
 
 Runs every system on the same workload back to back and prints one table.
 Starts a private PostgreSQL server unless DATABASE_URL is set (then the
-recovery workload, which restarts the server, is left out).
+recovery and pgbouncer workloads, which need a server of their own, are left
+out).
 
   --smoke           about a second per workload: checks that everything runs
   --duration SECS   how long each system is measured (default 5)
@@ -50,7 +51,8 @@ recovery workload, which restarts the server, is left out).
                     with its systems in reverse order, and add the rounds up
                     (default 1; 2 or more evens out a load that drifts)
   --only WORKLOAD   run only this workload (repeatable): end-to-end, blocking,
-                    engine, fairness, spike, recovery, failover
+                    engine, fairness, spike, recovery, failover, unique-sql,
+                    transaction, pgbouncer
 ";
 
 impl Options {

@@ -6,7 +6,9 @@ use crate::options::Options;
 use crate::report::{Report, Row};
 use crate::turns::add_up;
 use crate::workload::Workload;
-use crate::{blocking, end_to_end, engine, failover, fairness, machine, recovery, spike};
+use crate::{
+    blocking, bouncer, end_to_end, engine, failover, fairness, machine, recovery, spike, statements,
+};
 
 /// Runs the workloads of `options` and returns the table; `on_row` sees
 /// each row as soon as it is measured.
@@ -97,6 +99,22 @@ pub fn run(options: &Options, on_row: &mut dyn FnMut(&Row)) -> Result<Report, St
                 report.machine.extend(notes);
                 rows
             }
+            Workload::UniqueSql => rounds(&|plan| runtime.block_on(statements::unique(url, plan))),
+            Workload::Transaction => {
+                rounds(&|plan| runtime.block_on(statements::transaction(url, plan)))
+            }
+            Workload::PgBouncer => match database.as_ref().and_then(Database::own_server) {
+                Some(server) => bouncer::with_errors(rounds(&|plan| {
+                    runtime.block_on(bouncer::run(&server, plan))
+                })),
+                None => {
+                    report.machine.push(
+                        "pgbouncer: left out, it puts a PgBouncer in front of a server of its own"
+                            .to_owned(),
+                    );
+                    Vec::new()
+                }
+            },
         };
         add(&mut report, rows);
     }

@@ -20,11 +20,18 @@ pub enum Workload {
     /// A primary stops and its standby is promoted: time to the first
     /// acknowledged write, given one multi-host string.
     Failover,
+    /// Every statement text unique: 64 tasks over 16 connections.
+    UniqueSql,
+    /// `BEGIN; SELECT $1; COMMIT` through each pool's transaction API.
+    Transaction,
+    /// Behind PgBouncer in transaction mode: 16 connections over 8 server
+    /// connections, 64 tasks, errors counted.
+    PgBouncer,
 }
 
 impl Workload {
     /// Every workload, in the order of a full run.
-    pub const ALL: [Workload; 7] = [
+    pub const ALL: [Workload; 10] = [
         Workload::EndToEnd,
         Workload::Blocking,
         Workload::Engine,
@@ -32,6 +39,9 @@ impl Workload {
         Workload::Spike,
         Workload::Recovery,
         Workload::Failover,
+        Workload::UniqueSql,
+        Workload::Transaction,
+        Workload::PgBouncer,
     ];
 
     /// The workload's name on the command line.
@@ -44,6 +54,9 @@ impl Workload {
             Workload::Spike => "spike",
             Workload::Recovery => "recovery",
             Workload::Failover => "failover",
+            Workload::UniqueSql => "unique-sql",
+            Workload::Transaction => "transaction",
+            Workload::PgBouncer => "pgbouncer",
         }
     }
 
@@ -56,7 +69,12 @@ impl Workload {
     pub fn needs_database(self) -> bool {
         matches!(
             self,
-            Workload::EndToEnd | Workload::Blocking | Workload::Recovery
+            Workload::EndToEnd
+                | Workload::Blocking
+                | Workload::Recovery
+                | Workload::UniqueSql
+                | Workload::Transaction
+                | Workload::PgBouncer
         )
     }
 }

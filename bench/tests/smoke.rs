@@ -23,6 +23,11 @@ fn expected_rows() -> usize {
             // tidepool, deadpool-postgres and bb8-postgres (sqlx takes no
             // multi-host string).
             Workload::Failover => 3,
+            // tidepool, deadpool-postgres, bb8, sqlx.
+            Workload::UniqueSql | Workload::Transaction => 4,
+            // tidepool twice, deadpool-postgres twice, bb8, sqlx twice.
+            Workload::PgBouncer if restarts => 7,
+            Workload::PgBouncer => 0,
         })
         .sum()
 }

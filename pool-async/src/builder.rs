@@ -221,12 +221,20 @@ impl<R> PoolBuilder<R> {
 
     /// Sets how many times a statement runs on a connection before the
     /// connection keeps it prepared, as psycopg's `prepare_threshold`: with
-    /// 5, its sixth execution prepares it, and from then on each execution
-    /// is one round trip instead of two (prepare, then execute). 0 prepares
-    /// every statement at its first execution. `None` turns the cache off
-    /// (for PgBouncer in transaction mode, where named prepared statements
-    /// do not survive between transactions): statements then run unnamed in
-    /// one round trip, with parameter types taken from the Rust values.
+    /// 5, its first five executions run unnamed (Parse, Bind, Describe,
+    /// Execute and Sync sent together: one round trip), its sixth prepares
+    /// it, and from then on each execution is one round trip that the
+    /// server need not parse or plan again. 0 prepares every statement at
+    /// its first execution. `None` turns the cache off: statements always
+    /// run unnamed.
+    ///
+    /// Parameters are typed as psycopg and libpq type them, unnamed or
+    /// prepared alike: a string (`&str`, `String`) is sent with no type, as
+    /// text, and the server takes its type from the statement (compared
+    /// with a `uuid`, `date`, `numeric` or enum column, it is one); other
+    /// values are typed by their Rust type. A statement with a parameter of
+    /// a type of your own (whose type cannot be taken from its value) is
+    /// prepared first for the server to say the types: two round trips.
     /// Defaults to `Some(5)`.
     pub fn prepare_threshold(mut self, threshold: Option<u32>) -> Self {
         self.cache.threshold = threshold;
@@ -239,8 +247,8 @@ impl<R> PoolBuilder<R> {
     /// it, no named prepared statement is used outside a transaction, ever:
     /// the statement cache is off whatever
     /// [`prepare_threshold`](PoolBuilder::prepare_threshold) says (plain
-    /// statements and pipelines run unnamed, in one round trip each, with
-    /// parameter types taken from the Rust values), a COPY outside a
+    /// statements and pipelines run unnamed, in one round trip each, typed
+    /// as [`prepare_threshold`](PoolBuilder::prepare_threshold) says), a COPY outside a
     /// transaction runs inside one of its own, and cursors are SQL cursors
     /// (`DECLARE`, `FETCH`) that live in their transaction. The health check
     /// (an empty query) and cancel requests (which PgBouncer forwards to the

@@ -28,7 +28,9 @@ pub(crate) enum Plan {
     Cached(Statement),
     /// Prepare it now and keep it.
     Prepare,
-    /// Below the threshold: prepare it for this execution only.
+    /// Below the threshold: run it unnamed, in one round trip (or, when
+    /// its parameter types cannot be taken from the values, prepare it for
+    /// this execution only).
     Once,
     /// The cache is off: run it unnamed, in one round trip.
     Unnamed,
@@ -40,6 +42,10 @@ struct Entry {
     /// The prepared statement, once the threshold is reached. Dropping it
     /// closes it on the server.
     statement: Option<Statement>,
+    /// The parameter types the statement was prepared with (OIDs, 0 for a
+    /// string); `None` when the server chose them all. An execution with
+    /// other types does not use it.
+    types: Option<Box<[u32]>>,
     /// When it was last used, for least-recently-used eviction.
     last_used: u64,
 }
@@ -83,8 +89,10 @@ impl StatementCache {
         }
     }
 
-    /// Counts an execution of `sql` and says how to run it.
-    pub(crate) fn plan(&mut self, sql: &str) -> Plan {
+    /// Counts an execution of `sql`, with parameters of the types `types`
+    /// (OIDs, or `None` when they cannot be taken from the values), and
+    /// says how to run it.
+    pub(crate) fn plan(&mut self, sql: &str, types: Option<&[u32]>) -> Plan {
         let Some(threshold) = self.settings.threshold.filter(|_| !self.settings.pgbouncer) else {
             return Plan::Unnamed;
         };
@@ -96,6 +104,11 @@ impl StatementCache {
         if let Some(entry) = self.entries.get_mut(sql) {
             entry.last_used = clock;
             if let Some(statement) = &entry.statement {
+                if entry.types.as_deref() != types {
+                    // The same text with other types: run it as a statement
+                    // of its own, not with the kept one's types.
+                    return Plan::Once;
+                }
                 self.stats.hits += 1;
                 return Plan::Cached(statement.clone());
             }
@@ -115,15 +128,17 @@ impl StatementCache {
             Entry {
                 uses: 1,
                 statement: None,
+                types: None,
                 last_used: clock,
             },
         );
         Plan::Once
     }
 
-    /// Keeps `statement`, prepared for `sql`, evicting the least recently
-    /// used prepared statement if the cache is full.
-    pub(crate) fn insert(&mut self, sql: &str, statement: Statement) {
+    /// Keeps `statement`, prepared for `sql` with parameters of the types
+    /// `types`, evicting the least recently used prepared statement if the
+    /// cache is full.
+    pub(crate) fn insert(&mut self, sql: &str, statement: Statement, types: Option<&[u32]>) {
         if self.prepared >= self.settings.max {
             self.evict(|entry| entry.statement.is_some());
         }
@@ -131,9 +146,11 @@ impl StatementCache {
         let entry = self.entries.entry(Arc::from(sql)).or_insert(Entry {
             uses: 0,
             statement: None,
+            types: None,
             last_used: 0,
         });
         entry.last_used = self.clock;
+        entry.types = types.map(Box::from);
         if entry.statement.replace(statement).is_none() {
             self.prepared += 1;
         }
@@ -211,7 +228,7 @@ mod tests {
 
     fn plans(cache: &mut StatementCache, sql: &str, n: usize) -> Vec<&'static str> {
         (0..n)
-            .map(|_| match cache.plan(sql) {
+            .map(|_| match cache.plan(sql, Some(&[23])) {
                 Plan::Cached(_) => "cached",
                 Plan::Prepare => "prepare",
                 Plan::Once => "once",
@@ -260,7 +277,7 @@ mod tests {
             pgbouncer: false,
         });
         for i in 0..1000 {
-            let _ = cache.plan(&format!("select {i}"));
+            let _ = cache.plan(&format!("select {i}"), None);
         }
         assert!(cache.entries.len() <= 2 * COUNTED_PER_PREPARED);
         assert_eq!(cache.len(), 0);

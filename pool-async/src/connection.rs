@@ -69,6 +69,7 @@ impl<R> Connection<R> {
             client: &self.client,
             tracker: &self.tracker,
             cache: &self.cache,
+            begin: None,
         }
     }
 
@@ -155,16 +156,18 @@ impl<R> Connection<R> {
     }
 
     /// Begins a transaction. It commits only through
-    /// [`Transaction::commit`]; dropped any other way it rolls back.
+    /// [`Transaction::commit`]; dropped any other way it rolls back. Its
+    /// `BEGIN` is sent together with its first statement (one round trip
+    /// fewer), so this returns at once; a failed `BEGIN` is that
+    /// statement's error (see [`Transaction`]).
     ///
     /// # Errors
     ///
-    /// The server's error for `BEGIN`.
+    /// None today: the error of `BEGIN` comes with the first statement.
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future before it completes rolls back whatever it
-    /// began.
+    /// Nothing is sent to the server: dropping the future loses nothing.
     pub async fn transaction(&mut self) -> Result<Transaction<'_, R>, Error>
     where
         R: Sync,
@@ -189,7 +192,8 @@ impl<R> Connection<R> {
     /// # Errors
     ///
     /// `work`'s error (after the rollback), or the server's error for
-    /// `BEGIN` or `COMMIT`, converted into `E`.
+    /// `COMMIT`, converted into `E`. `BEGIN` is sent with the first
+    /// statement of `work`, which fails with its error if it fails.
     ///
     /// # Cancel safety
     ///
@@ -220,12 +224,7 @@ impl<R> Connection<R> {
     /// Starts building a transaction with an isolation level, read-only or
     /// deferrable mode.
     pub fn build_transaction(&mut self) -> TransactionBuilder<'_, R> {
-        TransactionBuilder::new(
-            self.client.build_transaction(),
-            &self.tracker,
-            &self.cache,
-            &self.rows,
-        )
+        TransactionBuilder::new(&self.client, &self.tracker, &self.cache, &self.rows)
     }
 
     /// Lends the raw tokio-postgres client, for what this wrapper does not

@@ -69,6 +69,7 @@ impl<'c> Session<'c> {
         sql: &str,
     ) -> Result<(CopyInSink<Bytes>, Option<OwnTransaction<'c>>), Error> {
         self.tracker.statement(sql);
+        self.begin_now().await?;
         let (own, pgbouncer) = self.own_transaction().await?;
         let copy = self.client.copy_in(sql);
         let copy = self.tracker.run_naming(copy, pgbouncer);
@@ -86,6 +87,7 @@ impl<'c> Session<'c> {
         sql: &str,
     ) -> Result<(CopyOutStream, Option<OwnTransaction<'c>>), Error> {
         self.tracker.statement(sql);
+        self.begin_now().await?;
         let (own, pgbouncer) = self.own_transaction().await?;
         let copy = self.client.copy_out(sql);
         let copy = self.tracker.run_naming(copy, pgbouncer);

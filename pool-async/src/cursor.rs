@@ -9,30 +9,22 @@ use crate::error::Error;
 use crate::rows::{RowFactory, TupleRow};
 use crate::transaction::Transaction;
 
-/// A server-side cursor (a portal) over the result of a statement, read a
-/// chunk at a time so that results too large for memory can be processed.
-/// It lives inside its transaction, and closes with it.
+/// A server-side cursor over the result of a statement, read a chunk at a
+/// time so that results too large for memory can be processed. It lives
+/// inside its transaction, and closes with it.
 ///
 /// Open one with [`Transaction::cursor`].
 ///
 /// Its rows are built by the connection's row factory `R`.
 ///
-/// On a pool with the [`pgbouncer`](crate::PoolBuilder::pgbouncer) setting
-/// it is an SQL cursor (`DECLARE ... NO SCROLL CURSOR`, read with `FETCH`),
-/// whose statements run unnamed; otherwise a protocol portal of a statement
-/// prepared in the transaction. Both end with the transaction.
+/// It is an SQL cursor (`DECLARE ... NO SCROLL CURSOR`, read with
+/// `FETCH`), whose statements run as any other (unnamed, or kept prepared
+/// by the statement cache), so that it works the same behind a transaction
+/// pooler.
 pub struct Cursor<'t, R = TupleRow> {
     tx: &'t Transaction<'t, R>,
-    position: Position,
+    name: String,
     exhausted: bool,
-}
-
-/// Where the rows are read from.
-enum Position {
-    /// A portal of the extended protocol.
-    Portal(tokio_postgres::Portal),
-    /// An SQL cursor of this name.
-    Declared(String),
 }
 
 impl<'t, R: Sync> Cursor<'t, R> {
@@ -41,25 +33,17 @@ impl<'t, R: Sync> Cursor<'t, R> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Self, Error> {
-        let position = if tx.behind_pgbouncer() {
-            static NEXT: AtomicU64 = AtomicU64::new(0);
-            let name = format!("tidepool_cursor_{}", NEXT.fetch_add(1, Ordering::Relaxed));
-            tx.session()
-                .execute(
-                    &format!("DECLARE {name} NO SCROLL CURSOR FOR {sql}"),
-                    params,
-                )
-                .await?;
-            Position::Declared(name)
-        } else {
-            let tracker = tx.tracker();
-            tracker.statement(sql);
-            let bind = tracker.run(tx.inner().bind(sql, params));
-            Position::Portal(tracker.traced(sql, bind).await?)
-        };
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let name = format!("tidepool_cursor_{}", NEXT.fetch_add(1, Ordering::Relaxed));
+        tx.session()
+            .execute(
+                &format!("DECLARE {name} NO SCROLL CURSOR FOR {sql}"),
+                params,
+            )
+            .await?;
         Ok(Self {
             tx,
-            position,
+            name,
             exhausted: false,
         })
     }
@@ -87,19 +71,11 @@ impl<R: RowFactory + Sync> Cursor<'_, R> {
             return Ok(Vec::new());
         }
         let limit = i32::try_from(max_rows.max(1)).unwrap_or(i32::MAX);
-        let rows = match &self.position {
-            Position::Portal(portal) => {
-                let tracker = self.tx.tracker();
-                let fetch = tracker.run(self.tx.inner().query_portal(portal, limit));
-                tracker.traced("FETCH", fetch).await?
-            }
-            Position::Declared(name) => {
-                self.tx
-                    .session()
-                    .query(&format!("FETCH FORWARD {limit} FROM {name}"), &[])
-                    .await?
-            }
-        };
+        let rows = self
+            .tx
+            .session()
+            .query(&format!("FETCH FORWARD {limit} FROM {}", self.name), &[])
+            .await?;
         if rows.len() < limit as usize {
             self.exhausted = true;
         }

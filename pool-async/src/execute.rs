@@ -4,12 +4,13 @@
 use std::sync::{Mutex, MutexGuard};
 
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row, Statement};
 
+use crate::begin::Begin;
 use crate::cache::{Plan, StatementCache};
 use crate::error::Error;
-use crate::infer::parameter_types;
+use crate::infer::Parameters;
 use crate::rows::RowFactory;
 use crate::tracker::Tracker;
 
@@ -37,6 +38,9 @@ pub(crate) struct Session<'a> {
     pub(crate) client: &'a Client,
     pub(crate) tracker: &'a Tracker,
     pub(crate) cache: &'a Mutex<StatementCache>,
+    /// The `BEGIN` of the transaction the session runs in, sent with its
+    /// first statement; `None` outside a transaction or once sent.
+    pub(crate) begin: Option<&'a Begin>,
 }
 
 /// Locks a cache. Its updates are single assignments and map operations
@@ -140,10 +144,16 @@ impl Session<'_> {
     /// the script drops prepared statements (`DISCARD ALL`, `DEALLOCATE`).
     pub(crate) async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
         self.tracker.script(sql);
-        let result = self
-            .tracker
-            .traced(sql, self.tracker.run(self.client.batch_execute(sql)))
-            .await;
+        let run = async {
+            match self.begin_script(sql)? {
+                Some(script) => {
+                    let result = self.tracker.run(self.client.batch_execute(&script)).await;
+                    self.after_begin(result)
+                }
+                None => self.tracker.run(self.client.batch_execute(sql)).await,
+            }
+        };
+        let result = self.tracker.traced(sql, run).await;
         self.after_script(sql);
         result
     }
@@ -154,12 +164,95 @@ impl Session<'_> {
         sql: &str,
     ) -> Result<Vec<tokio_postgres::SimpleQueryMessage>, Error> {
         self.tracker.script(sql);
-        let result = self
-            .tracker
-            .traced(sql, self.tracker.run(self.client.simple_query(sql)))
-            .await;
+        let run = async {
+            match self.begin_script(sql)? {
+                Some(script) => {
+                    let result = self.tracker.run(self.client.simple_query(&script)).await;
+                    // The answer to BEGIN is no message of its own.
+                    self.after_begin(result)
+                }
+                None => self.tracker.run(self.client.simple_query(sql)).await,
+            }
+        };
+        let result = self.tracker.traced(sql, run).await;
         self.after_script(sql);
         result
+    }
+
+    /// Runs a transaction command of the wrapper's own (`SAVEPOINT`), which
+    /// the tracker need not see, behind the transaction's `BEGIN` if that
+    /// is still to be sent.
+    pub(crate) async fn control(&self, sql: &str) -> Result<(), Error> {
+        match self.begin_script(sql)? {
+            Some(script) => {
+                let result = self.tracker.run(self.client.batch_execute(&script)).await;
+                self.after_begin(result)
+            }
+            None => self.tracker.run(self.client.batch_execute(sql)).await,
+        }
+    }
+
+    /// `sql` behind the transaction's `BEGIN`, in one query string, if
+    /// `BEGIN` is still to be sent: the server stops at its error.
+    fn begin_script(&self, sql: &str) -> Result<Option<String>, Error> {
+        Ok(match self.begin {
+            Some(begin) => begin.take()?.map(|begin| format!("{begin}; {sql}")),
+            None => None,
+        })
+    }
+
+    /// After a script sent with `BEGIN`: if it failed, `BEGIN` may be what
+    /// failed, and the transaction is taken for not open.
+    fn after_begin<T>(&self, result: Result<T, Error>) -> Result<T, Error> {
+        if result.is_err()
+            && let Some(begin) = self.begin
+        {
+            begin.failed();
+        }
+        result
+    }
+
+    /// Sends the transaction's `BEGIN` on its own, if it was not sent yet,
+    /// and waits for its answer: before an operation that cannot carry it
+    /// (a COPY).
+    pub(crate) async fn begin_now(&self) -> Result<(), Error> {
+        let Some(begin) = self.begin else {
+            return Ok(());
+        };
+        let Some(sql) = begin.take()? else {
+            return Ok(());
+        };
+        let result = self.tracker.run(self.client.batch_execute(sql)).await;
+        self.after_begin(result)
+    }
+
+    /// Runs `work`, a statement of the extended protocol, with the
+    /// transaction's `BEGIN` sent ahead of it if it was not sent yet: the
+    /// two go out together, `BEGIN` first, and their answers come back in
+    /// one round trip. A failed `BEGIN` is the statement's error, whatever
+    /// became of the statement (see the `begin` module).
+    async fn with_begin<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let Some(begin) = self.begin else {
+            return work.await;
+        };
+        let Some(sql) = begin.take()? else {
+            return work.await;
+        };
+        // `join` polls its first future first, every time: BEGIN's request
+        // is queued before the statement's.
+        let (begun, result) =
+            futures_util::future::join(self.tracker.run(self.client.batch_execute(sql)), work)
+                .await;
+        match begun {
+            Ok(()) => result,
+            Err(error) => {
+                begin.failed();
+                Err(error)
+            }
+        }
     }
 
     fn after_script(&self, sql: &str) {
@@ -188,7 +281,7 @@ impl Session<'_> {
         want: Want,
     ) -> Result<Got, Error> {
         self.tracker.statement(sql);
-        match self.attempt(sql, params, want).await {
+        match self.with_begin(self.attempt(sql, params, want)).await {
             Err(error) if invalidates_cache(&error) => {
                 // A schema change made a cached plan (or the cache itself)
                 // stale: forget it, and retry once where that is safe.
@@ -209,23 +302,40 @@ impl Session<'_> {
         params: &[&(dyn ToSql + Sync)],
         want: Want,
     ) -> Result<Got, Error> {
-        let plan = lock(self.cache).plan(sql);
+        let parameters = Parameters::new(params);
+        let oids = parameters.oids();
+        let plan = lock(self.cache).plan(sql, oids.as_deref());
         crate::span::record_plan(&tracing::Span::current(), &plan);
         let statement = match plan {
             Plan::Cached(statement) => statement,
             Plan::Prepare => {
                 lock(self.cache).count_prepare();
-                let statement = self.tracker.run(self.client.prepare(sql)).await?;
-                lock(self.cache).insert(sql, statement.clone());
+                let types = parameters.types.as_deref().unwrap_or(&[]);
+                let statement = self
+                    .tracker
+                    .run(self.client.prepare_typed(sql, types))
+                    .await?;
+                lock(self.cache).insert(sql, statement.clone(), oids.as_deref());
                 statement
             }
-            Plan::Once => {
+            Plan::Once | Plan::Unnamed => {
+                if let Some(typed) = parameters.typed() {
+                    return self.unnamed(sql, &typed, want).await;
+                }
+                if matches!(plan, Plan::Unnamed) && lock(self.cache).settings().pgbouncer {
+                    return Err(Error::config(
+                        "the type of a parameter cannot be taken from its value (a type \
+                         of your own), and behind a transaction pooler (pgbouncer) the \
+                         statement cannot be prepared to ask the server for it; pass a \
+                         value of a built-in type or a string",
+                    ));
+                }
+                // A type of the user's own: the server says the types.
                 lock(self.cache).count_prepare();
                 self.tracker.run(self.client.prepare(sql)).await?
             }
-            Plan::Unnamed => return self.unnamed(sql, params, want).await,
         };
-        self.prepared(&statement, params, want).await
+        self.prepared(&statement, &parameters.values(), want).await
     }
 
     async fn prepared(
@@ -244,22 +354,22 @@ impl Session<'_> {
         })
     }
 
-    /// Runs a statement unnamed, in one round trip, with parameter types
-    /// taken from the Rust values (the cache is off).
+    /// Runs a statement unnamed, in one round trip (Parse, Bind, Describe,
+    /// Execute and Sync sent together), with the parameter types taken
+    /// from the values.
     async fn unnamed(
         &self,
         sql: &str,
-        params: &[&(dyn ToSql + Sync)],
+        typed: &[(&(dyn ToSql + Sync), Type)],
         want: Want,
     ) -> Result<Got, Error> {
-        let typed = parameter_types(params)?;
         let client = self.client;
         let tracker = self.tracker;
         Ok(match want {
-            Want::Rows => Got::Rows(tracker.run(client.query_typed(sql, &typed)).await?),
-            Want::One => Got::One(tracker.run(client.query_typed_one(sql, &typed)).await?),
-            Want::Opt => Got::Opt(tracker.run(client.query_typed_opt(sql, &typed)).await?),
-            Want::Count => Got::Count(tracker.run(client.execute_typed(sql, &typed)).await?),
+            Want::Rows => Got::Rows(tracker.run(client.query_typed(sql, typed)).await?),
+            Want::One => Got::One(tracker.run(client.query_typed_one(sql, typed)).await?),
+            Want::Opt => Got::Opt(tracker.run(client.query_typed_opt(sql, typed)).await?),
+            Want::Count => Got::Count(tracker.run(client.execute_typed(sql, typed)).await?),
         })
     }
 }

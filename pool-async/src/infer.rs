@@ -1,14 +1,18 @@
-//! Parameter types for statements run unnamed, without a prepare.
+//! Parameter types as psycopg and libpq send them: strings with no type,
+//! in text, for the server to take the type from the statement (a `uuid`
+//! column compared with `$1` makes `$1` a `uuid`); other values typed by
+//! their Rust type, in binary.
+
+use std::error::Error as StdError;
+use std::sync::LazyLock;
 
 use bytes::BytesMut;
-use tokio_postgres::types::{ToSql, Type, WrongType};
-
-use crate::error::Error;
+use tokio_postgres::types::{Format, IsNull, Kind, ToSql, Type, WrongType};
 
 /// The types tried for a parameter, in order: the first one its Rust type
-/// accepts is used. Text-like values become `text`, integers their own
-/// width, and so on; the server converts from there as it would for a
-/// typed literal.
+/// accepts is used. Integers take their own width, and so on; the server
+/// converts from there as it would for a typed literal. A value that takes
+/// `text` is a string, sent untyped instead.
 const CANDIDATES: &[Type] = &[
     Type::BOOL,
     Type::INT2,
@@ -46,34 +50,189 @@ const CANDIDATES: &[Type] = &[
     Type::JSONB_ARRAY,
 ];
 
-/// The PostgreSQL type of each parameter, from the Rust values.
-///
-/// # Errors
-///
-/// When a parameter's Rust type accepts none of the candidate types (a
-/// custom type, say): such statements need the statement cache on.
-pub(crate) fn parameter_types<'a>(
-    params: &'a [&'a (dyn ToSql + Sync)],
-) -> Result<Vec<(&'a (dyn ToSql + Sync), Type)>, Error> {
-    let mut scratch = BytesMut::new();
-    params
-        .iter()
-        .enumerate()
-        .map(|(index, param)| {
-            for ty in CANDIDATES {
-                scratch.clear();
-                match param.to_sql_checked(ty, &mut scratch) {
-                    Err(error) if error.is::<WrongType>() => continue,
-                    // Accepted (an encoding error shows again when it runs).
-                    _ => return Ok((*param, ty.clone())),
+/// "No type": OID 0 in a Parse message lets the server infer the
+/// parameter's type from the statement, as libpq and psycopg send strings.
+static UNSPECIFIED: LazyLock<Type> =
+    LazyLock::new(|| Type::new("unspecified".into(), 0, Kind::Pseudo, "pg_catalog".into()));
+
+/// A parameter as it is sent.
+#[derive(Debug)]
+pub(crate) enum Bound<'a> {
+    /// Encoded by its Rust type, for the statement's type of it.
+    Value(&'a (dyn ToSql + Sync)),
+    /// A string: its text sent as it is, in text format, whatever type the
+    /// server gave the parameter (the server parses it, as a literal).
+    Text(&'a (dyn ToSql + Sync)),
+}
+
+impl ToSql for Bound<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        match self {
+            Bound::Value(value) => value.to_sql_checked(ty, out),
+            // A string's binary `text` encoding is its text.
+            Bound::Text(value) => value.to_sql_checked(&Type::TEXT, out),
+        }
+    }
+
+    fn accepts(_: &Type) -> bool {
+        // Checked by the wrapped value, in `to_sql`.
+        true
+    }
+
+    fn to_sql_checked(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        self.to_sql(ty, out)
+    }
+
+    fn encode_format(&self, ty: &Type) -> Format {
+        match self {
+            Bound::Value(value) => value.encode_format(ty),
+            Bound::Text(_) => Format::Text,
+        }
+    }
+}
+
+/// A statement's parameters, ready to send.
+pub(crate) struct Parameters<'a> {
+    /// Each value as it is sent.
+    pub(crate) bound: Vec<Bound<'a>>,
+    /// The type each one is declared with in a Parse message (strings
+    /// [`UNSPECIFIED`]); `None` when a value's Rust type takes none of the
+    /// candidates (a type of the user's own), whose statement must be
+    /// prepared for the server to say the types.
+    pub(crate) types: Option<Vec<Type>>,
+}
+
+impl<'a> Parameters<'a> {
+    /// Sorts `params` into strings and typed values.
+    pub(crate) fn new(params: &[&'a (dyn ToSql + Sync)]) -> Self {
+        let mut scratch = BytesMut::new();
+        let mut bound = Vec::with_capacity(params.len());
+        let mut types = Some(Vec::with_capacity(params.len()));
+        for param in params {
+            match infer(*param, &mut scratch) {
+                Some(ty) if ty == Type::TEXT => {
+                    bound.push(Bound::Text(*param));
+                    if let Some(types) = &mut types {
+                        types.push(UNSPECIFIED.clone());
+                    }
+                }
+                Some(ty) => {
+                    bound.push(Bound::Value(*param));
+                    if let Some(types) = &mut types {
+                        types.push(ty);
+                    }
+                }
+                None => {
+                    bound.push(Bound::Value(*param));
+                    types = None;
                 }
             }
-            Err(Error::config(format!(
-                "the type of parameter ${} cannot be inferred without preparing the \
-                 statement; turn the statement cache on (prepare_threshold), or pass a \
-                 value of a built-in type",
-                index + 1
-            )))
-        })
-        .collect()
+        }
+        Self { bound, types }
+    }
+
+    /// The values, to bind to a prepared statement.
+    pub(crate) fn values(&self) -> Vec<&(dyn ToSql + Sync)> {
+        self.bound
+            .iter()
+            .map(|bound| bound as &(dyn ToSql + Sync))
+            .collect()
+    }
+
+    /// The values with their declared types, to run unnamed; `None` when a
+    /// type cannot be taken from its value.
+    pub(crate) fn typed(&self) -> Option<Vec<(&(dyn ToSql + Sync), Type)>> {
+        let types = self.types.as_ref()?;
+        Some(
+            self.bound
+                .iter()
+                .zip(types)
+                .map(|(bound, ty)| (bound as &(dyn ToSql + Sync), ty.clone()))
+                .collect(),
+        )
+    }
+
+    /// The OIDs of the declared types, which key the statement cache: the
+    /// same text run with other types is another statement.
+    pub(crate) fn oids(&self) -> Option<Vec<u32>> {
+        self.types
+            .as_ref()
+            .map(|types| types.iter().map(Type::oid).collect())
+    }
+}
+
+/// The first candidate type that `param` accepts.
+fn infer(param: &(dyn ToSql + Sync), scratch: &mut BytesMut) -> Option<Type> {
+    for ty in CANDIDATES {
+        scratch.clear();
+        match param.to_sql_checked(ty, scratch) {
+            Err(error) if error.is::<WrongType>() => continue,
+            // Accepted (an encoding error shows again when it runs).
+            _ => return Some(ty.clone()),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_are_untyped_text_and_other_values_keep_their_types() {
+        let text = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11";
+        let owned = String::from("x");
+        let none: Option<&str> = None;
+        let params: [&(dyn ToSql + Sync); 4] = [&text, &owned, &7i32, &none];
+        let parameters = Parameters::new(&params);
+        assert_eq!(parameters.oids(), Some(vec![0, 0, Type::INT4.oid(), 0]));
+        let mut out = BytesMut::new();
+        // Sent as its text for a parameter the server typed `uuid`.
+        let bound = &parameters.bound[0];
+        assert_eq!(bound.encode_format(&Type::UUID) as i16, Format::Text as i16);
+        assert!(matches!(
+            bound.to_sql_checked(&Type::UUID, &mut out),
+            Ok(IsNull::No)
+        ));
+        assert_eq!(&out[..], text.as_bytes());
+        // Integers stay binary and checked against the statement's type.
+        let int = &parameters.bound[2];
+        assert_eq!(int.encode_format(&Type::INT4) as i16, Format::Binary as i16);
+        assert!(int.to_sql_checked(&Type::UUID, &mut out).is_err());
+        assert!(matches!(
+            parameters.bound[3].to_sql_checked(&Type::UUID, &mut out),
+            Ok(IsNull::Yes)
+        ));
+    }
+
+    #[test]
+    fn a_type_of_the_users_own_has_no_declared_types() {
+        #[derive(Debug)]
+        struct Mine;
+        impl ToSql for Mine {
+            fn to_sql(
+                &self,
+                _: &Type,
+                _: &mut BytesMut,
+            ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+                Ok(IsNull::Yes)
+            }
+            fn accepts(ty: &Type) -> bool {
+                ty.name() == "mine"
+            }
+            tokio_postgres::types::to_sql_checked!();
+        }
+        let params: [&(dyn ToSql + Sync); 2] = [&"a", &Mine];
+        let parameters = Parameters::new(&params);
+        assert!(parameters.typed().is_none());
+        assert_eq!(parameters.values().len(), 2);
+    }
 }

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod begin;
 mod builder;
 mod cache;
 mod cancel;

@@ -184,8 +184,10 @@ pub(crate) fn record_plan(span: &Span, plan: &Plan) {
     }
     let outcome = match plan {
         Plan::Cached(_) => "cached",
-        Plan::Prepare | Plan::Once => "prepared",
-        Plan::Unnamed => "unnamed",
+        Plan::Prepare => "prepared",
+        // Below the threshold a statement runs unnamed (a value of a type
+        // of the user's own still prepares it for that one execution).
+        Plan::Once | Plan::Unnamed => "unnamed",
     };
     span.record("tidepool.statement.cache", outcome);
 }

@@ -3,9 +3,13 @@
 use std::fmt;
 use std::sync::Mutex;
 
-use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{IsolationLevel, SimpleQueryMessage};
+use std::future::Future;
+use std::task::{Context, Waker};
 
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, IsolationLevel, SimpleQueryMessage};
+
+use crate::begin::Begin;
 use crate::cache::StatementCache;
 use crate::cursor::Cursor;
 use crate::error::Error;
@@ -25,14 +29,30 @@ pub type TransactionFuture<'t, T, E> =
 /// rolls back: the `ROLLBACK` is queued on the connection at once, before
 /// any later statement, and when the connection goes back to the pool the
 /// pool waits for the server's answer (the connection is reset, counted in
-/// `returns_reset`) before anyone else gets it. A transaction opened inside another
-/// ([`transaction`](Transaction::transaction)) is a savepoint.
+/// `returns_reset`) before anyone else gets it. A transaction opened inside
+/// another ([`transaction`](Transaction::transaction)) is a savepoint.
+///
+/// Its `BEGIN` is sent together with its first statement, so that the
+/// first statement's answer comes one round trip sooner; a transaction
+/// that runs no statement sends nothing. If the server refuses that
+/// `BEGIN`, the statement sent with it fails with `BEGIN`'s error (it may
+/// have run on its own, outside a transaction: a plain `BEGIN` fails only
+/// when the session can run nothing, so in practice it failed too), and
+/// every later statement of the transaction fails. A transaction with
+/// options (an isolation level, read-only, deferrable) waits for its
+/// `BEGIN` instead, in [`TransactionBuilder::start`].
 ///
 /// Its queries build rows with the connection's row factory `R`.
 pub struct Transaction<'a, R = TupleRow> {
-    inner: tokio_postgres::Transaction<'a>,
+    client: &'a Client,
     cache: &'a Mutex<StatementCache>,
     rows: &'a R,
+    /// The transaction's `BEGIN`; for a savepoint, sent already.
+    begin: Begin,
+    /// The savepoint's name, for a nested transaction.
+    savepoint: Option<String>,
+    /// How deeply nested: 0 for the transaction, 1 for its savepoints...
+    depth: u32,
     _open: Open<'a>,
 }
 
@@ -55,18 +75,6 @@ impl<'a> Open<'a> {
             finished: false,
         }
     }
-
-    /// Runs the statement that ends the transaction (`COMMIT`, `ROLLBACK`
-    /// or their savepoint forms); once it has completed, with the server's
-    /// answer or its error, the transaction is over on the server.
-    async fn finish(
-        mut self,
-        end: impl std::future::Future<Output = Result<(), tokio_postgres::Error>>,
-    ) -> Result<(), Error> {
-        let result = self.tracker.run(end).await;
-        self.finished = true;
-        result
-    }
 }
 
 impl Drop for Open<'_> {
@@ -82,10 +90,6 @@ impl Drop for Open<'_> {
 impl<'a, R: Sync> Transaction<'a, R> {
     pub(crate) fn tracker(&self) -> &'a Tracker {
         self._open.tracker
-    }
-
-    pub(crate) fn inner(&self) -> &tokio_postgres::Transaction<'a> {
-        &self.inner
     }
 
     /// Opens a server-side cursor over the result of a statement, to read
@@ -106,17 +110,12 @@ impl<'a, R: Sync> Transaction<'a, R> {
         Cursor::open(self, sql, params).await
     }
 
-    /// Whether the pool runs behind a transaction pooler (its `pgbouncer`
-    /// setting).
-    pub(crate) fn behind_pgbouncer(&self) -> bool {
-        crate::execute::lock(self.cache).settings().pgbouncer
-    }
-
     pub(crate) fn session(&self) -> Session<'_> {
         Session {
-            client: self.inner.client(),
+            client: self.client,
             tracker: self._open.tracker,
             cache: self.cache,
+            begin: Some(&self.begin),
         }
     }
 
@@ -127,7 +126,7 @@ impl<'a, R: Sync> Transaction<'a, R> {
     }
 
     crate::methods::statement_methods! {
-        errors: "The server's error (the transaction is then aborted and can only roll back, or roll back to a savepoint), or a connection error.",
+        errors: "The server's error (the transaction is then aborted and can only roll back, or roll back to a savepoint), or a connection error. The first statement of a transaction also fails with the error of its `BEGIN`, sent with it.",
         cancel: "Dropping the future leaves the connection to be reset by the pool.",
     }
 
@@ -136,20 +135,24 @@ impl<'a, R: Sync> Transaction<'a, R> {
     ///
     /// # Errors
     ///
-    /// The server's error for `SAVEPOINT`.
+    /// The server's error for `SAVEPOINT` (or for this transaction's
+    /// `BEGIN`, sent with it if no statement sent it before).
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future rolls back to the savepoint if it was made.
+    /// Dropping the future leaves the connection to be reset by the pool.
     pub async fn transaction(&mut self) -> Result<Transaction<'_, R>, Error> {
+        let depth = self.depth + 1;
+        let name = format!("tidepool_sp_{depth}");
+        self.session().control(&format!("SAVEPOINT {name}")).await?;
         let tracker = self.tracker();
-        let cache = self.cache;
-        let rows = self.rows;
-        let inner = tracker.run(self.inner.transaction()).await?;
         Ok(Transaction {
-            inner,
-            cache,
-            rows,
+            client: self.client,
+            cache: self.cache,
+            rows: self.rows,
+            begin: Begin::done(),
+            savepoint: Some(name),
+            depth,
             _open: Open::new(tracker),
         })
     }
@@ -159,14 +162,18 @@ impl<'a, R: Sync> Transaction<'a, R> {
     /// # Errors
     ///
     /// The server's error; a transaction whose commit failed is rolled back.
+    /// A transaction whose `BEGIN` failed cannot commit.
     ///
     /// # Cancel safety
     ///
     /// If the future is dropped the `COMMIT` may or may not have run, and
     /// the pool resets the connection before anyone else uses it.
     pub async fn commit(self) -> Result<(), Error> {
-        let Transaction { inner, _open, .. } = self;
-        _open.finish(inner.commit()).await
+        let end = match &self.savepoint {
+            Some(name) => format!("RELEASE {name}"),
+            None => "COMMIT".to_owned(),
+        };
+        self.finish(&end).await
     }
 
     /// Rolls the transaction back (or back to the savepoint), reporting any
@@ -181,9 +188,56 @@ impl<'a, R: Sync> Transaction<'a, R> {
     /// If the future is dropped the pool resets the connection before
     /// anyone else uses it.
     pub async fn rollback(self) -> Result<(), Error> {
-        let Transaction { inner, _open, .. } = self;
-        _open.finish(inner.rollback()).await
+        let end = match &self.savepoint {
+            Some(name) => format!("ROLLBACK TO {name}"),
+            None => "ROLLBACK".to_owned(),
+        };
+        self.finish(&end).await
     }
+
+    /// Ends the transaction with `end`; once that has completed, with the
+    /// server's answer or its error, the transaction is over on the server.
+    async fn finish(mut self, end: &str) -> Result<(), Error> {
+        if !self.begin.was_sent() {
+            // Nothing was sent: there is nothing to end.
+            self._open.finished = true;
+            return Ok(());
+        }
+        // Refused when BEGIN failed; the ROLLBACK of the drop is harmless.
+        if end.starts_with("COMMIT") || end.starts_with("RELEASE") {
+            self.begin.take()?;
+        }
+        let result = self.tracker().run(self.client.batch_execute(end)).await;
+        self._open.finished = true;
+        result
+    }
+}
+
+impl<R> Drop for Transaction<'_, R> {
+    fn drop(&mut self) {
+        if self._open.finished {
+            return;
+        }
+        if !self.begin.was_sent() {
+            // Nothing reached the server.
+            self._open.finished = true;
+            return;
+        }
+        let end = match &self.savepoint {
+            Some(name) => format!("ROLLBACK TO {name}"),
+            None => "ROLLBACK".to_owned(),
+        };
+        queue(self.client, &end);
+    }
+}
+
+/// Queues `sql` on the connection without waiting for its answer: the
+/// request is sent when its future is first polled, and the connection
+/// drops the answer nobody waits for.
+fn queue(client: &Client, sql: &str) {
+    let future = std::pin::pin!(client.batch_execute(sql));
+    let mut context = Context::from_waker(Waker::noop());
+    let _ = future.poll(&mut context);
 }
 
 impl<R: RowFactory + Sync> Transaction<'_, R> {
@@ -202,66 +256,112 @@ impl<R> fmt::Debug for Transaction<'_, R> {
 /// Builds a transaction with non-default settings: start from
 /// [`Connection::build_transaction`](crate::Connection::build_transaction).
 pub struct TransactionBuilder<'a, R = TupleRow> {
-    inner: tokio_postgres::TransactionBuilder<'a>,
+    client: &'a Client,
     tracker: &'a Tracker,
     cache: &'a Mutex<StatementCache>,
     rows: &'a R,
+    isolation_level: Option<IsolationLevel>,
+    read_only: Option<bool>,
+    deferrable: Option<bool>,
 }
 
 impl<'a, R> TransactionBuilder<'a, R> {
     pub(crate) fn new(
-        inner: tokio_postgres::TransactionBuilder<'a>,
+        client: &'a Client,
         tracker: &'a Tracker,
         cache: &'a Mutex<StatementCache>,
         rows: &'a R,
     ) -> Self {
         Self {
-            inner,
+            client,
             tracker,
             cache,
             rows,
+            isolation_level: None,
+            read_only: None,
+            deferrable: None,
         }
     }
 
     /// Sets the isolation level. Defaults to the session's
     /// (`default_transaction_isolation`, normally read committed).
     pub fn isolation_level(mut self, level: IsolationLevel) -> Self {
-        self.inner = self.inner.isolation_level(level);
+        self.isolation_level = Some(level);
         self
     }
 
     /// Makes the transaction read-only (or read-write). Defaults to the
     /// session's setting.
     pub fn read_only(mut self, read_only: bool) -> Self {
-        self.inner = self.inner.read_only(read_only);
+        self.read_only = Some(read_only);
         self
     }
 
     /// Makes the transaction deferrable (meaningful for serializable
     /// read-only transactions). Defaults to the session's setting.
     pub fn deferrable(mut self, deferrable: bool) -> Self {
-        self.inner = self.inner.deferrable(deferrable);
+        self.deferrable = Some(deferrable);
         self
     }
 
-    /// Begins the transaction.
+    /// Begins the transaction. Without options its `BEGIN` is sent with
+    /// its first statement (see [`Transaction`]), and this returns at once;
+    /// with options it is sent now, and this waits for its answer.
     ///
     /// # Errors
     ///
-    /// The server's error for `BEGIN`.
+    /// The server's error for `BEGIN`, when there are options.
     ///
     /// # Cancel safety
     ///
-    /// Dropping the future before it completes rolls back whatever it
-    /// began.
+    /// Dropping the future before it completes leaves the connection to be
+    /// reset by the pool.
     pub async fn start(self) -> Result<Transaction<'a, R>, Error> {
-        let inner = self.tracker.run(self.inner.start()).await?;
+        let begin = match self.begin_sql()? {
+            None => Begin::deferred(),
+            Some(sql) => {
+                self.tracker.run(self.client.batch_execute(&sql)).await?;
+                Begin::done()
+            }
+        };
         Ok(Transaction {
-            inner,
+            client: self.client,
             cache: self.cache,
             rows: self.rows,
+            begin,
+            savepoint: None,
+            depth: 0,
             _open: Open::new(self.tracker),
         })
+    }
+
+    /// `START TRANSACTION` with the options, or `None` without any.
+    fn begin_sql(&self) -> Result<Option<String>, Error> {
+        let mut options = Vec::new();
+        if let Some(level) = self.isolation_level {
+            options.push(match level {
+                IsolationLevel::ReadUncommitted => "ISOLATION LEVEL READ UNCOMMITTED",
+                IsolationLevel::ReadCommitted => "ISOLATION LEVEL READ COMMITTED",
+                IsolationLevel::RepeatableRead => "ISOLATION LEVEL REPEATABLE READ",
+                IsolationLevel::Serializable => "ISOLATION LEVEL SERIALIZABLE",
+                _ => {
+                    return Err(Error::config(
+                        "an isolation level this version does not know",
+                    ));
+                }
+            });
+        }
+        if let Some(read_only) = self.read_only {
+            options.push(if read_only { "READ ONLY" } else { "READ WRITE" });
+        }
+        if let Some(deferrable) = self.deferrable {
+            options.push(if deferrable {
+                "DEFERRABLE"
+            } else {
+                "NOT DEFERRABLE"
+            });
+        }
+        Ok((!options.is_empty()).then(|| format!("START TRANSACTION {}", options.join(", "))))
     }
 }
 

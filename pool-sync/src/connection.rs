@@ -94,11 +94,12 @@ impl<R> Connection<R> {
 
     /// Begins a transaction, which commits only through
     /// [`Transaction::commit`] and rolls back when dropped any other way.
+    /// Its `BEGIN` is sent with its first statement, whose error it is if
+    /// it fails (see [`tidepool_async::Transaction`]).
     ///
     /// # Errors
     ///
-    /// The server's error for `BEGIN`, or an error when called inside a
-    /// pool callback.
+    /// An error when called inside a pool callback.
     pub fn transaction(&mut self) -> Result<Transaction<'_, R>, Error>
     where
         R: Sync,
@@ -114,7 +115,8 @@ impl<R> Connection<R> {
     /// # Errors
     ///
     /// `work`'s error (after the rollback), or the server's error for
-    /// `BEGIN` or `COMMIT`, converted into `E`.
+    /// `COMMIT`, converted into `E`. `BEGIN` is sent with the first
+    /// statement of `work`, which fails with its error if it fails.
     pub fn in_transaction<T, E>(
         &mut self,
         work: impl FnOnce(&Transaction<'_, R>) -> Result<T, E>,

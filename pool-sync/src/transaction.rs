@@ -156,12 +156,13 @@ impl<'a, R> TransactionBuilder<'a, R> {
         self
     }
 
-    /// Begins the transaction.
+    /// Begins the transaction: with options, sends `BEGIN` and waits for
+    /// it; without, `BEGIN` goes with the first statement.
     ///
     /// # Errors
     ///
-    /// The server's error for `BEGIN`, or an error when called inside a
-    /// pool callback.
+    /// The server's error for `BEGIN` (with options), or an error when
+    /// called inside a pool callback.
     pub fn start(self) -> Result<Transaction<'a, R>, Error>
     where
         R: Sync,

@@ -19,19 +19,24 @@ use common::{Monitor, database, ok, tagged_url};
 use tidepool_async::{Error, Pool};
 use tidepool_tests::TestDatabase;
 
-/// An advisory lock number no other test takes.
-const LOCK: i64 = 0x7d_0bad_7a11;
+/// The advisory lock numbers of this file's tests: each test takes its own
+/// (the tests run at once), and no other test file takes these.
+const LOCK_DROPPED: i64 = 0x7d_0bad_7a11;
+const LOCK_CLOSURE: i64 = 0x7d_0bad_7a12;
+const LOCK_BLOCKING: i64 = 0x7d_0bad_7a13;
 
 /// A pool of one connection, its backend and a monitor of its own.
 struct Case {
     pool: Pool,
+    /// The advisory lock of the test.
+    lock: i64,
     pid: i32,
     monitor: Monitor,
     _db: TestDatabase,
 }
 
 impl Case {
-    async fn new(tag: &str) -> Self {
+    async fn new(tag: &str, lock: i64) -> Self {
         let db = database();
         let (_, url) = tagged_url(&db, tag);
         let pool = ok(Pool::builder(&url)
@@ -45,6 +50,7 @@ impl Case {
         let monitor = Monitor::connect(db.url()).await;
         Self {
             pool,
+            lock,
             pid,
             monitor,
             _db: db,
@@ -54,19 +60,25 @@ impl Case {
     /// Checks out the connection and asserts, before it is used, that the
     /// server sees its session idle and the advisory lock free.
     async fn assert_handed_out_clean(&self) {
+        self.assert_clean(true).await;
+    }
+
+    /// As [`assert_handed_out_clean`], the reset expected or not: a
+    /// transaction that sent nothing leaves nothing to reset.
+    async fn assert_clean(&self, reset: bool) {
         let conn = ok(self.pool.get().await);
         let state = self.monitor.backend_state(self.pid).await;
         let free: bool = ok(self
             .monitor
             .client()
-            .query_one("select pg_try_advisory_lock($1)", &[&LOCK])
+            .query_one("select pg_try_advisory_lock($1)", &[&self.lock])
             .await)
         .get(0);
         if free {
             ok(self
                 .monitor
                 .client()
-                .execute("select pg_advisory_unlock($1)", &[&LOCK])
+                .execute("select pg_advisory_unlock($1)", &[&self.lock])
                 .await);
         }
         assert_eq!(
@@ -82,9 +94,10 @@ impl Case {
         assert_eq!(id, self.pid, "the connection must be reset, not replaced");
         drop(conn);
         let stats = self.pool.stats();
-        assert!(
+        assert_eq!(
             stats.returns_reset >= 1,
-            "the connection did not go through the reset path: {stats:?}"
+            reset,
+            "the connection's reset was expected: {reset}; {stats:?}"
         );
         assert_eq!(stats.returns_bad, 0, "the reset failed: {stats:?}");
     }
@@ -92,11 +105,11 @@ impl Case {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_transaction_guard_is_rolled_back_before_the_next_checkout() {
-    let case = Case::new("drop_tx").await;
+    let case = Case::new("drop_tx", LOCK_DROPPED).await;
     let mut conn = ok(case.pool.get().await);
     let tx = ok(conn.transaction().await);
     ok(tx
-        .execute("select pg_advisory_xact_lock($1)", &[&LOCK])
+        .execute("select pg_advisory_xact_lock($1)", &[&case.lock])
         .await);
     drop(tx);
     drop(conn);
@@ -105,21 +118,35 @@ async fn a_dropped_transaction_guard_is_rolled_back_before_the_next_checkout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_dropped_as_soon_as_it_began_is_rolled_back() {
-    let case = Case::new("drop_begin").await;
+    // A BEGIN with options is sent and answered at once; the guard is
+    // dropped right after.
+    let case = Case::new("drop_begin", LOCK_DROPPED + 100).await;
+    let mut conn = ok(case.pool.get().await);
+    let tx = ok(conn
+        .build_transaction()
+        .isolation_level(tidepool_async::IsolationLevel::Serializable)
+        .start()
+        .await);
+    drop(tx);
+    drop(conn);
+    case.assert_handed_out_clean().await;
+    // A plain BEGIN waits for the transaction's first statement: dropped
+    // before any, it sent nothing, and the connection needs no reset.
+    let case = Case::new("drop_plain_begin", LOCK_DROPPED + 200).await;
     let mut conn = ok(case.pool.get().await);
     drop(ok(conn.transaction().await));
     drop(conn);
-    case.assert_handed_out_clean().await;
+    case.assert_clean(false).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closure_that_fails_leaves_its_transaction_rolled_back() {
-    let case = Case::new("closure_err").await;
+    let case = Case::new("closure_err", LOCK_CLOSURE).await;
     let mut conn = ok(case.pool.get().await);
     let result: Result<(), Error> = conn
         .in_transaction(|tx| {
             Box::pin(async move {
-                tx.execute("select pg_advisory_xact_lock($1)", &[&LOCK])
+                tx.execute("select pg_advisory_xact_lock($1)", &[&LOCK_CLOSURE])
                     .await?;
                 Err(Error::invalid_config("the work failed on purpose"))
             })
@@ -148,7 +175,7 @@ fn a_blocking_thread_that_panics_in_a_transaction_leaves_it_rolled_back() {
         move || {
             let mut conn = ok(pool.get());
             let tx = ok(conn.transaction());
-            ok(tx.execute("select pg_advisory_xact_lock($1)", &[&LOCK]));
+            ok(tx.execute("select pg_advisory_xact_lock($1)", &[&LOCK_BLOCKING]));
             panic!("a panic on purpose, inside a transaction");
         }
     })
@@ -161,13 +188,13 @@ fn a_blocking_thread_that_panics_in_a_transaction_leaves_it_rolled_back() {
         let state = monitor.backend_state(pid).await;
         let free: bool = ok(monitor
             .client()
-            .query_one("select pg_try_advisory_lock($1)", &[&LOCK])
+            .query_one("select pg_try_advisory_lock($1)", &[&LOCK_BLOCKING])
             .await)
         .get(0);
         if free {
             ok(monitor
                 .client()
-                .execute("select pg_advisory_unlock($1)", &[&LOCK])
+                .execute("select pg_advisory_unlock($1)", &[&LOCK_BLOCKING])
                 .await);
         }
         (state, free)

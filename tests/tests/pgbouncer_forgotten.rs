@@ -39,8 +39,10 @@ async fn named_statements_through_pgbouncer_fail_with_an_error_naming_the_settin
     }
     assert_eq!(bounced.bouncer.servers().unwrap().len(), 2);
 
-    // The default settings prepare named statements.
+    // Without the setting, a repeated statement is prepared by name (at its
+    // sixth execution by default; here at its first).
     let pool = ok(Pool::builder(&bounced.url())
+        .prepare_threshold(Some(0))
         .min_size(0)
         .max_size(2)
         .build());
