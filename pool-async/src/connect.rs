@@ -7,6 +7,7 @@ use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::{Client, Config, Socket};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use crate::conninfo::PassFile;
 use crate::hosts::{Role, Routing};
 use crate::tls::{SslMode, Tls};
 
@@ -21,6 +22,9 @@ pub(crate) struct Target {
     pub(crate) tls: Tls,
     /// `target_session_attrs` and `load_balance_hosts`.
     pub(crate) routing: Routing,
+    /// The password file, read at each connect to a host when the
+    /// configuration has no password.
+    pub(crate) passfile: Option<PassFile>,
 }
 
 /// An open connection.
@@ -38,7 +42,8 @@ pub(crate) struct Opened {
     pub(crate) role: Arc<Role>,
 }
 
-/// Connects to the one host (and address) of `config`.
+/// Connects to the one host (and address) of `config`, with the password
+/// `passfile` has for it when `config` has none.
 ///
 /// Over Unix sockets, where PostgreSQL offers no TLS, `sslmode` is
 /// ignored, as libpq does. Under `allow`, a plain connection the server
@@ -50,7 +55,13 @@ pub(crate) struct Opened {
 pub(crate) async fn connect_host(
     mut config: Config,
     tls: &Tls,
+    passfile: Option<&PassFile>,
 ) -> Result<(Client, PgConnection, Config), tokio_postgres::Error> {
+    if config.get_password().is_none_or(<[u8]>::is_empty)
+        && let Some(password) = passfile.and_then(|file| file.password_for(&config))
+    {
+        config.password(password);
+    }
     let unix = matches!(config.get_hosts(), [Host::Unix(_)]);
     if unix {
         config.ssl_mode(WireMode::Disable);

@@ -89,13 +89,19 @@ impl ConnectSettings {
 
     /// Where and how the next connect goes.
     pub(crate) fn resolve(&self) -> Result<Target, Error> {
-        let (mut config, tls, routing) = match &self.prepared {
-            Prepared::Fixed { info, tls } => (info.config.clone(), tls.clone(), info.routing),
+        let (mut config, tls, routing, passfile) = match &self.prepared {
+            Prepared::Fixed { info, tls } => (
+                info.config.clone(),
+                tls.clone(),
+                info.routing,
+                info.passfile.clone(),
+            ),
             Prepared::Dynamic { dsn, last } => {
                 let ConnInfo {
                     config,
                     tls,
                     routing,
+                    passfile,
                 } = parse_dsn(&dsn()).map_err(|e| Error::callback("connection string", e))?;
                 check_config(&config).map_err(|e| Error::callback("connection string", e))?;
                 let mut last = last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -108,7 +114,7 @@ impl ConnectSettings {
                         built
                     }
                 };
-                (config, tls, routing)
+                (config, tls, routing, passfile)
             }
         };
         if let Some(password) = &self.password {
@@ -118,6 +124,7 @@ impl ConnectSettings {
             config,
             tls,
             routing,
+            passfile,
         })
     }
 }

@@ -31,14 +31,20 @@ async fn an_unparseable_connection_string_is_a_config_error() {
 }
 
 #[tokio::test]
-async fn a_connection_string_without_host_or_user_is_a_config_error() {
-    let error = Pool::builder("user=postgres dbname=postgres")
+async fn a_configuration_without_host_or_user_is_a_config_error() {
+    // A connection string takes libpq's defaults for both; a configuration
+    // built in code takes none.
+    let mut config = tidepool_async::tokio_postgres::Config::new();
+    config.user("postgres").dbname("postgres");
+    let error = Pool::builder_from_config(config)
         .build()
         .expect_err("no host");
     assert!(error.is_config(), "{error:?}");
     common::assert_contains(&error.to_string(), &["no host"]);
 
-    let error = Pool::builder("host=127.0.0.1 dbname=postgres")
+    let mut config = tidepool_async::tokio_postgres::Config::new();
+    config.host("127.0.0.1").dbname("postgres");
+    let error = Pool::builder_from_config(config)
         .build()
         .expect_err("no user");
     assert!(error.is_config(), "{error:?}");

@@ -1,8 +1,11 @@
 //! libpq's environment variables: the values a connection string leaves
-//! out (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`,
-//! `PGAPPNAME`, `PGOPTIONS`, `PGCONNECT_TIMEOUT`, `PGSSLMODE`,
-//! `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`, `PGTARGETSESSIONATTRS`,
-//! `PGLOADBALANCEHOSTS`).
+//! out (`PGHOST`, `PGHOSTADDR`, `PGPORT`, `PGUSER`, `PGPASSWORD`,
+//! `PGDATABASE`, `PGAPPNAME`, `PGOPTIONS`, `PGCONNECT_TIMEOUT`,
+//! `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT`, `PGSSLKEY`,
+//! `PGTARGETSESSIONATTRS`, `PGLOADBALANCEHOSTS`). The files' variables
+//! (`PGPASSFILE`, `PGSERVICE`, `PGSERVICEFILE`, `PGSYSCONFDIR`) and the
+//! defaults' (`HOME`, `USER`, `LOGNAME`) are read where the files and
+//! defaults are.
 //!
 //! The variables are read through a lookup function, so that tests give
 //! their own environment instead of changing the process's.
@@ -34,6 +37,21 @@ pub(crate) fn fill_from_env(
     {
         for host in hosts.split(',') {
             config.host(host);
+        }
+    }
+    if config.get_hostaddrs().is_empty()
+        && let Some(addresses) = get("PGHOSTADDR")
+    {
+        for address in addresses.split(',') {
+            config.hostaddr(address.trim().parse().map_err(|_| {
+                invalid(
+                    "PGHOSTADDR",
+                    format!(
+                        "expected an IP address or a comma-separated list of them; \
+                         got '{addresses}'"
+                    ),
+                )
+            })?);
         }
     }
     if config.get_ports().is_empty()

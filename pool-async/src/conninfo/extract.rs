@@ -9,10 +9,10 @@
 //! value is either quoted with `'` or runs to the next whitespace, and `\`
 //! escapes the next character in both.
 
-/// The keys taken out of the string: libpq's TLS keys, and the host
-/// routing keys that the pool applies itself (tokio-postgres knows only
-/// some of their values).
-const TAKEN_KEYS: [&str; 7] = [
+/// The keys taken out of the string: libpq's TLS keys, the host routing
+/// keys that the pool applies itself (tokio-postgres knows only some of
+/// their values), and libpq's files (service, password).
+const TAKEN_KEYS: [&str; 10] = [
     "sslmode",
     "sslrootcert",
     "sslcert",
@@ -20,6 +20,61 @@ const TAKEN_KEYS: [&str; 7] = [
     "sslpassword",
     "target_session_attrs",
     "load_balance_hosts",
+    "service",
+    "servicefile",
+    "passfile",
+];
+
+/// libpq's keys that tidepool does not read, each with what to do instead.
+const UNSUPPORTED_KEYS: [(&str, &str); 21] = [
+    (
+        "gssencmode",
+        "GSSAPI encryption is not available; use sslmode",
+    ),
+    (
+        "krbsrvname",
+        "Kerberos (GSSAPI) authentication is not available",
+    ),
+    ("gsslib", "GSSAPI authentication is not available"),
+    ("gssdelegation", "GSSAPI authentication is not available"),
+    (
+        "requiressl",
+        "it is obsolete in libpq too; use sslmode=require",
+    ),
+    ("sslcrl", "certificate revocation lists are not checked"),
+    ("sslcrldir", "certificate revocation lists are not checked"),
+    ("sslcompression", "TLS compression is not available"),
+    (
+        "sslcertmode",
+        "a client certificate is sent whenever sslcert and sslkey are given",
+    ),
+    (
+        "sslsni",
+        "the host name is always sent (SNI) when it is a name",
+    ),
+    (
+        "ssl_min_protocol_version",
+        "rustls negotiates TLS 1.2 or 1.3",
+    ),
+    (
+        "ssl_max_protocol_version",
+        "rustls negotiates TLS 1.2 or 1.3",
+    ),
+    (
+        "requirepeer",
+        "the server's OS user is not checked over Unix sockets",
+    ),
+    (
+        "require_auth",
+        "the authentication methods cannot be restricted; use channel_binding=require to insist on SCRAM with channel binding",
+    ),
+    ("client_encoding", "connections always use UTF8"),
+    ("replication", "replication connections are not pooled"),
+    ("fallback_application_name", "use application_name"),
+    ("keepalives_count", "write it as keepalives_retries"),
+    ("min_protocol_version", "the protocol version is 3.0"),
+    ("max_protocol_version", "the protocol version is 3.0"),
+    ("sslkeylogfile", "TLS keys are not logged"),
 ];
 
 /// The keys tokio-postgres 0.7 reads.
@@ -52,6 +107,80 @@ pub(crate) struct Extracted {
     pub(crate) rest: String,
     /// The taken keys and their decoded values, in the order written.
     pub(crate) taken: Vec<(&'static str, String)>,
+    /// Every key the string gives a value, taken or not (for a URL, also
+    /// `user`, `password`, `host`, `port` and `dbname` when written before
+    /// the query).
+    pub(crate) present: Vec<String>,
+    /// Whether `rest` is a URL, and whether it has a query.
+    url: Option<bool>,
+}
+
+impl Extracted {
+    /// Adds `key=value` (a key of a service) unless the string gives `key`
+    /// already: a taken key to `taken`, any other to `rest`.
+    pub(crate) fn add_default(&mut self, key: &str, value: &str) {
+        if self.present.iter().any(|k| k == key) {
+            return;
+        }
+        self.present.push(key.to_owned());
+        if let Some(key) = taken_key(key) {
+            self.taken.push((key, value.to_owned()));
+            return;
+        }
+        match &mut self.url {
+            Some(has_query) => {
+                self.rest.push(if *has_query { '&' } else { '?' });
+                *has_query = true;
+                self.rest.push_str(&percent_encode(key));
+                self.rest.push('=');
+                self.rest.push_str(&percent_encode(value));
+            }
+            None => {
+                let escaped = value.replace('\\', "\\\\").replace('\'', "\\'");
+                if !self.rest.is_empty() {
+                    self.rest.push(' ');
+                }
+                self.rest.push_str(&format!("{key}='{escaped}'"));
+            }
+        }
+    }
+}
+
+/// Whether tidepool reads `key`.
+pub(crate) fn is_supported_key(key: &str) -> bool {
+    taken_key(key).is_some() || POSTGRES_KEYS.contains(&key)
+}
+
+/// The error for a key tidepool does not read: libpq's keys that tidepool
+/// does not support say so, with what to do instead.
+fn unsupported(key: &str) -> String {
+    match UNSUPPORTED_KEYS.iter().find(|(k, _)| *k == key) {
+        Some((_, instead)) => {
+            format!("`{key}` is a libpq key not supported by tidepool ({instead}); leave it out")
+        }
+        None => format!(
+            "unknown key `{key}`; the keys tidepool reads are {}",
+            POSTGRES_KEYS
+                .iter()
+                .chain(TAKEN_KEYS.iter().filter(|k| !POSTGRES_KEYS.contains(k)))
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Escapes everything but unreserved characters as `%XX`.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// Splits the TLS keys from `dsn`. The error says what is wrong with the
@@ -79,9 +208,8 @@ fn taken_key(key: &str) -> Option<&'static str> {
 fn extract_from_url(dsn: &str, body_start: usize) -> Result<Extracted, String> {
     // tokio-postgres takes the credentials up to the first '@', then the
     // host and the path up to the first '?'.
-    let after_credentials = dsn[body_start..]
-        .find('@')
-        .map_or(body_start, |at| body_start + at + 1);
+    let at = dsn[body_start..].find('@').map(|at| body_start + at);
+    let after_credentials = at.map_or(body_start, |at| at + 1);
     let question = dsn[after_credentials..].find('?');
     let before_query =
         &dsn[after_credentials..question.map_or(dsn.len(), |q| after_credentials + q)];
@@ -95,10 +223,13 @@ fn extract_from_url(dsn: &str, body_start: usize) -> Result<Extracted, String> {
                 .to_owned(),
         );
     }
+    let mut present = authority_keys(at.map(|at| &dsn[body_start..at]), before_query);
     let Some(question) = question else {
         return Ok(Extracted {
             rest: dsn.to_owned(),
             taken: Vec::new(),
+            present,
+            url: Some(false),
         });
     };
     let query_start = after_credentials + question;
@@ -116,17 +247,64 @@ fn extract_from_url(dsn: &str, body_start: usize) -> Result<Extracted, String> {
             None => (after_key, ""),
         };
         let key = percent_decode(raw_key)?;
+        if !is_supported_key(&key) {
+            return Err(unsupported(&key));
+        }
         match taken_key(&key) {
             Some(key) => tls.push((key, percent_decode(raw_value)?)),
             None => kept.push(&query[..equals + 1 + raw_value.len()]),
         }
+        present.push(key);
         query = next;
     }
     if !kept.is_empty() {
         rest.push('?');
         rest.push_str(&kept.join("&"));
     }
-    Ok(Extracted { rest, taken: tls })
+    Ok(Extracted {
+        rest,
+        taken: tls,
+        present,
+        url: Some(!kept.is_empty()),
+    })
+}
+
+/// The keys a URL gives before its query: from its credentials (`user`,
+/// `password`), its hosts (`host`, `port`) and its path (`dbname`).
+fn authority_keys(credentials: Option<&str>, before_query: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    if let Some(credentials) = credentials {
+        let (user, password) = match credentials.split_once(':') {
+            Some((user, _)) => (user, true),
+            None => (credentials, false),
+        };
+        if !user.is_empty() {
+            keys.push("user".to_owned());
+        }
+        if password {
+            keys.push("password".to_owned());
+        }
+    }
+    let (hosts, path) = match before_query.find('/') {
+        Some(slash) => (&before_query[..slash], Some(&before_query[slash + 1..])),
+        None => (before_query, None),
+    };
+    if !hosts.is_empty() {
+        keys.push("host".to_owned());
+        let has_port = hosts.split(',').any(|chunk| match chunk.strip_prefix('[') {
+            Some(bracketed) => bracketed
+                .split_once(']')
+                .is_some_and(|(_, after)| after.starts_with(':')),
+            None => chunk.contains(':'),
+        });
+        if has_port {
+            keys.push("port".to_owned());
+        }
+    }
+    if path.is_some_and(|path| !path.is_empty()) {
+        keys.push("dbname".to_owned());
+    }
+    keys
 }
 
 /// Decodes `%XX` escapes as tokio-postgres does: an escape that is not two
@@ -160,6 +338,7 @@ fn extract_from_pairs(dsn: &str) -> Result<Extracted, String> {
     let mut rest = String::with_capacity(dsn.len());
     let mut copied_to = 0;
     let mut tls = Vec::new();
+    let mut present = Vec::new();
     let mut previous = "";
     while let Some((start, key, value)) = lexer.parameter()? {
         if previous == "password" && taken_key(key).is_none() && !POSTGRES_KEYS.contains(&key) {
@@ -170,6 +349,10 @@ fn extract_from_pairs(dsn: &str) -> Result<Extracted, String> {
             ));
         }
         previous = key;
+        if !is_supported_key(key) {
+            return Err(unsupported(key));
+        }
+        present.push(key.to_owned());
         if let Some(key) = taken_key(key) {
             rest.push_str(&dsn[copied_to..start]);
             copied_to = lexer.pos;
@@ -177,7 +360,12 @@ fn extract_from_pairs(dsn: &str) -> Result<Extracted, String> {
         }
     }
     rest.push_str(&dsn[copied_to..]);
-    Ok(Extracted { rest, taken: tls })
+    Ok(Extracted {
+        rest,
+        taken: tls,
+        present,
+        url: None,
+    })
 }
 
 /// tokio-postgres's reader of key=value pairs, keeping positions.

@@ -5,8 +5,11 @@ use std::path::PathBuf;
 
 use tokio_postgres::Config;
 
+use crate::conninfo::defaults::{fill_defaults, fill_tls_files, pass_file};
 use crate::conninfo::env::{Lookup, fill_from_env};
-use crate::conninfo::extract::extract;
+use crate::conninfo::extract::{Extracted, extract};
+use crate::conninfo::pgpass::PassFile;
+use crate::conninfo::service::{service_entries, service_files};
 use crate::error::Error;
 use crate::hosts::{LoadBalance, Routing, SessionAttrs};
 use crate::tls::{RootCerts, SslMode, TlsSettings};
@@ -23,6 +26,9 @@ pub(crate) struct ConnInfo {
     /// `target_session_attrs` and `load_balance_hosts`, which the pool
     /// applies itself.
     pub(crate) routing: Routing,
+    /// The password file read at each connect that has no password
+    /// (`passfile`, `PGPASSFILE`, `~/.pgpass`).
+    pub(crate) passfile: Option<PassFile>,
 }
 
 impl ConnInfo {
@@ -42,6 +48,7 @@ impl ConnInfo {
             config,
             tls,
             routing,
+            passfile: None,
         }
     }
 }
@@ -108,8 +115,13 @@ pub(crate) fn parse_dsn(dsn: &str) -> Result<ConnInfo, Error> {
 }
 
 /// [`parse_dsn`] with the environment variables given by `env`.
+///
+/// The order is libpq's: the string's own keys, then the service's
+/// (`service`, `PGSERVICE`), then the environment variables, then libpq's
+/// defaults (the host, the operating system's user, `~/.postgresql/`).
 pub(crate) fn parse_with_env(dsn: &str, env: Lookup<'_>) -> Result<ConnInfo, Error> {
-    let extracted = extract(dsn).map_err(invalid_syntax)?;
+    let mut extracted = extract(dsn).map_err(invalid_syntax)?;
+    add_service(&mut extracted, env)?;
     let mut config: Config = extracted.rest.parse().map_err(|e: tokio_postgres::Error| {
         // tokio-postgres says what was wrong only in the error's source.
         invalid_syntax(
@@ -118,6 +130,7 @@ pub(crate) fn parse_with_env(dsn: &str, env: Lookup<'_>) -> Result<ConnInfo, Err
     })?;
     let mut keys = TlsKeys::default();
     let mut routing = RoutingKeys::default();
+    let mut passfile = None;
     for (key, value) in extracted.taken {
         // libpq: an empty value is the same as none.
         if value.is_empty() {
@@ -138,6 +151,9 @@ pub(crate) fn parse_with_env(dsn: &str, env: Lookup<'_>) -> Result<ConnInfo, Err
                 routing.load_balance =
                     Some(LoadBalance::parse(&value).map_err(|why| invalid_key(key, why))?);
             }
+            "passfile" => passfile = Some(value),
+            // Read by add_service.
+            "service" | "servicefile" => {}
             _ => {
                 return Err(invalid_key(
                     "sslpassword",
@@ -149,6 +165,8 @@ pub(crate) fn parse_with_env(dsn: &str, env: Lookup<'_>) -> Result<ConnInfo, Err
         }
     }
     fill_from_env(&mut config, &mut keys, &mut routing, env)?;
+    fill_defaults(&mut config, env);
+    fill_tls_files(&mut keys, env)?;
     let tls = keys.settings();
     tls.check()?;
     config.ssl_mode(tls.mode.wire_mode());
@@ -156,7 +174,29 @@ pub(crate) fn parse_with_env(dsn: &str, env: Lookup<'_>) -> Result<ConnInfo, Err
         config,
         tls,
         routing: routing.settings(),
+        passfile: pass_file(passfile, env).map(PassFile::new),
     })
+}
+
+/// Adds the keys of the service the string or `PGSERVICE` names, where
+/// the string does not give them.
+fn add_service(extracted: &mut Extracted, env: Lookup<'_>) -> Result<(), Error> {
+    let given = |name: &str| {
+        extracted
+            .taken
+            .iter()
+            .find(|(key, value)| *key == name && !value.is_empty())
+            .map(|(_, value)| value.clone())
+    };
+    let Some(service) = given("service").or_else(|| env("PGSERVICE").filter(|s| !s.is_empty()))
+    else {
+        return Ok(());
+    };
+    let files = service_files(given("servicefile").as_deref(), env);
+    for (key, value) in service_entries(&service, &files)? {
+        extracted.add_default(&key, &value);
+    }
+    Ok(())
 }
 
 fn invalid_key(key: &str, why: String) -> Error {

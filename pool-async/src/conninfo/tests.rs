@@ -363,3 +363,235 @@ fn unknown_routing_values_name_the_accepted_ones() {
         "{shown}"
     );
 }
+
+/// A fresh directory under the system's temporary directory, removed when
+/// dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("tidepool-conninfo-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn write(&self, name: &str, contents: &str) -> String {
+        let path = self.0.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, contents).unwrap();
+        path.display().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const SERVICES: &str = "\
+[shop]
+host=svc-host
+port=6543
+user=svc-user
+dbname=svc-db
+application_name=svc-app
+sslmode=require
+";
+
+#[test]
+fn a_service_fills_what_the_string_leaves_out() {
+    let dir = TempDir::new("service");
+    let file = dir.write("services.conf", SERVICES);
+    for dsn in [
+        format!("service=shop servicefile={file} user=mine"),
+        format!("postgresql://mine@/?service=shop&servicefile={file}"),
+    ] {
+        let info = ok(&dsn, &[]);
+        let config = &info.config;
+        assert_eq!(config.get_hosts(), tcp(&["svc-host"]), "{dsn}");
+        assert_eq!(config.get_ports(), [6543], "{dsn}");
+        assert_eq!(config.get_user(), Some("mine"), "{dsn}");
+        assert_eq!(config.get_dbname(), Some("svc-db"), "{dsn}");
+        assert_eq!(config.get_application_name(), Some("svc-app"), "{dsn}");
+        assert_eq!(info.tls.mode, SslMode::Require, "{dsn}");
+    }
+    // The string's host, port and database win, in a URL too.
+    let info = ok(
+        &format!("postgresql://mine@h:1/db?service=shop&servicefile={file}&sslmode=disable"),
+        &[],
+    );
+    assert_eq!(info.config.get_hosts(), tcp(&["h"]));
+    assert_eq!(info.config.get_ports(), [1]);
+    assert_eq!(info.config.get_dbname(), Some("db"));
+    assert_eq!(info.tls.mode, SslMode::Disable);
+}
+
+#[test]
+fn pgservice_and_pgservicefile_name_the_service_and_win_over_other_variables() {
+    let dir = TempDir::new("pgservice");
+    let file = dir.write("services.conf", SERVICES);
+    let info = ok(
+        "",
+        &[
+            ("PGSERVICE", "shop"),
+            ("PGSERVICEFILE", &file),
+            ("PGHOST", "env-host"),
+            ("PGDATABASE", "env-db"),
+            ("PGAPPNAME", "env-app"),
+        ],
+    );
+    assert_eq!(info.config.get_hosts(), tcp(&["svc-host"]));
+    assert_eq!(info.config.get_dbname(), Some("svc-db"));
+    assert_eq!(info.config.get_application_name(), Some("svc-app"));
+    // ~/.pg_service.conf, through HOME.
+    dir.write("home/.pg_service.conf", SERVICES);
+    let home = dir.0.join("home").display().to_string();
+    let info = ok("service=shop", &[("HOME", &home)]);
+    assert_eq!(info.config.get_hosts(), tcp(&["svc-host"]));
+}
+
+#[test]
+fn an_unknown_service_is_an_error_naming_the_files() {
+    let dir = TempDir::new("noservice");
+    let file = dir.write("services.conf", SERVICES);
+    let shown = error(
+        &format!("service=shopp servicefile={file} password=s3cret-pw"),
+        &[("PGSYSCONFDIR", "/nonexistent-tidepool")],
+    );
+    assert!(
+        shown.contains("the service 'shopp' is not defined in")
+            && shown.contains(&file)
+            && shown.contains("/nonexistent-tidepool/pg_service.conf (missing)"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn unsupported_libpq_keys_say_so_and_unknown_keys_are_named() {
+    for (dsn, expected) in [
+        (
+            "host=h user=u gssencmode=disable",
+            "`gssencmode` is a libpq key not supported by tidepool",
+        ),
+        (
+            "postgresql://u@h/db?sslcrl=/crl.pem",
+            "`sslcrl` is a libpq key not supported by tidepool",
+        ),
+        ("host=h requiressl=1", "use sslmode=require"),
+        (
+            "host=h krbsrvname=postgres",
+            "`krbsrvname` is a libpq key not supported by tidepool",
+        ),
+        (
+            "host=h hots=x",
+            "unknown key `hots`; the keys tidepool reads are",
+        ),
+        ("postgresql://h/db?colour=blue", "unknown key `colour`"),
+    ] {
+        let shown = error(dsn, &[]);
+        assert!(shown.contains(expected), "{dsn}: {shown}");
+    }
+}
+
+#[test]
+fn libpq_defaults_fill_host_user_and_database() {
+    let info = ok("", &[("USER", "osuser")]);
+    let config = &info.config;
+    assert_eq!(config.get_user(), Some("osuser"));
+    assert_eq!(config.get_dbname(), Some("osuser"));
+    let expected = if std::path::Path::new("/var/run/postgresql").is_dir() {
+        vec![Host::Unix(PathBuf::from("/var/run/postgresql"))]
+    } else {
+        tcp(&["localhost"])
+    };
+    assert_eq!(config.get_hosts(), expected);
+    // LOGNAME when USER is unset; the string and PGUSER win.
+    let info = ok("dbname=d", &[("LOGNAME", "logname")]);
+    assert_eq!(info.config.get_user(), Some("logname"));
+    assert_eq!(info.config.get_dbname(), Some("d"));
+    let info = ok("", &[("USER", "osuser"), ("PGUSER", "pguser")]);
+    assert_eq!(info.config.get_user(), Some("pguser"));
+    assert_eq!(info.config.get_dbname(), Some("pguser"));
+    // A hostaddr alone is a host.
+    let info = ok("hostaddr=127.0.0.1 user=u", &[]);
+    assert!(info.config.get_hosts().is_empty());
+}
+
+#[test]
+fn the_password_file_is_passfile_pgpassfile_or_home() {
+    let info = ok("host=h user=u passfile=/given", &[("PGPASSFILE", "/env")]);
+    assert_eq!(format!("{:?}", info.passfile), "Some(\"/given\")");
+    let info = ok(
+        "host=h user=u",
+        &[("PGPASSFILE", "/env"), ("HOME", "/home/x")],
+    );
+    assert_eq!(format!("{:?}", info.passfile), "Some(\"/env\")");
+    let info = ok("host=h user=u", &[("HOME", "/home/x")]);
+    assert_eq!(format!("{:?}", info.passfile), "Some(\"/home/x/.pgpass\")");
+    assert!(ok("host=h user=u", &[]).passfile.is_none());
+}
+
+#[test]
+fn certificate_files_under_home_are_used_when_present_and_not_given() {
+    let dir = TempDir::new("dotpostgresql");
+    let home = dir.0.display().to_string();
+    let env = [("HOME", home.as_str())];
+    // None there: nothing changes.
+    assert_eq!(ok("host=h user=u", &env).tls, TlsSettings::default());
+    let root = dir.write(".postgresql/root.crt", "");
+    let cert = dir.write(".postgresql/postgresql.crt", "");
+    let shown = error("host=h user=u", &env);
+    assert!(
+        shown.contains("postgresql.crt is there but not its key")
+            && shown.contains("postgresql.key"),
+        "{shown}"
+    );
+    let key = dir.write(".postgresql/postgresql.key", "");
+    let info = ok("host=h user=u sslmode=verify-ca", &env);
+    assert_eq!(
+        info.tls,
+        TlsSettings {
+            mode: SslMode::VerifyCa,
+            root_cert: Some(RootCerts::File(root.into())),
+            client_cert: Some(cert.into()),
+            client_key: Some(key.into()),
+        }
+    );
+    // Given files win.
+    let info = ok(
+        "host=h user=u sslrootcert=/mine.pem sslcert=/c.pem sslkey=/c.key",
+        &env,
+    );
+    assert_eq!(
+        info.tls.root_cert,
+        Some(RootCerts::File("/mine.pem".into()))
+    );
+    assert_eq!(info.tls.client_cert, Some("/c.pem".into()));
+    let info = ok("host=h user=u sslrootcert=system", &env);
+    assert_eq!(info.tls.root_cert, Some(RootCerts::System));
+}
+
+#[test]
+fn pghostaddr_gives_the_addresses() {
+    let info = ok("user=u", &[("PGHOSTADDR", "127.0.0.1,::1")]);
+    assert_eq!(
+        info.config.get_hostaddrs(),
+        [
+            "127.0.0.1".parse::<std::net::IpAddr>().unwrap(),
+            "::1".parse().unwrap()
+        ]
+    );
+    // The default host is not added to addresses alone.
+    assert!(info.config.get_hosts().is_empty());
+    let info = ok("host=db user=u", &[("PGHOSTADDR", "10.0.0.1")]);
+    assert_eq!(info.config.get_hosts(), tcp(&["db"]));
+    assert_eq!(info.config.get_hostaddrs().len(), 1);
+    let shown = error("user=u", &[("PGHOSTADDR", "db.example")]);
+    assert!(
+        shown.contains("invalid environment variable PGHOSTADDR: expected an IP address"),
+        "{shown}"
+    );
+}

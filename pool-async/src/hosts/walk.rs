@@ -14,6 +14,7 @@ use tokio_postgres::Config;
 use tokio_postgres::config::Host;
 
 use crate::connect::{Opened, PgConnection, Target, connect_host};
+use crate::conninfo::PassFile;
 use crate::hosts::attrs::{LoadBalance, SessionAttrs};
 use crate::hosts::role::{Role, drive_while};
 use crate::tls::{SslMode, Tls};
@@ -110,6 +111,7 @@ impl Target {
             config,
             tls,
             routing,
+            passfile,
         } = self;
         let mut entries = entries(config);
         let random = routing.load_balance == LoadBalance::Random;
@@ -134,10 +136,13 @@ impl Target {
                     let server = describe(entry, address);
                     let single = single_host(config, entry, address, tls);
                     let outcome = match limit {
-                        Some(limit) => tokio::time::timeout(limit, try_one(single, tls, need))
-                            .await
-                            .unwrap_or(Err(Failure::TimedOut(limit))),
-                        None => try_one(single, tls, need).await,
+                        Some(limit) => tokio::time::timeout(
+                            limit,
+                            try_one(single, tls, passfile.as_ref(), need),
+                        )
+                        .await
+                        .unwrap_or(Err(Failure::TimedOut(limit))),
+                        None => try_one(single, tls, passfile.as_ref(), need).await,
                     };
                     match outcome {
                         Ok((client, connection, config, role)) => {
@@ -164,10 +169,12 @@ impl Target {
 async fn try_one(
     config: Config,
     tls: &Tls,
+    passfile: Option<&PassFile>,
     need: SessionAttrs,
 ) -> Result<(tokio_postgres::Client, PgConnection, Config, Arc<Role>), Failure> {
-    let (client, mut connection, config) =
-        connect_host(config, tls).await.map_err(Failure::Connect)?;
+    let (client, mut connection, config) = connect_host(config, tls, passfile)
+        .await
+        .map_err(Failure::Connect)?;
     let role = Arc::new(Role::default());
     let asked = drive_while(&mut connection, &role, role.ask(&client, need)).await;
     match asked {
