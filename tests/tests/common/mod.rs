@@ -9,6 +9,7 @@
 
 pub(crate) mod bouncer;
 pub(crate) mod certs;
+pub(crate) mod libpq_files;
 // One capture helper for the engine's tests and these: the engine's copy.
 #[path = "../../../pool-core/tests/common/observe.rs"]
 pub(crate) mod observe;
