@@ -9,7 +9,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::conninfo::PassFile;
 use crate::hosts::{Role, Routing};
-use crate::tls::{SslMode, Tls};
+use crate::tls::{NotingConnector, SslMode, Tls};
 
 /// The task that drives an open connection.
 pub(crate) type PgConnection =
@@ -47,7 +47,9 @@ pub(crate) struct Opened {
 ///
 /// Over Unix sockets, where PostgreSQL offers no TLS, `sslmode` is
 /// ignored, as libpq does. Under `allow`, a plain connection the server
-/// refuses is tried again with TLS.
+/// refuses is tried again with TLS; under `prefer`, a connection over TLS
+/// whose handshake fails or that the server refuses is tried again
+/// without TLS.
 ///
 /// # Errors
 ///
@@ -66,13 +68,30 @@ pub(crate) async fn connect_host(
     if unix {
         config.ssl_mode(WireMode::Disable);
     }
-    match config.connect(tls.connector.clone()).await {
-        Ok((client, connection)) => Ok((client, connection, config)),
-        Err(error) if tls.mode == SslMode::Allow && !unix && error.as_db_error().is_some() => {
-            config.ssl_mode(WireMode::Require);
-            let (client, connection) = config.connect(tls.connector.clone()).await?;
-            Ok((client, connection, config))
-        }
-        Err(error) => Err(error),
+    let (connector, tls_started) = NotingConnector::new(tls.connector.clone());
+    let error = match config.connect(connector).await {
+        Ok((client, connection)) => return Ok((client, connection, config)),
+        Err(error) => error,
+    };
+    let retry = match tls.mode {
+        SslMode::Allow => !unix && error.as_db_error().is_some(),
+        SslMode::Prefer => !unix && tls_started.get(),
+        _ => false,
+    };
+    if !retry {
+        return Err(error);
     }
+    let mode = match tls.mode {
+        SslMode::Allow => WireMode::Require,
+        _ => WireMode::Disable,
+    };
+    tracing::debug!(
+        %error,
+        "sslmode={}: the first attempt failed; trying again {} TLS",
+        tls.mode,
+        if mode == WireMode::Disable { "without" } else { "with" }
+    );
+    config.ssl_mode(mode);
+    let (client, connection) = config.connect(tls.connector.clone()).await?;
+    Ok((client, connection, config))
 }

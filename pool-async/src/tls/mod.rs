@@ -3,10 +3,12 @@
 
 mod connector;
 mod hint;
+mod noting;
 mod pem;
 mod settings;
 mod verifier;
 
 pub(crate) use connector::Tls;
 pub(crate) use hint::{tls_hint, tls_refused};
+pub(crate) use noting::NotingConnector;
 pub(crate) use settings::{RootCerts, SslMode, TlsSettings};
