@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::Path;
 
 use config::{Config, Environment, File, Map, Value, ValueKind};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tidepool_core::PoolConfig;
 
 use crate::builder::PoolBuilder;
@@ -35,20 +35,28 @@ use crate::pool::Pool;
 /// let pool = Pool::from_settings(&settings)?;
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Debug, Default)]
+///
+/// Settings serialize (with serde) as they are read: one flat set of
+/// keys, those left unset out, the `url` with its passwords replaced by
+/// `***` ([`redact_dsn`]) and the `password` never written. So a settings
+/// file written from them reads back the same, except the password.
+#[derive(Clone, Debug, Default, Serialize)]
 #[non_exhaustive]
 pub struct Settings {
     /// The pool's settings.
+    #[serde(flatten)]
     pub pool: PoolConfig,
     /// How the pool uses the server's sessions.
+    #[serde(flatten)]
     pub session: SessionSettings,
     /// Where to connect, and as whom.
+    #[serde(flatten)]
     pub connection: ConnectionSettings,
 }
 
 /// How the pool uses the server's sessions: the PostgreSQL settings of a
 /// pool that [`PoolConfig`] (which knows no database) does not hold.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct SessionSettings {
@@ -70,59 +78,76 @@ pub struct SessionSettings {
 /// `url` and the separate fields do not mix, except `password`, which may
 /// go with either (so that a secret can come from the environment while the
 /// rest comes from a file).
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ConnectionSettings {
     /// A libpq connection string: a URL (`postgresql://app@db:5432/app`) or
     /// key=value pairs (`host=db user=app`). Defaults to none.
-    #[serde(deserialize_with = "text")]
+    #[serde(
+        deserialize_with = "text",
+        serialize_with = "redacted",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub url: Option<String>,
     /// Host names, IP addresses or Unix socket directories, separated by
     /// commas. Defaults to none.
-    #[serde(deserialize_with = "text")]
+    #[serde(deserialize_with = "text", skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     /// Ports, separated by commas (one for all hosts, or one per host).
     /// Defaults to none (5432).
-    #[serde(deserialize_with = "text")]
+    #[serde(deserialize_with = "text", skip_serializing_if = "Option::is_none")]
     pub port: Option<String>,
     /// The role to connect as. Defaults to none.
-    #[serde(deserialize_with = "text")]
+    #[serde(deserialize_with = "text", skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
-    /// The role's password; never shown in Debug output. Defaults to none.
-    #[serde(deserialize_with = "text")]
+    /// The role's password; never shown in Debug output, never serialized.
+    /// Defaults to none.
+    #[serde(deserialize_with = "text", skip_serializing)]
     pub password: Option<String>,
     /// The database. Defaults to none (the user's name).
-    #[serde(deserialize_with = "text")]
+    #[serde(deserialize_with = "text", skip_serializing_if = "Option::is_none")]
     pub dbname: Option<String>,
     /// libpq's `sslmode`. Defaults to none.
-    #[serde(deserialize_with = "text")]
+    #[serde(deserialize_with = "text", skip_serializing_if = "Option::is_none")]
     pub sslmode: Option<String>,
     /// A PEM file of root certificates to verify the server with. Defaults
     /// to none.
-    #[serde(deserialize_with = "text")]
+    #[serde(deserialize_with = "text", skip_serializing_if = "Option::is_none")]
     pub sslrootcert: Option<String>,
     /// A PEM client certificate. Defaults to none.
-    #[serde(deserialize_with = "text")]
+    #[serde(deserialize_with = "text", skip_serializing_if = "Option::is_none")]
     pub sslcert: Option<String>,
     /// The PEM key of the client certificate. Defaults to none.
-    #[serde(deserialize_with = "text")]
+    #[serde(deserialize_with = "text", skip_serializing_if = "Option::is_none")]
     pub sslkey: Option<String>,
     /// The `application_name` the server shows. Defaults to none.
-    #[serde(deserialize_with = "text")]
+    #[serde(deserialize_with = "text", skip_serializing_if = "Option::is_none")]
     pub application_name: Option<String>,
     /// libpq's `target_session_attrs`: `any`, `read-write`, `read-only`,
     /// `primary`, `standby` or `prefer-standby`. Defaults to none (`any`).
-    #[serde(deserialize_with = "text")]
+    #[serde(deserialize_with = "text", skip_serializing_if = "Option::is_none")]
     pub target_session_attrs: Option<String>,
     /// libpq's `load_balance_hosts`: `disable` (the hosts in order) or
     /// `random`. Defaults to none (`disable`).
-    #[serde(default, deserialize_with = "text")]
+    #[serde(
+        default,
+        deserialize_with = "text",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub load_balance_hosts: Option<String>,
     /// Server options sent at connect (`-c statement_timeout=5s`). Defaults
     /// to none.
-    #[serde(deserialize_with = "text")]
+    #[serde(deserialize_with = "text", skip_serializing_if = "Option::is_none")]
     pub options: Option<String>,
+}
+
+/// Writes a connection string with its passwords replaced by `***`.
+fn redacted<S: Serializer>(url: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => serializer.serialize_str(&redact_dsn(url)),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// Reads an optional text, taking numbers as their text (environment
@@ -472,5 +497,54 @@ mod tests {
         };
         let debug = format!("{settings:?}");
         assert!(debug.contains("host=db password=***"), "{debug}");
+    }
+
+    #[test]
+    fn settings_serialize_flat_and_read_back_the_same_except_the_password() {
+        let dir = std::env::temp_dir().join(format!("tidepool-settings-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let toml = dir.join("pool.toml");
+        std::fs::write(
+            &toml,
+            "max_size = 20\ntimeout = \"5s\"\nmax_idle = \"none\"\npgbouncer = true\n\
+             host = \"db1,db2\"\nport = 6432\nuser = \"app\"\npassword = \"hunter2-xyz\"\n\
+             sslmode = \"verify-full\"\ntarget_session_attrs = \"read-write\"\n",
+        )
+        .unwrap();
+        let first = Settings::from_file(&toml).unwrap();
+        assert_eq!(first.connection.password.as_deref(), Some("hunter2-xyz"));
+        let json = serde_json::to_value(&first).unwrap();
+        let text = json.to_string();
+        assert!(!text.contains("hunter2-xyz"), "{text}");
+        assert!(json.get("password").is_none(), "{text}");
+        // Flat keys, as read; unset connection keys left out.
+        assert_eq!(json["max_size"], 20, "{text}");
+        assert_eq!(json["pgbouncer"], true, "{text}");
+        assert_eq!(json["host"], "db1,db2", "{text}");
+        assert_eq!(json["port"], "6432", "{text}");
+        assert!(
+            json.get("url").is_none() && json.get("dbname").is_none(),
+            "{text}"
+        );
+
+        let written = dir.join("written.json");
+        std::fs::write(&written, &text).unwrap();
+        let second = Settings::from_file(&written).unwrap();
+        assert_eq!(second.connection.password, None);
+        assert_eq!(second.pool, first.pool);
+        assert_eq!(second.session, first.session);
+        assert_eq!(serde_json::to_value(&second).unwrap(), json);
+
+        // A URL is written with its password hidden.
+        let settings = Settings {
+            connection: ConnectionSettings {
+                url: Some("postgresql://app:hunter2-xyz@db/app".to_owned()),
+                ..ConnectionSettings::default()
+            },
+            ..Settings::default()
+        };
+        let json = serde_json::to_value(&settings).unwrap();
+        assert_eq!(json["url"], "postgresql://app:***@db/app");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
