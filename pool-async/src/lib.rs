@@ -52,6 +52,8 @@ pub use rows::{
     scalar_row,
 };
 pub use settings::{ConnectionSettings, SessionSettings, Settings};
+#[doc(hidden)]
+pub use tidepool_core::__pool_config_setters;
 pub use tidepool_core::{HealthCheck, PoolConfig, Stats, metrics};
 pub use tokio_postgres::binary_copy::BinaryCopyOutRow;
 pub use tokio_postgres::error::DbError;

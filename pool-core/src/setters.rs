@@ -1,141 +1,107 @@
 //! The setters of the pool's settings, written once for every builder.
 
-/// Expands, inside the `impl` of a builder that has a `config: PoolConfig`
-/// field, to one setter per [`PoolConfig`](crate::PoolConfig) field, each
-/// documented with its default. The builders of this crate and of the
-/// PostgreSQL crates use it, so the list and its documentation cannot drift
-/// apart. `PoolConfig` must be in scope where it expands
-/// (for the documentation's links).
+/// Expands, inside the `impl` of a builder, to one setter per
+/// [`PoolConfig`](crate::PoolConfig) field, each documented with its
+/// default, from the one list below:
+///
+/// - `__pool_config_setters!()` in a builder with a `config: PoolConfig`
+///   field sets the field;
+/// - `__pool_config_setters!(delegate)` in a builder that wraps another
+///   (the blocking pool's) passes the value on through its
+///   `fn map(self, f: impl FnOnce(Inner) -> Inner) -> Self`.
+///
+/// The builders of this crate and of the PostgreSQL crates use it, so the
+/// list and its documentation cannot drift apart between them.
+/// `PoolConfig` must be in scope where it expands (for the documentation's
+/// links).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __pool_config_setters {
     () => {
-        /// Replaces all settings at once.
-        pub fn config(mut self, config: $crate::PoolConfig) -> Self {
-            self.config = config;
-            self
-        }
-
-        /// Sets [`PoolConfig::name`]. Defaults to `"tidepool"`.
-        pub fn name(mut self, name: impl ::std::convert::Into<::std::string::String>) -> Self {
-            self.config.name = name.into();
-            self
-        }
-
-        /// Sets [`PoolConfig::min_size`]. Defaults to 4.
-        pub fn min_size(mut self, min_size: usize) -> Self {
-            self.config.min_size = min_size;
-            self
-        }
-
-        /// Sets [`PoolConfig::max_size`]. Defaults to 10.
-        pub fn max_size(mut self, max_size: usize) -> Self {
-            self.config.max_size = max_size;
-            self
-        }
-
-        /// Sets [`PoolConfig::timeout`], the limit of a whole checkout.
-        /// Defaults to 30 s.
-        pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
-            self.config.timeout = timeout;
-            self
-        }
-
-        /// Sets [`PoolConfig::max_waiting`]. Defaults to 0 (no limit).
-        pub fn max_waiting(mut self, max_waiting: usize) -> Self {
-            self.config.max_waiting = max_waiting;
-            self
-        }
-
-        /// Sets [`PoolConfig::max_connecting`]. Defaults to 2.
-        pub fn max_connecting(mut self, max_connecting: usize) -> Self {
-            self.config.max_connecting = max_connecting;
-            self
-        }
-
-        /// Sets [`PoolConfig::connect_timeout`]. Defaults to 30 s.
-        pub fn connect_timeout(mut self, connect_timeout: ::std::time::Duration) -> Self {
-            self.config.connect_timeout = connect_timeout;
-            self
-        }
-
-        /// Sets [`PoolConfig::reset_timeout`]. Defaults to 5 s.
-        pub fn reset_timeout(mut self, reset_timeout: ::std::time::Duration) -> Self {
-            self.config.reset_timeout = reset_timeout;
-            self
-        }
-
-        /// Sets [`PoolConfig::max_lifetime`]: connections older than this are
-        /// replaced. `None` keeps them forever. Defaults to 1 h.
-        pub fn max_lifetime(
-            mut self,
-            max_lifetime: ::std::option::Option<::std::time::Duration>,
-        ) -> Self {
-            self.config.max_lifetime = max_lifetime;
-            self
-        }
-
-        /// Sets [`PoolConfig::max_idle`]: connections above `min_size` idle
-        /// longer than this are closed. `None` keeps them. Defaults to 10 min.
-        pub fn max_idle(mut self, max_idle: ::std::option::Option<::std::time::Duration>) -> Self {
-            self.config.max_idle = max_idle;
-            self
-        }
-
-        /// Sets [`PoolConfig::health_check`]. Defaults to checking connections
-        /// idle longer than 1 s.
-        pub fn health_check(mut self, health_check: $crate::HealthCheck) -> Self {
-            self.config.health_check = health_check;
-            self
-        }
-
-        /// Sets [`PoolConfig::health_check_timeout`]. Defaults to 5 s.
-        pub fn health_check_timeout(mut self, health_check_timeout: ::std::time::Duration) -> Self {
-            self.config.health_check_timeout = health_check_timeout;
-            self
-        }
-
-        /// Sets [`PoolConfig::reconnect_timeout`]. Defaults to 5 min.
-        pub fn reconnect_timeout(mut self, reconnect_timeout: ::std::time::Duration) -> Self {
-            self.config.reconnect_timeout = reconnect_timeout;
-            self
-        }
-
-        /// Sets [`PoolConfig::slow_checkout_warning`]: a checkout that waits
-        /// longer logs a warning (at most one per second). `None` turns it off.
-        /// Defaults to 1 s.
-        pub fn slow_checkout_warning(
-            mut self,
+        $crate::__pool_config_setters!(@all direct);
+    };
+    (delegate) => {
+        $crate::__pool_config_setters!(@all delegate);
+    };
+    (@all $how:ident) => {
+        $crate::__pool_config_setters!(@one $how, config, config: $crate::PoolConfig, config,
+            "Replaces all settings at once.");
+        $crate::__pool_config_setters!(@one $how, name,
+            name: impl ::std::convert::Into<::std::string::String>, name.into(),
+            "Sets [`PoolConfig::name`]. Defaults to `\"tidepool\"`.");
+        $crate::__pool_config_setters!(@one $how, min_size, min_size: usize, min_size,
+            "Sets [`PoolConfig::min_size`]. Defaults to 4.");
+        $crate::__pool_config_setters!(@one $how, max_size, max_size: usize, max_size,
+            "Sets [`PoolConfig::max_size`]. Defaults to 10.");
+        $crate::__pool_config_setters!(@one $how, timeout, timeout: ::std::time::Duration, timeout,
+            "Sets [`PoolConfig::timeout`], the limit of a whole checkout. Defaults to 30 s.");
+        $crate::__pool_config_setters!(@one $how, max_waiting, max_waiting: usize, max_waiting,
+            "Sets [`PoolConfig::max_waiting`]. Defaults to 0 (no limit).");
+        $crate::__pool_config_setters!(@one $how, max_connecting, max_connecting: usize,
+            max_connecting,
+            "Sets [`PoolConfig::max_connecting`]. Defaults to 2.");
+        $crate::__pool_config_setters!(@one $how, connect_timeout,
+            connect_timeout: ::std::time::Duration, connect_timeout,
+            "Sets [`PoolConfig::connect_timeout`]. Defaults to 30 s.");
+        $crate::__pool_config_setters!(@one $how, reset_timeout,
+            reset_timeout: ::std::time::Duration, reset_timeout,
+            "Sets [`PoolConfig::reset_timeout`]. Defaults to 5 s.");
+        $crate::__pool_config_setters!(@one $how, max_lifetime,
+            max_lifetime: ::std::option::Option<::std::time::Duration>, max_lifetime,
+            "Sets [`PoolConfig::max_lifetime`]: connections older than this are replaced. \
+             `None` keeps them forever. Defaults to 1 h.");
+        $crate::__pool_config_setters!(@one $how, max_idle,
+            max_idle: ::std::option::Option<::std::time::Duration>, max_idle,
+            "Sets [`PoolConfig::max_idle`]: connections above `min_size` idle longer than \
+             this are closed. `None` keeps them. Defaults to 10 min.");
+        $crate::__pool_config_setters!(@one $how, health_check,
+            health_check: $crate::HealthCheck, health_check,
+            "Sets [`PoolConfig::health_check`]. Defaults to checking connections idle \
+             longer than 1 s.");
+        $crate::__pool_config_setters!(@one $how, health_check_timeout,
+            health_check_timeout: ::std::time::Duration, health_check_timeout,
+            "Sets [`PoolConfig::health_check_timeout`]. Defaults to 5 s.");
+        $crate::__pool_config_setters!(@one $how, reconnect_timeout,
+            reconnect_timeout: ::std::time::Duration, reconnect_timeout,
+            "Sets [`PoolConfig::reconnect_timeout`]: how long connects may fail before \
+             the failure is reported (the pool keeps retrying). Defaults to 5 min.");
+        $crate::__pool_config_setters!(@one $how, slow_checkout_warning,
             slow_checkout_warning: ::std::option::Option<::std::time::Duration>,
-        ) -> Self {
-            self.config.slow_checkout_warning = slow_checkout_warning;
-            self
-        }
-
-        /// Sets [`PoolConfig::leak_detection_threshold`]: a connection held
-        /// longer logs a warning naming where it was checked out. Defaults to
-        /// `None` (off).
-        pub fn leak_detection_threshold(
-            mut self,
+            slow_checkout_warning,
+            "Sets [`PoolConfig::slow_checkout_warning`]: a checkout that waits longer logs \
+             a warning (at most one per second). `None` turns it off. Defaults to 1 s.");
+        $crate::__pool_config_setters!(@one $how, leak_detection_threshold,
             leak_detection_threshold: ::std::option::Option<::std::time::Duration>,
-        ) -> Self {
-            self.config.leak_detection_threshold = leak_detection_threshold;
+            leak_detection_threshold,
+            "Sets [`PoolConfig::leak_detection_threshold`]: a connection held longer logs \
+             a warning naming where it was checked out. Defaults to `None` (off).");
+        $crate::__pool_config_setters!(@one $how, metric_names,
+            metric_names: $crate::metrics::MetricNames, metric_names,
+            "Sets [`PoolConfig::metric_names`]: tidepool's metric names, OpenTelemetry's, \
+             or both. Defaults to tidepool's.");
+        $crate::__pool_config_setters!(@one $how, null_pool, null_pool: bool, null_pool,
+            "Sets [`PoolConfig::null_pool`]: open a connection for each checkout and close \
+             it when it is returned (psycopg's `NullConnectionPool`); requires \
+             `min_size(0)`. Defaults to `false`.");
+    };
+    (@one direct, config, $arg:ident : $ty:ty, $value:expr, $doc:literal) => {
+        #[doc = $doc]
+        pub fn config(mut self, $arg: $ty) -> Self {
+            self.config = $value;
             self
         }
-
-        /// Sets [`PoolConfig::metric_names`]: tidepool's metric names,
-        /// OpenTelemetry's, or both. Defaults to tidepool's.
-        pub fn metric_names(mut self, metric_names: $crate::metrics::MetricNames) -> Self {
-            self.config.metric_names = metric_names;
+    };
+    (@one direct, $field:ident, $arg:ident : $ty:ty, $value:expr, $doc:literal) => {
+        #[doc = $doc]
+        pub fn $field(mut self, $arg: $ty) -> Self {
+            self.config.$field = $value;
             self
         }
-
-        /// Sets [`PoolConfig::null_pool`]: open a connection for each
-        /// checkout and close it when it is returned (psycopg's
-        /// `NullConnectionPool`); requires `min_size(0)`. Defaults to `false`.
-        pub fn null_pool(mut self, null_pool: bool) -> Self {
-            self.config.null_pool = null_pool;
-            self
+    };
+    (@one delegate, $field:ident, $arg:ident : $ty:ty, $value:expr, $doc:literal) => {
+        #[doc = $doc]
+        pub fn $field(self, $arg: $ty) -> Self {
+            self.map(|builder| builder.$field($arg))
         }
     };
 }

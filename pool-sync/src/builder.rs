@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use tidepool_async::{Error, HealthCheck, PoolConfig, RowFactory, TupleRow};
+use tidepool_async::{Error, RowFactory, TupleRow};
+// The settings' setters link to `PoolConfig`'s fields in their docs.
+#[allow(unused_imports)]
+use tidepool_async::PoolConfig;
 
 use crate::callback::{CallbackConnection, to_async};
 use crate::pool::Pool;
@@ -41,106 +44,7 @@ impl<R> PoolBuilder<R> {
         }
     }
 
-    /// Replaces all pool settings at once.
-    pub fn config(self, config: PoolConfig) -> Self {
-        self.map(|b| b.config(config))
-    }
-
-    /// Sets [`PoolConfig::name`]. Defaults to `"tidepool"`.
-    pub fn name(self, name: impl Into<String>) -> Self {
-        self.map(|b| b.name(name))
-    }
-
-    /// Sets [`PoolConfig::min_size`]. Defaults to 4.
-    pub fn min_size(self, min_size: usize) -> Self {
-        self.map(|b| b.min_size(min_size))
-    }
-
-    /// Sets [`PoolConfig::max_size`]. Defaults to 10.
-    pub fn max_size(self, max_size: usize) -> Self {
-        self.map(|b| b.max_size(max_size))
-    }
-
-    /// Sets [`PoolConfig::timeout`], the limit of a whole checkout.
-    /// Defaults to 30 s.
-    pub fn timeout(self, timeout: Duration) -> Self {
-        self.map(|b| b.timeout(timeout))
-    }
-
-    /// Sets [`PoolConfig::max_waiting`]. Defaults to 0 (no limit).
-    pub fn max_waiting(self, max_waiting: usize) -> Self {
-        self.map(|b| b.max_waiting(max_waiting))
-    }
-
-    /// Sets [`PoolConfig::max_connecting`]. Defaults to 2.
-    pub fn max_connecting(self, max_connecting: usize) -> Self {
-        self.map(|b| b.max_connecting(max_connecting))
-    }
-
-    /// Sets [`PoolConfig::connect_timeout`]. Defaults to 30 s.
-    pub fn connect_timeout(self, connect_timeout: Duration) -> Self {
-        self.map(|b| b.connect_timeout(connect_timeout))
-    }
-
-    /// Sets [`PoolConfig::reset_timeout`]. Defaults to 5 s.
-    pub fn reset_timeout(self, reset_timeout: Duration) -> Self {
-        self.map(|b| b.reset_timeout(reset_timeout))
-    }
-
-    /// Sets [`PoolConfig::max_lifetime`]: connections older than this are
-    /// replaced. `None` keeps them forever. Defaults to 1 h.
-    pub fn max_lifetime(self, max_lifetime: Option<Duration>) -> Self {
-        self.map(|b| b.max_lifetime(max_lifetime))
-    }
-
-    /// Sets [`PoolConfig::max_idle`]: connections above `min_size` idle
-    /// longer than this are closed. `None` keeps them. Defaults to 10 min.
-    pub fn max_idle(self, max_idle: Option<Duration>) -> Self {
-        self.map(|b| b.max_idle(max_idle))
-    }
-
-    /// Sets [`PoolConfig::health_check`]. Defaults to testing connections
-    /// idle longer than 1 s.
-    pub fn health_check(self, health_check: HealthCheck) -> Self {
-        self.map(|b| b.health_check(health_check))
-    }
-
-    /// Sets [`PoolConfig::health_check_timeout`]. Defaults to 5 s.
-    pub fn health_check_timeout(self, health_check_timeout: Duration) -> Self {
-        self.map(|b| b.health_check_timeout(health_check_timeout))
-    }
-
-    /// Sets [`PoolConfig::reconnect_timeout`]. Defaults to 5 min.
-    pub fn reconnect_timeout(self, reconnect_timeout: Duration) -> Self {
-        self.map(|b| b.reconnect_timeout(reconnect_timeout))
-    }
-
-    /// Sets [`PoolConfig::slow_checkout_warning`]: a checkout that waits
-    /// longer for its connection logs a warning (at most one per second).
-    /// `None` turns it off. Defaults to 1 s.
-    pub fn slow_checkout_warning(self, slow_checkout_warning: Option<Duration>) -> Self {
-        self.map(|b| b.slow_checkout_warning(slow_checkout_warning))
-    }
-
-    /// Sets [`PoolConfig::leak_detection_threshold`]: a connection held
-    /// longer logs a warning, while it is held, naming where it was checked
-    /// out. Defaults to `None` (off).
-    pub fn leak_detection_threshold(self, leak_detection_threshold: Option<Duration>) -> Self {
-        self.map(|b| b.leak_detection_threshold(leak_detection_threshold))
-    }
-
-    /// Sets [`PoolConfig::metric_names`]: tidepool's metric names,
-    /// OpenTelemetry's, or both. Defaults to tidepool's.
-    pub fn metric_names(self, metric_names: tidepool_async::metrics::MetricNames) -> Self {
-        self.map(|b| b.metric_names(metric_names))
-    }
-
-    /// Sets [`PoolConfig::null_pool`]: open a connection for each checkout
-    /// and close it when it is returned (psycopg's `NullConnectionPool`);
-    /// requires `min_size(0)`. Defaults to `false`.
-    pub fn null_pool(self, null_pool: bool) -> Self {
-        self.map(|b| b.null_pool(null_pool))
-    }
+    tidepool_async::__pool_config_setters!(delegate);
 
     /// Sets a function called (on a background thread) when connects have
     /// failed for longer than `reconnect_timeout`. Defaults to none.
