@@ -4,9 +4,11 @@
 //!
 //! This package holds the runnable programs (`src/bin`) and what they are
 //! made of, so that tests can run them too: the web service with its live
-//! dashboard ([`service`]), bounded workers ([`workers`]), the database an
-//! example uses ([`database_url`]) and stopping on Ctrl-C ([`StopFlag`]).
+//! dashboard ([`service`]), bounded workers ([`workers`]), the pool's spans
+//! and metrics through OpenTelemetry ([`otel`]), the database an example
+//! uses ([`database_url`]) and stopping on Ctrl-C ([`StopFlag`]).
 
+pub mod otel;
 pub mod service;
 mod stop;
 pub mod workers;
