@@ -15,6 +15,7 @@ use crate::manager::PgManager;
 use crate::notice::Notices;
 use crate::pool::Pool;
 use crate::rows::{RowFactory, TupleRow};
+use crate::settings::SessionSettings;
 use crate::source::{ConnectSettings, Source, StringFn};
 
 /// Builds a [`Pool`]: start from [`Pool::builder`], set what differs from
@@ -38,14 +39,16 @@ pub struct PoolBuilder<R = TupleRow> {
 type ReconnectFailed = Arc<dyn Fn(&Pool) + Send + Sync>;
 
 impl PoolBuilder {
+    /// A builder with every default: [`PoolConfig::default`] and
+    /// [`SessionSettings::default`], the one source of both.
     pub(crate) fn new(source: Result<Source, Error>) -> Self {
         Self {
             source,
             password: None,
             query_timeout: None,
             cache: CacheSettings {
-                threshold: Some(5),
-                max: 100,
+                threshold: None,
+                max: 0,
                 pgbouncer: false,
             },
             config: PoolConfig::default(),
@@ -54,11 +57,35 @@ impl PoolBuilder {
             statement_metrics: false,
             rows: TupleRow,
         }
+        .session(SessionSettings::default())
     }
 }
 
 impl<R> PoolBuilder<R> {
     tidepool_core::__pool_config_setters!();
+
+    /// Replaces every session setting at once ([`SessionSettings`], as a
+    /// settings file holds them): `query_timeout`, `prepare_threshold`,
+    /// `prepared_max`, `reset_sql`, `pgbouncer` and `statement_metrics`.
+    pub fn session(mut self, session: SessionSettings) -> Self {
+        let SessionSettings {
+            query_timeout,
+            prepare_threshold,
+            prepared_max,
+            reset_sql,
+            pgbouncer,
+            statement_metrics,
+        } = session;
+        self.query_timeout = query_timeout;
+        self.cache = CacheSettings {
+            threshold: prepare_threshold,
+            max: prepared_max,
+            pgbouncer,
+        };
+        self.hooks.reset_sql = reset_sql;
+        self.statement_metrics = statement_metrics;
+        self
+    }
 
     /// Sets the row factory of the pool's connections: what `query`,
     /// `query_one`, `query_opt` and cursors return for each row. Defaults

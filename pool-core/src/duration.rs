@@ -1,4 +1,6 @@
-//! Durations in settings files: "30s", "5m", "1h 30m", or seconds.
+//! Durations in settings files: "30s", "5m", "1h 30m", or seconds. The
+//! serde helpers of the pool's settings, public for the PostgreSQL crates'
+//! own settings; not part of the API.
 
 use std::fmt;
 use std::time::Duration;
@@ -10,26 +12,24 @@ const EXPECTED: &str = "a duration such as \"30s\", \"5m\" or \"1h 30m\", or a n
 
 /// Reads a duration written the way people write them (humantime), or a
 /// whole or fractional number of seconds.
-pub(crate) fn required<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+pub fn required<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     deserializer.deserialize_any(DurationVisitor)
 }
 
 /// Reads an optional duration: as [`required`], or `"none"`, `"off"`,
 /// `"never"` (or a null) for no duration.
-pub(crate) fn optional<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<Duration>, D::Error> {
+pub fn optional<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
     deserializer.deserialize_any(OptionalVisitor)
 }
 
 /// Writes a duration as it is read: humantime's form, such as `"30s"`,
 /// `"5m"` or `"1h 30m"`.
-pub(crate) fn write<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+pub fn write<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.collect_str(&humantime::format_duration(*duration))
 }
 
 /// Writes an optional duration as it is read: as [`write`], or `"none"`.
-pub(crate) fn write_optional<S: Serializer>(
+pub fn write_optional<S: Serializer>(
     duration: &Option<Duration>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
@@ -40,7 +40,7 @@ pub(crate) fn write_optional<S: Serializer>(
 }
 
 /// Parses a duration string; `None` when it is not one.
-pub(crate) fn parse(text: &str) -> Result<Duration, String> {
+pub fn parse(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim())
         .map_err(|e| format!("invalid duration {text:?} ({e}); expected {EXPECTED}"))
 }
@@ -124,7 +124,7 @@ impl<'de> Visitor<'de> for OptionalVisitor {
 
 /// Reads a text setting, taking numbers as their text (an environment
 /// variable `PGPOOL_NAME=42` arrives as a number).
-pub(crate) fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+pub fn text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     struct TextVisitor;
 
     impl Visitor<'_> for TextVisitor {

@@ -7,7 +7,8 @@ mod checkin;
 mod checkout;
 mod close_reason;
 mod config;
-mod duration;
+#[doc(hidden)]
+pub mod duration;
 mod error;
 mod guard;
 mod health;

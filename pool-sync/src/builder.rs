@@ -111,6 +111,12 @@ impl<R> PoolBuilder<R> {
         self.map(|b| b.password_fn(password))
     }
 
+    /// Replaces every session setting at once, as
+    /// [`tidepool_async::PoolBuilder::session`].
+    pub fn session(self, session: tidepool_async::SessionSettings) -> Self {
+        self.map(|b| b.session(session))
+    }
+
     /// Sets the longest a statement may run before it is cancelled, as
     /// [`tidepool_async::PoolBuilder::query_timeout`]. Defaults to none.
     pub fn query_timeout(self, timeout: Option<Duration>) -> Self {

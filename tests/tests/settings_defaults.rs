@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use tidepool_async::PoolConfig;
+use tidepool_async::{PoolConfig, SessionSettings};
 
 /// The rows of the README's "Settings" table: setting -> default, as
 /// written.
@@ -59,6 +59,30 @@ fn the_readme_table_states_every_pool_default_as_the_code_has_it() {
         assert_eq!(
             normalized(stated),
             written(value),
+            "the README says `{field}` defaults to {stated:?}, the code to {value}"
+        );
+    }
+}
+
+#[test]
+fn the_readme_table_states_every_session_default_as_the_code_has_it() {
+    let table = readme_defaults();
+    let defaults =
+        serde_json::to_value(SessionSettings::default()).expect("SessionSettings serializes");
+    let defaults = defaults.as_object().expect("an object");
+    assert!(defaults.len() >= 6, "{defaults:?}");
+    for (field, value) in defaults {
+        let Some(stated) = table.get(field) else {
+            panic!("the README's settings table has no row for `{field}`: {table:?}");
+        };
+        let value = if value.is_null() {
+            "none".to_owned()
+        } else {
+            written(value)
+        };
+        assert_eq!(
+            normalized(stated),
+            value,
             "the README says `{field}` defaults to {stated:?}, the code to {value}"
         );
     }

@@ -205,5 +205,6 @@ fn the_readme_example_is_valid_and_shows_the_defaults() {
     let settings = ok(Settings::from_file(&file.0));
     assert_eq!(settings.pool, tidepool_async::PoolConfig::default());
     assert_eq!(settings.session, tidepool_async::SessionSettings::default());
+    assert_eq!(settings.session, tidepool_async::SessionSettings::default());
     assert!(settings.connection.url.is_some());
 }
