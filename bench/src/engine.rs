@@ -217,8 +217,9 @@ pub(crate) async fn compare(
     in_turn(workload, systems, plan.reversed).await
 }
 
-/// Uncontended (one task), then 64 and 256 tasks that yield once while
-/// they hold a connection, over 16 objects.
+/// Uncontended (one task), then 64, 256, 1,024 and 4,096 tasks that yield
+/// once while they hold a connection, over 16 objects: the cost of a
+/// checkout should not grow with the queue.
 pub(crate) async fn run(plan: Plan) -> Vec<Row> {
     let shape = Shape {
         min: OBJECTS,
@@ -236,7 +237,7 @@ pub(crate) async fn run(plan: Plan) -> Vec<Row> {
         )
         .await,
     );
-    for tasks in [64, 256] {
+    for tasks in [64, 256, 1024, 4096] {
         rows.extend(
             compare(
                 &format!("engine {tasks} tasks / {OBJECTS} objects, yield held"),

@@ -15,8 +15,8 @@ fn expected_rows() -> usize {
             Workload::EndToEnd => 2 * 6,
             // tidepool-sync and r2d2, on threads and spawn_blocking threads.
             Workload::Blocking => 2 * 2,
-            // Three engines at 1, 64 and 256 tasks.
-            Workload::Engine => 3 * 3,
+            // Three engines at 1, 64, 256, 1,024 and 4,096 tasks.
+            Workload::Engine => 3 * 5,
             Workload::Fairness | Workload::Spike => 3,
             Workload::Recovery if restarts => 4,
             Workload::Recovery => 0,
@@ -77,8 +77,8 @@ fn rounds_are_added_up_into_one_row_per_system() {
         ..Options::smoke()
     };
     let report = run(&options, &mut |_| {}).expect("the run starts");
-    // The three engines at 1, 64 and 256 tasks, once each.
-    assert_eq!(report.rows.len(), 3 * 3, "{report}");
+    // The three engines at 1, 64, 256, 1,024 and 4,096 tasks, once each.
+    assert_eq!(report.rows.len(), 3 * 5, "{report}");
     for row in &report.rows {
         let measure = row.outcome.as_ref().expect("the engine runs");
         assert!(
