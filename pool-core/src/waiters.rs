@@ -215,16 +215,18 @@ impl Waiters {
     /// Removes the request entered at `place`.
     pub(crate) fn leave(&self, place: usize) {
         let mut slab = self.lock();
-        if let Some(entry) = slab.entries.get_mut(place)
-            && entry.take().is_some()
-        {
-            slab.free.push(place);
-            slab.live -= 1;
-            // Served first come, first served, the request leaving is
-            // usually the first: its mark goes with it, and any stale marks
-            // behind it (each is dropped once: O(1) amortised).
-            slab.drop_stale_front();
-        }
+        let Some(entry) = slab.entries.get_mut(place).and_then(Option::take) else {
+            return;
+        };
+        slab.free.push(place);
+        slab.live -= 1;
+        // Served first come, first served, the request leaving is usually
+        // the first: its mark goes with it, and any stale marks behind it
+        // (each is dropped once: O(1) amortised).
+        slab.drop_stale_front();
+        drop(slab);
+        // Its waker (a reference to its task) is let go outside the lock.
+        drop(entry);
     }
 
     /// Why the wait of the request at `place` must end, if it must; if
