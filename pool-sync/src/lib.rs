@@ -1,27 +1,22 @@
 #![doc = include_str!("../README.md")]
 
-mod builder;
-mod callback;
-mod connection;
-mod copy;
-mod listener;
-mod methods;
-mod pipeline;
+mod listen;
 mod pool;
-mod runtime;
-mod transaction;
+mod session;
 
-pub use builder::PoolBuilder;
-pub use callback::CallbackConnection;
-pub use connection::{Connection, PooledConnection};
-pub use copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
-pub use listener::Listener;
-pub use pipeline::Pipeline;
-pub use pool::Pool;
+pub use listen::listener::Listener;
+pub use pool::builder::PoolBuilder;
+pub use pool::callback::CallbackConnection;
+pub use pool::guard::PooledConnection;
+pub use pool::handle::Pool;
+pub use session::connection::Connection;
+pub use session::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
+pub use session::cursor::Cursor;
+pub use session::pipeline::Pipeline;
+pub use session::transaction::{Transaction, TransactionBuilder};
 pub use tidepool_async::{
     BinaryCopyOutRow, ClassRow, ConnectionSettings, DbError, Dict, DictRow, Error, HealthCheck,
     IsolationLevel, JsonRow, ListenerEvent, Notification, Piped, PoolConfig, Row, RowError,
     RowFactory, ScalarRow, SessionSettings, Settings, SimpleQueryMessage, Stats, ToSql, TupleRow,
     Type, Value, class_row, metrics, scalar_row, tokio_postgres,
 };
-pub use transaction::{Cursor, Transaction, TransactionBuilder};

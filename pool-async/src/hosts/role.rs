@@ -8,8 +8,8 @@ use std::task::{Context, Poll};
 
 use tokio_postgres::{Client, SimpleQueryMessage};
 
-use crate::connect::PgConnection;
 use crate::hosts::attrs::SessionAttrs;
+use crate::pool::connect::PgConnection;
 
 const STANDBY_KNOWN: u8 = 1;
 const STANDBY: u8 = 2;

@@ -13,10 +13,10 @@ use std::time::Duration;
 use tokio_postgres::Config;
 use tokio_postgres::config::Host;
 
-use crate::connect::{Opened, PgConnection, Target, connect_host};
 use crate::conninfo::PassFile;
 use crate::hosts::attrs::{LoadBalance, SessionAttrs};
 use crate::hosts::role::{Role, drive_while};
+use crate::pool::connect::{Opened, PgConnection, Target, connect_host};
 use crate::tls::{SslMode, Tls};
 
 /// One host of the connection string, with its port and `hostaddr`.

@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::listen::channel::check_channel;
 use crate::listen::event::ListenerEvent;
 use crate::listen::session::{Command, Connector, Session};
-use crate::pool::Pool;
+use crate::pool::handle::Pool;
 
 /// Receives PostgreSQL notifications (`LISTEN`/`NOTIFY`) on a connection of
 /// its own. Open one with [`Pool::listener`].

@@ -3,7 +3,7 @@
 
 use crate::error::Error;
 use crate::listen::channel::check_channel;
-use crate::pool::Pool;
+use crate::pool::handle::Pool;
 use crate::rows::RowFactory;
 
 impl<R: RowFactory + Clone> Pool<R> {

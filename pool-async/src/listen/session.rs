@@ -12,12 +12,12 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tokio_postgres::{AsyncMessage, Client, Notification};
 
-use crate::connect::PgConnection;
 use crate::error::Error;
 use crate::listen::channel::quote_channel;
 use crate::listen::event::ListenerEvent;
-use crate::notice::Notices;
-use crate::source::ConnectSettings;
+use crate::pool::connect::PgConnection;
+use crate::pool::source::ConnectSettings;
+use crate::session::notice::Notices;
 
 /// The first wait before reconnecting again after a failed connect.
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);

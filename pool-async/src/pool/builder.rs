@@ -7,16 +7,16 @@ use std::sync::Arc;
 
 use tidepool_core::PoolConfig;
 
-use crate::cache::CacheSettings;
-use crate::connection::Connection;
 use crate::error::Error;
-use crate::hooks::{HookFuture, Hooks};
-use crate::manager::PgManager;
-use crate::notice::Notices;
-use crate::pool::Pool;
+use crate::pool::handle::Pool;
+use crate::pool::hooks::{HookFuture, Hooks};
+use crate::pool::manager::PgManager;
+use crate::pool::settings::SessionSettings;
+use crate::pool::source::{ConnectSettings, Source, StringFn};
 use crate::rows::{RowFactory, TupleRow};
-use crate::settings::SessionSettings;
-use crate::source::{ConnectSettings, Source, StringFn};
+use crate::session::cache::CacheSettings;
+use crate::session::connection::Connection;
+use crate::session::notice::Notices;
 
 /// Builds a [`Pool`]: start from [`Pool::builder`], set what differs from
 /// the defaults, then call [`build`](PoolBuilder::build).
@@ -346,7 +346,7 @@ impl<R> PoolBuilder<R> {
             .with_notices(notices)
             .with_statement_metrics(self.statement_metrics);
         if self.statement_metrics {
-            crate::span::describe_metrics();
+            crate::session::span::describe_metrics();
         }
         let mut builder = tidepool_core::Pool::builder(manager).config(self.config);
         if let Some(callback) = self.reconnect_failed {
@@ -372,7 +372,7 @@ fn warn_about_session_state(pool: &str, hooks: &Hooks) {
         );
     }
     if let Some(sql) = &hooks.reset_sql
-        && !crate::sql::is_discard_all(sql)
+        && !crate::session::sql::is_discard_all(sql)
     {
         tracing::warn!(
             pool,

@@ -31,7 +31,7 @@ pub(crate) struct Target {
 pub(crate) struct Opened {
     pub(crate) client: Client,
     /// The connection's task, which the caller drives (see
-    /// [`notice::spawn_driver`](crate::notice::spawn_driver)).
+    /// [`notice::spawn_driver`](crate::session::notice::spawn_driver)).
     pub(crate) connection: PgConnection,
     /// The configuration of the attempt that succeeded: one host, and the
     /// `ssl_mode` the connection's cancel token carries.

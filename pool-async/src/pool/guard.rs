@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use tidepool_core::Pooled;
 
-use crate::connection::Connection;
-use crate::manager::PgManager;
+use crate::pool::manager::PgManager;
 use crate::rows::{RowFactory, TupleRow};
+use crate::session::connection::Connection;
 
 /// A connection checked out of a [`Pool`](crate::Pool).
 ///

@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use tidepool_core::{PoolConfig, Stats};
 
-use crate::builder::PoolBuilder;
 use crate::conninfo::{ConnInfo, parse_dsn};
 use crate::error::Error;
-use crate::guard::PooledConnection;
-use crate::manager::PgManager;
+use crate::pool::builder::PoolBuilder;
+use crate::pool::guard::PooledConnection;
+use crate::pool::manager::PgManager;
+use crate::pool::source::Source;
 use crate::rows::{RowFactory, TupleRow};
-use crate::source::Source;
 
 /// A pool of PostgreSQL connections.
 ///

@@ -5,8 +5,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::connection::Connection;
 use crate::error::Error;
+use crate::session::connection::Connection;
 
 /// The future returned by a connection callback
 /// ([`PoolBuilder::configure`](crate::PoolBuilder::configure),
@@ -28,7 +28,7 @@ pub(crate) struct Hooks {
     /// SQL run after each return, such as `DISCARD ALL`.
     pub(crate) reset_sql: Option<String>,
     /// Given every notice the server sends on the pool's connections.
-    pub(crate) notice: Option<crate::notice::NoticeHandler>,
+    pub(crate) notice: Option<crate::session::notice::NoticeHandler>,
 }
 
 impl Hooks {

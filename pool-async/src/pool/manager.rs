@@ -8,14 +8,14 @@ use std::time::Duration;
 use tokio_postgres::Config;
 use tokio_postgres::config::Host;
 
-use crate::cache::CacheSettings;
-use crate::cancel::{CancelTarget, Canceller};
-use crate::connection::Connection;
 use crate::error::Error;
-use crate::hooks::Hooks;
 use crate::hosts::{Role, SessionAttrs};
-use crate::notice::Notices;
-use crate::source::ConnectSettings;
+use crate::pool::hooks::Hooks;
+use crate::pool::source::ConnectSettings;
+use crate::session::cache::CacheSettings;
+use crate::session::cancel::{CancelTarget, Canceller};
+use crate::session::connection::Connection;
+use crate::session::notice::Notices;
 
 /// Opens tokio-postgres connections for the engine, checks and resets them.
 pub(crate) struct PgManager {
@@ -196,10 +196,10 @@ impl tidepool_core::Manager for PgManager {
         };
         let mut conn = Connection::new(opened.client, canceller, self.query_timeout, self.cache);
         conn.set_peer(
-            crate::span::Peer::of(&opened.config),
+            crate::session::span::Peer::of(&opened.config),
             self.statement_metrics,
         );
-        crate::notice::spawn_driver(
+        crate::session::notice::spawn_driver(
             connection,
             self.notices.clone(),
             conn.id(),

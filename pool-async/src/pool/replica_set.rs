@@ -10,10 +10,10 @@ use std::time::Duration;
 use tokio_postgres::SimpleQueryMessage;
 
 use crate::Stats;
-use crate::builder::PoolBuilder;
 use crate::error::Error;
-use crate::guard::PooledConnection;
-use crate::pool::Pool;
+use crate::pool::builder::PoolBuilder;
+use crate::pool::guard::PooledConnection;
+use crate::pool::handle::Pool;
 
 /// Two pools over the same hosts (a primary and its streaming standbys):
 /// [`write`](ReplicaSet::write) checks out of a pool with

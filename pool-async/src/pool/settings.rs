@@ -7,11 +7,11 @@ use config::{Config, Environment, File, Map, Value, ValueKind};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use tidepool_core::PoolConfig;
 
-use crate::builder::PoolBuilder;
 use crate::conninfo::redact_dsn;
 use crate::error::Error;
-use crate::fields::struct_fields;
-use crate::pool::Pool;
+use crate::pool::builder::PoolBuilder;
+use crate::pool::fields::struct_fields;
+use crate::pool::handle::Pool;
 
 /// Everything a pool needs, as read from a settings file and environment
 /// variables: the pool's settings and the connection's, in one flat set of

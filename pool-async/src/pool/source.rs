@@ -6,9 +6,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio_postgres::Config;
 
-use crate::connect::Target;
 use crate::conninfo::{ConnInfo, parse_dsn};
 use crate::error::Error;
+use crate::pool::connect::Target;
 use crate::tls::{Tls, TlsSettings};
 
 /// A function giving a connection string or a password at every connect.

@@ -8,13 +8,13 @@ use std::time::Duration;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{CancelToken, Client, SimpleQueryMessage};
 
-use crate::cache::{CacheSettings, StatementCache, StatementCacheStats};
-use crate::cancel::Canceller;
 use crate::error::Error;
-use crate::execute::{Session, lock};
 use crate::rows::{RowFactory, TupleRow};
-use crate::tracker::Tracker;
-use crate::transaction::{Transaction, TransactionBuilder, TransactionFuture};
+use crate::session::cache::{CacheSettings, StatementCache, StatementCacheStats};
+use crate::session::cancel::Canceller;
+use crate::session::execute::{Session, lock};
+use crate::session::tracker::Tracker;
+use crate::session::transaction::{Transaction, TransactionBuilder, TransactionFuture};
 
 /// A PostgreSQL connection of the pool: a [`tokio_postgres::Client`] that
 /// tracks its session state, so that the pool never hands the next user a
@@ -57,7 +57,7 @@ impl Connection {
 impl Connection {
     /// Tells the connection where it went (for its statements' spans) and
     /// whether its statements' durations are recorded as metrics.
-    pub(crate) fn set_peer(&mut self, peer: crate::span::Peer, statement_metrics: bool) {
+    pub(crate) fn set_peer(&mut self, peer: crate::session::span::Peer, statement_metrics: bool) {
         self.tracker.peer = peer;
         self.tracker.statement_metrics = statement_metrics;
     }
@@ -150,7 +150,7 @@ impl<R> Connection<R> {
         self.tracker.query_timeout = timeout;
     }
 
-    crate::methods::statement_methods! {
+    crate::session::methods::statement_methods! {
         errors: "The server's error, or a connection error.",
         cancel: "Dropping the future does not corrupt the connection: the statement may still run on the server, and the pool resets the connection before anyone else uses it.",
     }
@@ -306,7 +306,7 @@ impl<R> Connection<R> {
     /// connection.
     pub(crate) async fn run_reset_sql(&self, sql: &str) -> Result<(), Error> {
         self.client.batch_execute(sql).await.map_err(Error::db)?;
-        if crate::sql::script_drops_statements(sql) {
+        if crate::session::sql::script_drops_statements(sql) {
             lock(&self.cache).clear();
         }
         Ok(())
@@ -323,7 +323,7 @@ impl<R> Connection<R> {
 }
 
 impl<R: RowFactory> Connection<R> {
-    crate::methods::factory_queries! {
+    crate::session::methods::factory_queries! {
         errors: "The server's error, or a connection error.",
         cancel: "Dropping the future does not corrupt the connection: the statement may still run on the server, and the pool resets the connection before anyone else uses it.",
     }

@@ -10,8 +10,8 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, CopyInSink, CopyOutStream};
 
 use crate::error::Error;
-use crate::execute::{Session, lock};
-use crate::tracker::Tracker;
+use crate::session::execute::{Session, lock};
+use crate::session::tracker::Tracker;
 
 impl<'c> Session<'c> {
     /// Starts `COPY ... FROM STDIN (FORMAT binary)`, rows written with

@@ -7,7 +7,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::error::Error;
 use crate::rows::{RowFactory, TupleRow};
-use crate::transaction::Transaction;
+use crate::session::transaction::Transaction;
 
 /// A server-side cursor over the result of a statement, read a chunk at a
 /// time so that results too large for memory can be processed. It lives

@@ -7,12 +7,12 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row, Statement};
 
-use crate::begin::Begin;
-use crate::cache::{Plan, StatementCache};
 use crate::error::Error;
-use crate::infer::Parameters;
 use crate::rows::RowFactory;
-use crate::tracker::Tracker;
+use crate::session::begin::Begin;
+use crate::session::cache::{Plan, StatementCache};
+use crate::session::infer::Parameters;
+use crate::session::tracker::Tracker;
 
 /// What a statement is run for.
 #[derive(Clone, Copy)]
@@ -256,7 +256,7 @@ impl Session<'_> {
     }
 
     fn after_script(&self, sql: &str) {
-        if crate::sql::script_drops_statements(sql) {
+        if crate::session::sql::script_drops_statements(sql) {
             lock(self.cache).clear();
         }
     }
@@ -305,7 +305,7 @@ impl Session<'_> {
         let parameters = Parameters::new(params);
         let oids = parameters.oids();
         let plan = lock(self.cache).plan(sql, oids.as_deref());
-        crate::span::record_plan(&tracing::Span::current(), &plan);
+        crate::session::span::record_plan(&tracing::Span::current(), &plan);
         let statement = match plan {
             Plan::Cached(statement) => statement,
             Plan::Prepare => {

@@ -10,8 +10,8 @@ use futures_util::future::poll_fn;
 use tokio_postgres::AsyncMessage;
 use tokio_postgres::error::{DbError, Severity};
 
-use crate::connect::PgConnection;
 use crate::hosts::Role;
+use crate::pool::connect::PgConnection;
 
 /// The `tracing` target of server notices.
 pub(crate) const TARGET: &str = "tidepool::notice";

@@ -8,7 +8,7 @@ use tokio_postgres::types::ToSql;
 use tracing::Instrument;
 
 use crate::error::Error;
-use crate::execute::Session;
+use crate::session::execute::Session;
 
 /// A batch of statements run together: each is sent without waiting for
 /// the replies to the ones before it, and the server runs them in order,
@@ -98,7 +98,7 @@ impl<'a> Pipeline<'a> {
     pub async fn run(self) -> Vec<Result<Piped, Error>> {
         let session = self.session;
         let span = tracing::debug_span!(
-            target: crate::span::TARGET,
+            target: crate::session::span::TARGET,
             "pipeline",
             otel.name = "PIPELINE",
             otel.kind = "client",

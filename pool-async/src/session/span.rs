@@ -22,8 +22,8 @@ use tokio_postgres::Config;
 use tokio_postgres::config::Host;
 use tracing::{Instrument, Span, field};
 
-use crate::cache::Plan;
 use crate::error::Error;
+use crate::session::cache::Plan;
 
 /// The `tracing` target of statement spans.
 pub(crate) const TARGET: &str = "tidepool::statement";

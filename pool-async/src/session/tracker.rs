@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use tokio_postgres::error::Severity;
 
-use crate::cancel::Canceller;
 use crate::error::Error;
-use crate::sql;
+use crate::session::cancel::Canceller;
+use crate::session::sql;
 
 /// Tracks whether a connection may be left in a state that the next user
 /// must not see: a transaction open, an operation still running on the
@@ -49,7 +49,7 @@ pub(crate) struct Tracker {
     /// one is explained as the work of a transaction pooler.
     names_statements: bool,
     /// Where the connection's statements go, for their spans.
-    pub(crate) peer: crate::span::Peer,
+    pub(crate) peer: crate::session::span::Peer,
     /// Whether each statement's duration is recorded in the
     /// `db.client.operation.duration` histogram.
     pub(crate) statement_metrics: bool,
@@ -71,18 +71,18 @@ impl Tracker {
             default_query_timeout: query_timeout,
             canceller,
             names_statements,
-            peer: crate::span::Peer::default(),
+            peer: crate::session::span::Peer::default(),
             statement_metrics: false,
         }
     }
 
-    /// Runs `work`, the statement `sql`, in its span (see [`crate::span`]).
+    /// Runs `work`, the statement `sql`, in its span (see [`crate::session::span`]).
     pub(crate) async fn traced<T>(
         &self,
         sql: &str,
         work: impl Future<Output = Result<T, Error>>,
     ) -> Result<T, Error> {
-        crate::span::traced(&self.peer, sql, self.statement_metrics, work).await
+        crate::session::span::traced(&self.peer, sql, self.statement_metrics, work).await
     }
 
     /// Runs one operation, counting it as in flight until it finishes, and

@@ -9,13 +9,13 @@ use std::task::{Context, Waker};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, IsolationLevel, SimpleQueryMessage};
 
-use crate::begin::Begin;
-use crate::cache::StatementCache;
-use crate::cursor::Cursor;
 use crate::error::Error;
-use crate::execute::Session;
 use crate::rows::{RowFactory, TupleRow};
-use crate::tracker::Tracker;
+use crate::session::begin::Begin;
+use crate::session::cache::StatementCache;
+use crate::session::cursor::Cursor;
+use crate::session::execute::Session;
+use crate::session::tracker::Tracker;
 
 /// The future of the work given to
 /// [`Connection::in_transaction`](crate::Connection::in_transaction).
@@ -125,7 +125,7 @@ impl<'a, R: Sync> Transaction<'a, R> {
         self.rows
     }
 
-    crate::methods::statement_methods! {
+    crate::session::methods::statement_methods! {
         errors: "The server's error (the transaction is then aborted and can only roll back, or roll back to a savepoint), or a connection error. The first statement of a transaction also fails with the error of its `BEGIN`, sent with it.",
         cancel: "Dropping the future leaves the connection to be reset by the pool.",
     }
@@ -241,7 +241,7 @@ fn queue(client: &Client, sql: &str) {
 }
 
 impl<R: RowFactory + Sync> Transaction<'_, R> {
-    crate::methods::factory_queries! {
+    crate::session::methods::factory_queries! {
         errors: "The server's error (the transaction is then aborted and can only roll back, or roll back to a savepoint), or a connection error.",
         cancel: "Dropping the future leaves the connection to be reset by the pool.",
     }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use tidepool_async::{Error, ListenerEvent, RowFactory};
 
-use crate::pool::Pool;
-use crate::runtime::Blocker;
+use crate::pool::handle::Pool;
+use crate::pool::runtime::Blocker;
 
 /// Receives PostgreSQL notifications on a connection of its own, blocking:
 /// the async [`tidepool_async::Listener`] behind blocking methods. Open one

@@ -10,9 +10,9 @@ use tidepool_async::{Error, RowFactory, TupleRow};
 #[allow(unused_imports)]
 use tidepool_async::PoolConfig;
 
-use crate::callback::{CallbackConnection, to_async};
-use crate::pool::Pool;
-use crate::runtime::Blocker;
+use crate::pool::callback::{CallbackConnection, to_async};
+use crate::pool::handle::Pool;
+use crate::pool::runtime::Blocker;
 
 /// Builds a blocking [`Pool`]: start from [`Pool::builder`], set what
 /// differs from the defaults, then call [`build`](PoolBuilder::build).

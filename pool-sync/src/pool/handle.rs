@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use tidepool_async::{Error, PoolConfig, RowFactory, Stats, TupleRow};
 
-use crate::builder::PoolBuilder;
-use crate::connection::PooledConnection;
-use crate::runtime::Blocker;
+use crate::pool::builder::PoolBuilder;
+use crate::pool::guard::PooledConnection;
+use crate::pool::runtime::Blocker;
 
 /// A blocking pool of PostgreSQL connections, to share between threads.
 ///

@@ -4,7 +4,7 @@ use std::fmt;
 
 use tidepool_async::{BinaryCopyOutRow, Error, ToSql};
 
-use crate::runtime::Blocker;
+use crate::pool::runtime::Blocker;
 
 /// A blocking `COPY ... FROM STDIN (FORMAT binary)`, as
 /// [`tidepool_async::CopyInWriter`]. Dropped without

@@ -4,7 +4,7 @@ use std::fmt;
 
 use tidepool_async::{Error, Piped, ToSql};
 
-use crate::runtime::Blocker;
+use crate::pool::runtime::Blocker;
 
 /// A blocking pipeline, as [`tidepool_async::Pipeline`]: statements sent
 /// together, their results collected in order.

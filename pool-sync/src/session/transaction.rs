@@ -6,7 +6,8 @@ use tidepool_async::{
     Error, IsolationLevel, RowFactory, SimpleQueryMessage, ToSql, TupleRow, Type,
 };
 
-use crate::runtime::Blocker;
+use crate::pool::runtime::Blocker;
+use crate::session::cursor::Cursor;
 
 /// A transaction on a blocking connection: the methods of
 /// [`tidepool_async::Transaction`], blocking. It commits only through
@@ -24,7 +25,7 @@ impl<'a, R: Sync> Transaction<'a, R> {
         Self { inner, blocker }
     }
 
-    crate::methods::blocking_statement_methods!("Transaction");
+    crate::session::methods::blocking_statement_methods!("Transaction");
 
     /// Opens a server-side cursor over the result of a statement, to read
     /// it in chunks ([`Cursor::fetch`]).
@@ -82,43 +83,12 @@ impl<'a, R: Sync> Transaction<'a, R> {
 }
 
 impl<R: RowFactory + Sync> Transaction<'_, R> {
-    crate::methods::blocking_factory_queries!("Transaction");
+    crate::session::methods::blocking_factory_queries!("Transaction");
 }
 
 impl<R> fmt::Debug for Transaction<'_, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Transaction").finish_non_exhaustive()
-    }
-}
-
-/// A server-side cursor of a blocking transaction, as
-/// [`tidepool_async::Cursor`].
-pub struct Cursor<'t, R = TupleRow> {
-    inner: tidepool_async::Cursor<'t, R>,
-    blocker: &'t Blocker,
-}
-
-impl<R: RowFactory + Sync> Cursor<'_, R> {
-    /// Reads the next `max_rows` rows (fewer at the end); an empty chunk
-    /// means the result is exhausted.
-    ///
-    /// # Errors
-    ///
-    /// The server's error, or an error when called inside a pool callback.
-    pub fn fetch(&mut self, max_rows: u32) -> Result<Vec<R::Output>, Error> {
-        self.blocker
-            .block_on("Cursor::fetch", self.inner.fetch(max_rows))
-    }
-
-    /// Whether the last chunk was read.
-    pub fn is_exhausted(&self) -> bool {
-        self.inner.is_exhausted()
-    }
-}
-
-impl<R> fmt::Debug for Cursor<'_, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.inner, f)
     }
 }
 

@@ -1,0 +1,3 @@
+//! LISTEN/NOTIFY: the blocking listener.
+
+pub(crate) mod listener;
