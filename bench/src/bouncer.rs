@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::Row as _;
-use tidepool_tests::{PgBouncer, PgServer};
+use tidepool_testdb::{PgBouncer, PgServer};
 
 use crate::drive::{BoxError, Measure, Plan, Step, tasks};
 use crate::end_to_end::{Bb8, CONNECTIONS, Deadpool, SQL, Sqlx, Tidepool, bb8, deadpool, expect};

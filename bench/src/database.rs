@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use tidepool_tests::PgServer;
+use tidepool_testdb::PgServer;
 
 /// A private server started for the run, or the one `DATABASE_URL` names.
 #[derive(Debug)]
@@ -17,7 +17,7 @@ impl Database {
     /// `DATABASE_URL` if set, otherwise a private server on a free port of
     /// 127.0.0.1.
     pub(crate) fn open() -> Result<Self, String> {
-        match std::env::var(tidepool_tests::DATABASE_URL_ENV) {
+        match std::env::var(tidepool_testdb::DATABASE_URL_ENV) {
             Ok(url) if !url.is_empty() => Ok(Database::External(url)),
             _ => PgServer::builder()
                 // Room for the spike's and the recovery's pools next to the

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use tidepool_tests::PgServer;
+use tidepool_testdb::PgServer;
 use tokio_postgres::NoTls;
 
 use crate::drive::{BoxError, Measure};
@@ -101,7 +101,7 @@ async fn probe(
 }
 
 async fn blocking<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, tidepool_tests::HarnessError> + Send + 'static,
+    call: impl FnOnce() -> Result<T, tidepool_testdb::HarnessError> + Send + 'static,
 ) -> Result<T, String> {
     tokio::task::spawn_blocking(call)
         .await

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tidepool_tests::PgServer;
+use tidepool_testdb::PgServer;
 
 use crate::drive::{BoxError, Measure, Step};
 use crate::end_to_end::{self, Bb8, Deadpool, Sqlx, Tidepool};
@@ -45,7 +45,7 @@ fn probe<S: Step>(step: Result<S, BoxError>) -> Result<Probe, String> {
 
 async fn blocking(
     server: &Arc<PgServer>,
-    what: fn(&PgServer) -> Result<(), tidepool_tests::HarnessError>,
+    what: fn(&PgServer) -> Result<(), tidepool_testdb::HarnessError>,
 ) -> Result<(), String> {
     let server = Arc::clone(server);
     tokio::task::spawn_blocking(move || what(&server))

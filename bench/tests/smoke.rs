@@ -6,7 +6,7 @@ use tidepool_bench::{Options, Report, Workload, run};
 
 /// The systems each workload compares, tidepool first.
 fn expected_rows() -> usize {
-    let restarts = std::env::var(tidepool_tests::DATABASE_URL_ENV).map_or(true, |u| u.is_empty());
+    let restarts = std::env::var(tidepool_testdb::DATABASE_URL_ENV).map_or(true, |u| u.is_empty());
     Workload::ALL
         .iter()
         .map(|workload| match workload {

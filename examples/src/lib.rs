@@ -15,7 +15,7 @@ pub mod workers;
 
 pub use stop::StopFlag;
 
-use tidepool_tests::{HarnessError, TestDatabase};
+use tidepool_testdb::{HarnessError, TestDatabase};
 
 /// The database an example should use: the server named by `DATABASE_URL`,
 /// or else a private PostgreSQL server started in a temporary directory
@@ -27,14 +27,14 @@ use tidepool_tests::{HarnessError, TestDatabase};
 /// When no `DATABASE_URL` is set and no private server can be started
 /// (PostgreSQL's binaries missing, say): the error says what to install.
 pub fn database_url() -> Result<TestDatabase, HarnessError> {
-    if std::env::var_os(tidepool_tests::DATABASE_URL_ENV).is_some() {
+    if std::env::var_os(tidepool_testdb::DATABASE_URL_ENV).is_some() {
         println!("Using the server named by DATABASE_URL.");
     } else {
         println!(
             "DATABASE_URL is not set: starting a private PostgreSQL server in a temporary directory..."
         );
     }
-    let db = tidepool_tests::test_database()?;
+    let db = tidepool_testdb::test_database()?;
     if let Some(server) = db.server() {
         println!(
             "Private PostgreSQL {} listening on 127.0.0.1:{} (removed when the program ends).",

@@ -68,7 +68,7 @@ fn the_dashboard_shows_a_burst_saturating_the_pool_and_its_recovery() {
     let Some(binary) = Chromium::locate_or_skip() else {
         return;
     };
-    let db = tidepool_tests::test_database().unwrap_or_else(|e| panic!("no test database: {e}"));
+    let db = tidepool_testdb::test_database().unwrap_or_else(|e| panic!("no test database: {e}"));
     let service = RunningService::start(db.url(), "dashboard-test", MAX_SIZE);
     let chromium = Chromium::launch(&binary);
     let mut cdp = Cdp::connect(&chromium.websocket_url);

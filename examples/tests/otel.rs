@@ -7,7 +7,7 @@
 use tidepool_examples::otel::{self, POOL_NAME, Report, SpanNode};
 
 fn run() -> (Report, Option<u16>) {
-    let db = tidepool_tests::test_database().unwrap_or_else(|e| panic!("no test database: {e}"));
+    let db = tidepool_testdb::test_database().unwrap_or_else(|e| panic!("no test database: {e}"));
     let port = db.server().map(|server| server.port());
     let report = otel::run(db.url()).unwrap_or_else(|e| panic!("the example failed: {e}"));
     println!("{report}");

@@ -17,8 +17,8 @@ const MAX_SIZE: usize = 3;
 
 /// The service, with a pool named `name`: each test's own, as the pools'
 /// gauges of one name add up.
-fn service(name: &str) -> (tidepool_tests::TestDatabase, RunningService) {
-    let db = tidepool_tests::test_database().unwrap_or_else(|e| panic!("no test database: {e}"));
+fn service(name: &str) -> (tidepool_testdb::TestDatabase, RunningService) {
+    let db = tidepool_testdb::test_database().unwrap_or_else(|e| panic!("no test database: {e}"));
     let service = RunningService::start(db.url(), name, MAX_SIZE);
     (db, service)
 }

@@ -15,11 +15,11 @@ use serde_json::json;
 
 use http::request;
 use running::RunningService;
-use tidepool_tests::PgServer;
+use tidepool_testdb::PgServer;
 
 #[test]
 fn the_service_follows_a_failover() {
-    if std::env::var_os(tidepool_tests::DATABASE_URL_ENV).is_some() {
+    if std::env::var_os(tidepool_testdb::DATABASE_URL_ENV).is_some() {
         eprintln!("skipped: this test runs a primary and a standby of its own");
         return;
     }

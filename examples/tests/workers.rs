@@ -30,7 +30,7 @@ fn table(tag: &str) -> String {
 }
 
 fn run(tag: &str, workers: RunWorkers, settings: &WorkerSettings, stop: &StopFlag) -> Report {
-    let db = tidepool_tests::test_database().unwrap_or_else(|e| panic!("no test database: {e}"));
+    let db = tidepool_testdb::test_database().unwrap_or_else(|e| panic!("no test database: {e}"));
     let report = workers(db.url(), &table(tag), settings, stop)
         .unwrap_or_else(|e| panic!("the workers failed: {e}"));
     println!("{report}");

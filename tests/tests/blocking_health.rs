@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use common::{database, eventually_blocking, ok, psql, sessions_psql, tagged_url};
 use tidepool_sync::{HealthCheck, Pool};
-use tidepool_tests::TestDatabase;
+use tidepool_testdb::TestDatabase;
 
 /// The backend pids of the sessions whose `application_name` is `app`.
 fn backend_pids(db: &TestDatabase, app: &str) -> HashSet<i32> {

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use common::{Monitor, database, ok, tagged_url};
 use tidepool_async::{Error, Pool};
-use tidepool_tests::TestDatabase;
+use tidepool_testdb::TestDatabase;
 
 /// The advisory lock numbers of this file's tests: each test takes its own
 /// (the tests run at once), and no other test file takes these.

@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use common::{eventually, multi_host_dsn, ok};
 use tidepool_async::ReplicaSet;
-use tidepool_tests::PgServer;
+use tidepool_testdb::PgServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_go_to_the_primary_and_reads_to_the_standby_unless_it_lags() {
-    if std::env::var_os(tidepool_tests::DATABASE_URL_ENV).is_some() {
+    if std::env::var_os(tidepool_testdb::DATABASE_URL_ENV).is_some() {
         eprintln!("skipped: this test runs a primary and a standby of its own");
         return;
     }

@@ -15,10 +15,10 @@ use std::time::Duration;
 use common::observe::Traces;
 use common::{assert_contains, blocking, eventually, eventually_blocking, multi_host_dsn, ok};
 use tidepool_async::{HealthCheck, Pool};
-use tidepool_tests::PgServer;
+use tidepool_testdb::PgServer;
 
 fn skipped() -> bool {
-    let external = std::env::var_os(tidepool_tests::DATABASE_URL_ENV).is_some();
+    let external = std::env::var_os(tidepool_testdb::DATABASE_URL_ENV).is_some();
     if external {
         eprintln!("skipped: this test runs a primary and standbys of its own");
     }
@@ -291,7 +291,7 @@ async fn a_query_timeout_is_cancelled_on_the_host_the_connection_reached() {
     if skipped() {
         return;
     }
-    let server = ok(tidepool_tests::shared_server());
+    let server = ok(tidepool_testdb::shared_server());
     let refused = refusing_port();
     let app = common::unique("cancel_host");
     let dsn = format!(
@@ -325,7 +325,7 @@ async fn the_connect_span_names_the_host_reached() {
     if skipped() {
         return;
     }
-    let server = ok(tidepool_tests::shared_server());
+    let server = ok(tidepool_testdb::shared_server());
     let refused = refusing_port();
     let dsn = format!(
         "host=127.0.0.1,127.0.0.1 port={refused},{} user=postgres dbname=postgres",

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::{blocking, eventually, multi_host_dsn, ok};
 use tidepool_async::Pool;
-use tidepool_tests::PgServer;
+use tidepool_testdb::PgServer;
 
 const WRITERS: usize = 24;
 
@@ -28,7 +28,7 @@ struct Tally {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_resume_on_the_promoted_standby_and_none_acknowledged_is_lost() {
-    if std::env::var_os(tidepool_tests::DATABASE_URL_ENV).is_some() {
+    if std::env::var_os(tidepool_testdb::DATABASE_URL_ENV).is_some() {
         eprintln!("skipped: this test runs a primary and a standby of its own");
         return;
     }

@@ -176,11 +176,11 @@ async fn one_request(pool: &Pool, seen: &Mutex<Observations>, restarted: &Mutex<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_under_load_fails_requests_clearly_and_the_pool_recovers() {
-    if std::env::var_os(tidepool_tests::DATABASE_URL_ENV).is_some() {
+    if std::env::var_os(tidepool_testdb::DATABASE_URL_ENV).is_some() {
         eprintln!("skipped: this test restarts a private server of its own");
         return;
     }
-    let server = Arc::new(tidepool_tests::private_server().unwrap_or_else(|e| panic!("{e}")));
+    let server = Arc::new(tidepool_testdb::private_server().unwrap_or_else(|e| panic!("{e}")));
     let app = unique("restart_load");
     let pool = ok(Pool::builder(&with_application_name(&server.url(), &app))
         .min_size(4)
@@ -219,7 +219,7 @@ async fn a_restart_under_load_fails_requests_clearly_and_the_pool_recovers() {
     tokio::task::spawn_blocking(move || restarter.restart())
         .await
         .unwrap()
-        .unwrap_or_else(|e: tidepool_tests::HarnessError| panic!("{e}"));
+        .unwrap_or_else(|e: tidepool_testdb::HarnessError| panic!("{e}"));
     let back = Instant::now();
     *restarted.lock().unwrap() = Some(back);
 

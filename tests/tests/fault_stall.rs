@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use common::{Monitor, eventually, ok, unique, with_application_name};
 use tidepool_async::{Error, HealthCheck, Pool};
-use tidepool_tests::{PgServer, Relay};
+use tidepool_testdb::{PgServer, Relay};
 
 const QUERY_TIMEOUT: Duration = Duration::from_millis(1000);
 const CHECKOUT_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -51,11 +51,11 @@ struct Setup {
 /// A private server, a relay in front of it, and a pool through the relay
 /// with small limits; `None` when `DATABASE_URL` is set.
 async fn setup(tag: &str, min_size: usize) -> Option<Setup> {
-    if std::env::var_os(tidepool_tests::DATABASE_URL_ENV).is_some() {
+    if std::env::var_os(tidepool_testdb::DATABASE_URL_ENV).is_some() {
         eprintln!("skipped: this test puts a relay in front of a private server of its own");
         return None;
     }
-    let server = Arc::new(tidepool_tests::private_server().unwrap_or_else(|e| panic!("{e}")));
+    let server = Arc::new(tidepool_testdb::private_server().unwrap_or_else(|e| panic!("{e}")));
     let target: SocketAddr = format!("127.0.0.1:{}", server.port()).parse().unwrap();
     let relay = Relay::start(target).unwrap_or_else(|e| panic!("{e}"));
     let app = unique(tag);

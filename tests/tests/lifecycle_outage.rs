@@ -14,11 +14,11 @@ use tidepool_async::{HealthCheck, Pool};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_pool_survives_an_outage_and_recovers_by_itself() {
-    if std::env::var_os(tidepool_tests::DATABASE_URL_ENV).is_some() {
+    if std::env::var_os(tidepool_testdb::DATABASE_URL_ENV).is_some() {
         eprintln!("skipped: this test stops and starts a private server of its own");
         return;
     }
-    let server = Arc::new(tidepool_tests::private_server().unwrap_or_else(|e| panic!("{e}")));
+    let server = Arc::new(tidepool_testdb::private_server().unwrap_or_else(|e| panic!("{e}")));
     let reports = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&reports);
     let pool = ok(Pool::builder(&server.url())

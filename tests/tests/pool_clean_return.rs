@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::{Monitor, Table, database, ok, tagged_url};
 use tidepool_async::{Pool, PooledConnection};
-use tidepool_tests::TestDatabase;
+use tidepool_testdb::TestDatabase;
 
 /// A pool of one connection and a table of the test's own.
 struct Case {

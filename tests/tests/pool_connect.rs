@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::{ok, with_application_name};
 use tidepool_async::Pool;
-use tidepool_tests::private_server;
+use tidepool_testdb::private_server;
 
 #[tokio::test]
 async fn a_pool_connects_through_the_unix_socket_and_over_tcp() {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::{Monitor, ok, with_application_name};
 use tidepool_async::Pool;
-use tidepool_tests::{PgServer, private_server};
+use tidepool_testdb::{PgServer, private_server};
 
 fn server() -> Arc<PgServer> {
     Arc::new(private_server().unwrap_or_else(|e| panic!("{e}")))
@@ -18,7 +18,7 @@ fn server() -> Arc<PgServer> {
 /// Runs a blocking server control call off the runtime's threads.
 async fn control(
     server: &Arc<PgServer>,
-    call: fn(&PgServer) -> Result<(), tidepool_tests::HarnessError>,
+    call: fn(&PgServer) -> Result<(), tidepool_testdb::HarnessError>,
 ) {
     let server = Arc::clone(server);
     tokio::task::spawn_blocking(move || call(&server))

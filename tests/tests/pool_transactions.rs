@@ -10,7 +10,7 @@ use common::{Table, database, ok, tagged_url};
 use tidepool_async::tokio_postgres::error::SqlState;
 use tidepool_async::{IsolationLevel, Pool};
 
-async fn pool(tag: &str) -> (tidepool_tests::TestDatabase, Pool) {
+async fn pool(tag: &str) -> (tidepool_testdb::TestDatabase, Pool) {
     let db = database();
     let (_, url) = tagged_url(&db, tag);
     let pool = ok(Pool::builder(&url)

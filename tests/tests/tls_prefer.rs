@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::certs::TestCa;
 use common::ok;
 use common::tls::{CONNECT_LIMIT, Expect, SSL_IN_USE, check_cases, session, shared_ssl_server};
-use tidepool_tests::PgServer;
+use tidepool_testdb::PgServer;
 
 /// A role that the second server refuses over TLS and lets in without.
 const PLAIN_ROLE: &str = "tp_plainonly";

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{database, ok, tagged_url, with_application_name};
 use tidepool_async::{Error, Pool};
-use tidepool_tests::Relay;
+use tidepool_testdb::Relay;
 
 async fn one_connection_pool(url: &str) -> Pool {
     ok(Pool::builder(url)

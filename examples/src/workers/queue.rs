@@ -5,7 +5,7 @@ use std::error::Error;
 use std::time::{Duration, Instant};
 
 use tidepool_async::PoolConfig;
-use tidepool_tests::with_application_name;
+use tidepool_testdb::with_application_name;
 
 use super::report::Report;
 use super::watcher::Watcher;

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use tidepool_async::tokio_postgres::{self, NoTls};
-use tidepool_tests::{PgBouncer, PgServer};
+use tidepool_testdb::{PgBouncer, PgServer};
 
 use super::eventually;
 

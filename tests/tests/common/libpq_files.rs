@@ -5,7 +5,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use tidepool_tests::{PgServer, TestDatabase};
+use tidepool_testdb::{PgServer, TestDatabase};
 
 use super::{psql, unique};
 

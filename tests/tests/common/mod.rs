@@ -20,8 +20,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tidepool_async::tokio_postgres::{self, NoTls};
-use tidepool_tests::TestDatabase;
-pub(crate) use tidepool_tests::with_application_name;
+use tidepool_testdb::TestDatabase;
+pub(crate) use tidepool_testdb::with_application_name;
 
 /// How long a condition that should hold soon may take before the test
 /// fails.
@@ -31,7 +31,7 @@ pub(crate) const POLL: Duration = Duration::from_millis(10);
 
 /// The database of the test: `DATABASE_URL` or the shared private server.
 pub(crate) fn database() -> TestDatabase {
-    tidepool_tests::test_database().unwrap_or_else(|e| panic!("no test database: {e}"))
+    tidepool_testdb::test_database().unwrap_or_else(|e| panic!("no test database: {e}"))
 }
 
 /// A name no other test (of any test binary) uses: for application names
@@ -285,7 +285,7 @@ pub(crate) fn refusing_port() -> (tokio::net::TcpSocket, u16) {
 
 /// A key=value connection string over `servers` (in that order) as
 /// `postgres`, with `extra` keys such as `target_session_attrs=read-write`.
-pub(crate) fn multi_host_dsn(servers: &[&tidepool_tests::PgServer], extra: &str) -> String {
+pub(crate) fn multi_host_dsn(servers: &[&tidepool_testdb::PgServer], extra: &str) -> String {
     let hosts: Vec<&str> = servers.iter().map(|server| server.host()).collect();
     let ports: Vec<String> = servers
         .iter()
@@ -300,7 +300,7 @@ pub(crate) fn multi_host_dsn(servers: &[&tidepool_tests::PgServer], extra: &str)
 
 /// Runs a harness call (which blocks) off the async runtime's threads.
 pub(crate) async fn blocking<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, tidepool_tests::HarnessError> + Send + 'static,
+    call: impl FnOnce() -> Result<T, tidepool_testdb::HarnessError> + Send + 'static,
 ) -> T {
     tokio::task::spawn_blocking(call)
         .await

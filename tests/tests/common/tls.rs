@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use tidepool_async::{Error, Pool};
-use tidepool_tests::PgServer;
+use tidepool_testdb::PgServer;
 
 use super::certs::{CertDir, TestCa};
 

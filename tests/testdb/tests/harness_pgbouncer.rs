@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tidepool_tests::{HarnessError, PgBouncer, PgServer, psql_url};
+use tidepool_testdb::{HarnessError, PgBouncer, PgServer, psql_url};
 
 /// Upper bound for conditions that should hold (almost) immediately.
 const DEADLINE: Duration = Duration::from_secs(15);

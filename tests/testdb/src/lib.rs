@@ -44,10 +44,10 @@
 //! in the temporary directory; each server starts from a copy of it.
 //!
 //! ```no_run
-//! let db = tidepool_tests::test_database()?;
+//! let db = tidepool_testdb::test_database()?;
 //! assert_eq!(db.psql("select 1")?, "1");
 //! println!("connect to {}", db.url());
-//! # Ok::<(), tidepool_tests::HarnessError>(())
+//! # Ok::<(), tidepool_testdb::HarnessError>(())
 //! ```
 
 mod binaries;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tidepool_tests::{
+use tidepool_testdb::{
     DATABASE_URL_ENV, HarnessError, PgServer, private_server, psql_url, test_database,
 };
 

@@ -44,12 +44,12 @@ const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Configuration for a [`PgBouncer`]; obtained from [`PgBouncer::builder`].
 ///
 /// ```no_run
-/// use tidepool_tests::{PgBouncer, PgServer};
+/// use tidepool_testdb::{PgBouncer, PgServer};
 ///
 /// let server = PgServer::start()?;
 /// let bouncer = PgBouncer::builder().default_pool_size(3).start(&server)?;
-/// assert_eq!(tidepool_tests::psql_url(&bouncer.url(), "select 1")?, "1");
-/// # Ok::<(), tidepool_tests::HarnessError>(())
+/// assert_eq!(tidepool_testdb::psql_url(&bouncer.url(), "select 1")?, "1");
+/// # Ok::<(), tidepool_testdb::HarnessError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct PgBouncerBuilder {
@@ -587,13 +587,13 @@ impl fmt::Debug for PgBouncer {
 impl Drop for PgBouncer {
     fn drop(&mut self) {
         if let Err(e) = self.terminate() {
-            eprintln!("tidepool-tests: {e}");
+            eprintln!("tidepool-testdb: {e}");
         }
         if let Err(e) = fs::remove_dir_all(&self.base_dir)
             && e.kind() != std::io::ErrorKind::NotFound
         {
             eprintln!(
-                "tidepool-tests: could not remove {}: {e}",
+                "tidepool-testdb: could not remove {}: {e}",
                 self.base_dir.display()
             );
         }

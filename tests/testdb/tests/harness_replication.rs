@@ -1,7 +1,7 @@
 //! Tests of the harness's streaming replication: a standby, its replay, a
 //! promotion, and the old primary turned into a standby of the new one.
 
-use tidepool_tests::{HarnessError, PgServer};
+use tidepool_testdb::{HarnessError, PgServer};
 
 #[test]
 fn a_standby_replays_is_promoted_and_the_old_primary_follows() -> Result<(), HarnessError> {

@@ -30,7 +30,7 @@ impl PgServer {
     /// standby does not start.
     ///
     /// ```no_run
-    /// use tidepool_tests::PgServer;
+    /// use tidepool_testdb::PgServer;
     ///
     /// let primary = PgServer::start()?;
     /// let standby = primary.start_standby()?;
@@ -39,7 +39,7 @@ impl PgServer {
     /// assert_eq!(standby.psql("select n from t")?, "1");
     /// standby.promote()?;
     /// standby.psql("insert into t values (2)")?;
-    /// # Ok::<(), tidepool_tests::HarnessError>(())
+    /// # Ok::<(), tidepool_testdb::HarnessError>(())
     /// ```
     pub fn start_standby(&self) -> Result<PgServer, HarnessError> {
         let standby = PgServer::unstarted(self.binaries().clone(), self.account.clone())?;

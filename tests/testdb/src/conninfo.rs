@@ -45,7 +45,7 @@ pub(crate) fn quote_keyword_value(value: &str) -> String {
 /// # Examples
 ///
 /// ```
-/// use tidepool_tests::with_application_name;
+/// use tidepool_testdb::with_application_name;
 ///
 /// assert_eq!(
 ///     with_application_name("postgresql://app@db/app", "worker 1"),

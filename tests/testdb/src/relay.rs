@@ -48,9 +48,9 @@ const BUFFER_SIZE: usize = 16 * 1024;
 /// all its threads.
 ///
 /// ```no_run
-/// use tidepool_tests::Relay;
+/// use tidepool_testdb::Relay;
 ///
-/// let server = tidepool_tests::private_server()?;
+/// let server = tidepool_testdb::private_server()?;
 /// let relay = Relay::start(([127, 0, 0, 1], server.port()).into())?;
 /// let url = format!("postgresql://postgres@127.0.0.1:{}/postgres", relay.port());
 /// // ... connect a pool to `url`, then:
@@ -58,7 +58,7 @@ const BUFFER_SIZE: usize = 16 * 1024;
 /// relay.thaw();
 /// relay.cut();
 /// assert!(relay.accepted() > 0);
-/// # Ok::<(), tidepool_tests::HarnessError>(())
+/// # Ok::<(), tidepool_testdb::HarnessError>(())
 /// ```
 pub struct Relay {
     address: SocketAddr,

@@ -46,14 +46,14 @@ const MAX_SOCKET_PATH: usize = 107;
 /// Configuration for a [`PgServer`]; obtained from [`PgServer::builder`].
 ///
 /// ```no_run
-/// use tidepool_tests::PgServer;
+/// use tidepool_testdb::PgServer;
 ///
 /// let server = PgServer::builder()
 ///     .setting("max_connections", "50")
 ///     .hba_line("host all app 127.0.0.1/32 md5")
 ///     .start()?;
 /// assert_eq!(server.psql("show max_connections")?, "50");
-/// # Ok::<(), tidepool_tests::HarnessError>(())
+/// # Ok::<(), tidepool_testdb::HarnessError>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct PgServerBuilder {
@@ -660,7 +660,7 @@ impl PgServer {
             });
         if !stopped && !process::kill_and_wait(pid, "postgres", KILL_TIMEOUT) {
             eprintln!(
-                "tidepool-tests: could not stop the PostgreSQL server (pid {pid}) in {}",
+                "tidepool-testdb: could not stop the PostgreSQL server (pid {pid}) in {}",
                 self.data_dir.display()
             );
         }
@@ -674,7 +674,7 @@ impl Drop for PgServer {
             && e.kind() != std::io::ErrorKind::NotFound
         {
             eprintln!(
-                "tidepool-tests: could not remove {}: {e}",
+                "tidepool-testdb: could not remove {}: {e}",
                 self.base_dir.display()
             );
         }

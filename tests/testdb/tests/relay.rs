@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use tidepool_tests::Relay;
+use tidepool_testdb::Relay;
 
 /// How long something that should happen soon may take.
 const DEADLINE: Duration = Duration::from_secs(10);
