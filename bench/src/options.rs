@@ -20,6 +20,10 @@ pub struct Options {
     /// engine, fairness) is run, every other time with its systems in
     /// reverse order; a system's rounds are added up into its row.
     pub rounds: usize,
+    /// Whether the program records every span of the pool while it runs
+    /// (`--record-spans`), to measure what tracing costs. The library reads
+    /// nothing of it: the program installs the subscriber.
+    pub record_spans: bool,
 }
 
 impl Default for Options {
@@ -30,6 +34,7 @@ impl Default for Options {
             warmup: Duration::from_secs(1),
             connect_delay: Duration::from_millis(150),
             rounds: 1,
+            record_spans: false,
         }
     }
 }
@@ -37,7 +42,7 @@ impl Default for Options {
 /// The usage text of the command.
 pub const USAGE: &str = "\
 usage: tidepool-bench [--smoke] [--duration SECS] [--warmup SECS] [--rounds N]
-                      [--only WORKLOAD]...
+                      [--record-spans] [--only WORKLOAD]...
 
 Runs every system on the same workload back to back and prints one table.
 Starts a private PostgreSQL server unless DATABASE_URL is set (then the
@@ -50,6 +55,9 @@ out).
   --rounds N        run each throughput workload N times, every other round
                     with its systems in reverse order, and add the rounds up
                     (default 1; 2 or more evens out a load that drifts)
+  --record-spans    record every span of the pool (targets tidepool,
+                    tidepool_core, tidepool_async at DEBUG) in memory while
+                    running, to measure what tracing costs
   --only WORKLOAD   run only this workload (repeatable): end-to-end, blocking,
                     engine, fairness, spike, recovery, failover, unique-sql,
                     transaction, pgbouncer
@@ -85,12 +93,14 @@ impl Options {
                     options = Self {
                         workloads,
                         rounds: options.rounds,
+                        record_spans: options.record_spans,
                         ..Self::smoke()
                     };
                 }
                 "--duration" => options.duration = seconds("--duration", &value("--duration")?)?,
                 "--warmup" => options.warmup = seconds("--warmup", &value("--warmup")?)?,
                 "--rounds" => options.rounds = rounds(&value("--rounds")?)?,
+                "--record-spans" => options.record_spans = true,
                 "--only" => {
                     let name = value("--only")?;
                     only.push(
@@ -145,6 +155,9 @@ mod tests {
         assert_eq!(options.rounds, 1);
         let options = parse(&["--rounds", "3", "--smoke"]).unwrap();
         assert_eq!(options.rounds, 3);
+        assert!(!options.record_spans);
+        let options = parse(&["--record-spans", "--smoke"]).unwrap();
+        assert!(options.record_spans);
     }
 
     #[test]
