@@ -19,7 +19,8 @@ pub use pool::guard::PooledConnection;
 pub use pool::handle::Pool;
 pub use pool::hooks::HookFuture;
 pub use pool::replica_set::{ReplicaSet, ReplicaSetBuilder, ReplicaSetStats};
-pub use pool::settings::{ConnectionSettings, SessionSettings, Settings};
+pub use pool::session_settings::SessionSettings;
+pub use pool::settings::{ConnectionSettings, Settings};
 pub use rows::{
     ClassRow, Dict, DictRow, JsonRow, RowError, RowFactory, ScalarRow, TupleRow, Value, class_row,
     scalar_row,

@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use tidepool_core::PoolConfig;
 
+use crate::conninfo::{ConnInfo, parse_dsn};
 use crate::error::Error;
 use crate::pool::handle::Pool;
 use crate::pool::hooks::{HookFuture, Hooks};
 use crate::pool::manager::PgManager;
-use crate::pool::settings::SessionSettings;
+use crate::pool::session_settings::SessionSettings;
 use crate::pool::source::{ConnectSettings, Source, StringFn};
 use crate::rows::{RowFactory, TupleRow};
 use crate::session::cache::CacheSettings;
@@ -37,6 +38,65 @@ pub struct PoolBuilder<R = TupleRow> {
 
 /// The callback run when connects kept failing for `reconnect_timeout`.
 type ReconnectFailed = Arc<dyn Fn(&Pool) + Send + Sync>;
+
+impl Pool {
+    /// Starts building a pool for a libpq connection string: a URL
+    /// (`postgresql://user:password@host:5432/dbname?sslmode=verify-full`)
+    /// or key=value pairs (`host=/run/postgresql user=app dbname=app`; a
+    /// host that starts with `/` is a Unix socket directory). A string that
+    /// cannot be parsed is reported by [`PoolBuilder::build`].
+    ///
+    /// Besides tokio-postgres's keys (several hosts and ports, walked in
+    /// libpq's order with libpq's `target_session_attrs` — `any`,
+    /// `read-write`, `read-only`, `primary`, `standby`, `prefer-standby`,
+    /// default `any` — and `load_balance_hosts` — `disable`, `random`,
+    /// default `disable`; `application_name`, `connect_timeout`,
+    /// keepalives, `options`, ...), the string takes libpq's TLS keys:
+    ///
+    /// - `sslmode`: `disable` (plain only), `allow` (plain, then TLS if the
+    ///   server refuses plain), `prefer` (TLS if the server offers it, the
+    ///   default), `require` (TLS only), `verify-ca` (TLS, the certificate
+    ///   must chain to a trusted root) or `verify-full` (also naming the
+    ///   host). `prefer` and `require` check the certificate's chain only
+    ///   when `sslrootcert` is given, as libpq does. Ignored over Unix
+    ///   sockets.
+    /// - `sslrootcert`: the trusted roots, a PEM file, or `system` for the
+    ///   operating system's store (then `sslmode` must be `verify-full`, its
+    ///   default). Without it, `verify-ca` and `verify-full` use the
+    ///   system's store.
+    /// - `sslcert` and `sslkey`: a client certificate and its unencrypted
+    ///   private key (PEM), for `cert` authentication.
+    ///
+    /// libpq's environment variables (`PGHOST`, `PGUSER`, `PGSSLMODE`,
+    /// ...), a service file (`service=`), the password file (`.pgpass`) and
+    /// libpq's defaults fill what the string leaves out; the README's
+    /// "The connection string" lists every key and variable read. The
+    /// certificate files are read once, when the pool is built.
+    pub fn builder(dsn: &str) -> PoolBuilder {
+        PoolBuilder::new(parse_dsn(dsn).map(|info| Source::Fixed(Box::new(info))))
+    }
+
+    /// Starts building a pool from a tokio-postgres configuration. Its
+    /// `ssl_mode` means what libpq's does (`prefer` and `require` use TLS
+    /// without checking the server's certificate); no environment variable
+    /// is read.
+    pub fn builder_from_config(config: tokio_postgres::Config) -> PoolBuilder {
+        PoolBuilder::new(Ok(Source::Fixed(Box::new(ConnInfo::from_config(config)))))
+    }
+
+    /// Starts building a pool whose connection string is asked for at every
+    /// connect, as psycopg_pool allows: for credentials or hosts that change
+    /// while the program runs. A string that cannot be parsed fails that
+    /// connect, with the parse error in the pool's connection error. The
+    /// string is read as for [`builder`](Pool::builder); the certificate
+    /// files are read again whenever its TLS keys change.
+    ///
+    /// The function should return at once (read a value kept up to date
+    /// elsewhere); it runs on the pool's background task.
+    pub fn builder_from_fn(dsn: impl Fn() -> String + Send + Sync + 'static) -> PoolBuilder {
+        PoolBuilder::new(Ok(Source::Dynamic(std::sync::Arc::new(dsn))))
+    }
+}
 
 impl PoolBuilder {
     /// A builder with every default: [`PoolConfig::default`] and

@@ -12,5 +12,6 @@ pub(crate) mod handle;
 pub(crate) mod hooks;
 pub(crate) mod manager;
 pub(crate) mod replica_set;
+pub(crate) mod session_settings;
 pub(crate) mod settings;
 pub(crate) mod source;

@@ -90,3 +90,23 @@ impl<R> fmt::Debug for Cursor<'_, R> {
             .finish_non_exhaustive()
     }
 }
+
+impl<'a, R: Sync> Transaction<'a, R> {
+    /// Opens a server-side cursor over the result of a statement, to read
+    /// it in chunks ([`Cursor::fetch`]) instead of all at once.
+    ///
+    /// # Errors
+    ///
+    /// The server's error for the statement.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the connection to be reset by the pool.
+    pub async fn cursor<'t>(
+        &'t self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Cursor<'t, R>, Error> {
+        Cursor::open(self, sql, params).await
+    }
+}

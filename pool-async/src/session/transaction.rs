@@ -13,7 +13,6 @@ use crate::error::Error;
 use crate::rows::{RowFactory, TupleRow};
 use crate::session::begin::Begin;
 use crate::session::cache::StatementCache;
-use crate::session::cursor::Cursor;
 use crate::session::execute::Session;
 use crate::session::tracker::Tracker;
 
@@ -90,24 +89,6 @@ impl Drop for Open<'_> {
 impl<'a, R: Sync> Transaction<'a, R> {
     pub(crate) fn tracker(&self) -> &'a Tracker {
         self._open.tracker
-    }
-
-    /// Opens a server-side cursor over the result of a statement, to read
-    /// it in chunks ([`Cursor::fetch`]) instead of all at once.
-    ///
-    /// # Errors
-    ///
-    /// The server's error for the statement.
-    ///
-    /// # Cancel safety
-    ///
-    /// Dropping the future leaves the connection to be reset by the pool.
-    pub async fn cursor<'t>(
-        &'t self,
-        sql: &str,
-        params: &[&(dyn ToSql + Sync)],
-    ) -> Result<Cursor<'t, R>, Error> {
-        Cursor::open(self, sql, params).await
     }
 
     pub(crate) fn session(&self) -> Session<'_> {

@@ -14,6 +14,36 @@ use crate::pool::callback::{CallbackConnection, to_async};
 use crate::pool::handle::Pool;
 use crate::pool::runtime::Blocker;
 
+impl Pool {
+    /// Starts building a pool for a libpq connection string (a URL or
+    /// key=value pairs, as for [`tidepool_async::Pool::builder`]).
+    pub fn builder(dsn: &str) -> PoolBuilder {
+        PoolBuilder::new(tidepool_async::Pool::builder(dsn))
+    }
+
+    /// Starts building a pool from a tokio-postgres configuration.
+    pub fn builder_from_config(config: tidepool_async::tokio_postgres::Config) -> PoolBuilder {
+        PoolBuilder::new(tidepool_async::Pool::builder_from_config(config))
+    }
+
+    /// Starts building a pool whose connection string is asked for at every
+    /// connect, as [`tidepool_async::Pool::builder_from_fn`].
+    pub fn builder_from_fn(dsn: impl Fn() -> String + Send + Sync + 'static) -> PoolBuilder {
+        PoolBuilder::new(tidepool_async::Pool::builder_from_fn(dsn))
+    }
+
+    /// Builds a blocking pool from settings read from files and the
+    /// environment ([`Settings::load`](crate::Settings::load)).
+    ///
+    /// # Errors
+    ///
+    /// As [`PoolBuilder::build`], and when the connection is given both as
+    /// `url` and as separate fields.
+    pub fn from_settings(settings: &crate::Settings) -> Result<Pool, Error> {
+        PoolBuilder::new(settings.pool_builder()?).build()
+    }
+}
+
 /// Builds a blocking [`Pool`]: start from [`Pool::builder`], set what
 /// differs from the defaults, then call [`build`](PoolBuilder::build).
 ///
