@@ -9,14 +9,7 @@ use common::{FakeManager, settle, wait_for_waiters};
 use tidepool_core::Pool;
 
 async fn pool(manager: &FakeManager, min_size: usize, max_size: usize) -> Pool<FakeManager> {
-    let pool = Pool::builder(manager.clone())
-        .min_size(min_size)
-        .max_size(max_size)
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
-    pool.wait().await.unwrap();
-    pool
+    common::ready_pool(manager.clone(), min_size, max_size, Duration::from_secs(60)).await
 }
 
 #[tokio::test(start_paused = true)]

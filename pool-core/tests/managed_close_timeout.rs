@@ -14,14 +14,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 const SLACK: Duration = Duration::from_millis(50);
 
 async fn pool(manager: &FakeManager) -> Pool<FakeManager> {
-    let pool = Pool::builder(manager.clone())
-        .min_size(3)
-        .max_size(3)
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
-    pool.wait().await.unwrap();
-    pool
+    common::ready_pool(manager.clone(), 3, 3, Duration::from_secs(60)).await
 }
 
 #[tokio::test(start_paused = true)]
@@ -112,13 +105,7 @@ async fn waits_for_a_connect_in_flight_and_does_not_keep_its_connection() {
 #[tokio::test(start_paused = true)]
 async fn waiting_requests_fail_at_once_with_a_closed_error() {
     let manager = FakeManager::new();
-    let pool = Pool::builder(manager.clone())
-        .min_size(1)
-        .max_size(1)
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
-    pool.wait().await.unwrap();
+    let pool = common::ready_pool(manager.clone(), 1, 1, Duration::from_secs(60)).await;
     let held = pool.get().await.unwrap();
     let waiters: Vec<_> = (0..3)
         .map(|_| {

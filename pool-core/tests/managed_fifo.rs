@@ -6,17 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{FakeManager, wait_for_waiters};
-use tidepool_core::Pool;
 
 #[tokio::test(start_paused = true)]
 async fn waiters_are_served_in_arrival_order() {
-    let pool = Pool::builder(FakeManager::new())
-        .min_size(1)
-        .max_size(1)
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
-    pool.wait().await.unwrap();
+    let pool = common::ready_pool(FakeManager::new(), 1, 1, Duration::from_secs(60)).await;
     let held = pool.get().await.unwrap();
 
     let served = Arc::new(Mutex::new(Vec::new()));
@@ -43,13 +36,7 @@ async fn waiters_are_served_in_arrival_order() {
 
 #[tokio::test(start_paused = true)]
 async fn a_newcomer_does_not_overtake_the_queue() {
-    let pool = Pool::builder(FakeManager::new())
-        .min_size(1)
-        .max_size(1)
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
-    pool.wait().await.unwrap();
+    let pool = common::ready_pool(FakeManager::new(), 1, 1, Duration::from_secs(60)).await;
     let held = pool.get().await.unwrap();
     let queued = {
         let pool = pool.clone();

@@ -108,13 +108,7 @@ async fn a_cancelled_request_frees_its_place() {
 
 #[tokio::test(start_paused = true)]
 async fn max_waiting_zero_means_no_limit() {
-    let pool = Pool::builder(FakeManager::new())
-        .min_size(1)
-        .max_size(1)
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
-    pool.wait().await.unwrap();
+    let pool = common::ready_pool(FakeManager::new(), 1, 1, Duration::from_secs(60)).await;
     let held = pool.get().await.unwrap();
     let waiters: Vec<_> = (0..100).map(|_| waiter(&pool)).collect();
     wait_for_waiters(&pool, 100).await;

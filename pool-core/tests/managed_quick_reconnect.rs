@@ -17,14 +17,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A pool with `min_size` connections open.
 async fn pool(manager: &FakeManager, min_size: usize) -> Pool<FakeManager> {
-    let pool = Pool::builder(manager.clone())
-        .min_size(min_size)
-        .max_size(4)
-        .timeout(TIMEOUT)
-        .build()
-        .unwrap();
-    pool.wait().await.unwrap();
-    pool
+    common::ready_pool(manager.clone(), min_size, 4, TIMEOUT).await
 }
 
 /// The server goes away: connects fail, and every open connection is

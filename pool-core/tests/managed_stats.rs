@@ -11,13 +11,7 @@ use tidepool_core::Pool;
 #[tokio::test(start_paused = true)]
 async fn counters_count_requests_and_connects() {
     let manager = FakeManager::new();
-    let pool = Pool::builder(manager.clone())
-        .min_size(1)
-        .max_size(1)
-        .timeout(Duration::from_millis(500))
-        .build()
-        .unwrap();
-    pool.wait().await.unwrap();
+    let pool = common::ready_pool(manager.clone(), 1, 1, Duration::from_millis(500)).await;
     let stats = pool.stats();
     assert_eq!(stats.connections_num, 1);
     assert_eq!(stats.connections_errors, 0);
@@ -144,13 +138,7 @@ async fn time_counters_follow_real_time() {
 /// waiting: a gauge, which `pop_stats` leaves alone.
 #[tokio::test(start_paused = true)]
 async fn the_longest_current_wait_is_that_of_the_oldest_waiting_request() {
-    let pool = Pool::builder(FakeManager::new())
-        .min_size(1)
-        .max_size(1)
-        .timeout(Duration::from_secs(60))
-        .build()
-        .unwrap();
-    pool.wait().await.unwrap();
+    let pool = common::ready_pool(FakeManager::new(), 1, 1, Duration::from_secs(60)).await;
     assert_eq!(pool.stats().requests_max_wait_ms, 0);
     let held = pool.get().await.unwrap();
     // A waiter hands its connection to the test once served.

@@ -18,13 +18,7 @@ async fn exhausted_pool() -> (
     Vec<tidepool_core::Pooled<FakeManager>>,
     tokio::task::JoinHandle<()>,
 ) {
-    let pool = Pool::builder(FakeManager::new())
-        .min_size(2)
-        .max_size(2)
-        .timeout(TIMEOUT)
-        .build()
-        .unwrap();
-    pool.wait().await.unwrap();
+    let pool = common::ready_pool(FakeManager::new(), 2, 2, TIMEOUT).await;
     let held = vec![pool.get().await.unwrap(), pool.get().await.unwrap()];
     let other = pool.clone();
     let waiter = tokio::spawn(async move {

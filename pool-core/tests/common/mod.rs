@@ -452,3 +452,22 @@ pub(crate) async fn timed<T>(future: impl Future<Output = T>) -> (T, Duration) {
     let out = future.await;
     (out, started.elapsed())
 }
+
+/// A pool of `manager`'s connections with these sizes and checkout
+/// timeout, its `min_size` connections open: the set-up most engine tests
+/// share.
+pub(crate) async fn ready_pool(
+    manager: FakeManager,
+    min_size: usize,
+    max_size: usize,
+    timeout: Duration,
+) -> Pool<FakeManager> {
+    let pool = Pool::builder(manager)
+        .min_size(min_size)
+        .max_size(max_size)
+        .timeout(timeout)
+        .build()
+        .expect("a valid test pool");
+    pool.wait().await.expect("min_size connections open");
+    pool
+}
