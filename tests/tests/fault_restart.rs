@@ -246,10 +246,12 @@ async fn a_restart_under_load_fails_requests_clearly_and_the_pool_recovers() {
         .unwrap();
     let stats = pool.stats();
     let first_after = seen.first_success_after_restart.unwrap();
+    // Backends first seen once the restart began: the pool may reconnect
+    // while the start command still waits for the server to be ready.
     let new_pids: HashSet<i32> = seen
         .first_seen
         .iter()
-        .filter(|(_, at)| **at > back)
+        .filter(|(_, at)| **at > restart_began)
         .map(|(pid, _)| *pid)
         .collect();
     eprintln!(
