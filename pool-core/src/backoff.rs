@@ -11,14 +11,17 @@ pub(crate) const INITIAL_DELAY: Duration = Duration::from_millis(250);
 /// The longest delay between two attempts.
 pub(crate) const MAX_DELAY: Duration = Duration::from_secs(10);
 /// After a pool lost its connections (a restart, a failover), while
-/// requests wait and no connection is open, connects are retried this often
-/// at first: the server is likely back within a moment, and the requests
-/// waiting are served as soon as it is, as by a pool that connects on
-/// demand. These quick retries do not count as rounds of the backoff.
+/// requests wait and no connection is open, the first retry comes this
+/// soon, and each next one after as long as the outage has lasted so far
+/// (10, 20, 40, 80, 160 ms, ...): the server is likely back within a
+/// moment, and the requests waiting are served soon after it is, while a
+/// server that stays down (or is starting up, and forks a process for each
+/// attempt) sees a handful of attempts, not a storm. These quick retries
+/// do not count as rounds of the backoff.
 pub(crate) const QUICK_RETRY: Duration = Duration::from_millis(10);
 /// Quick retries last at most this long into a run of failures (about
-/// 100 attempts, each refused at once by a server that is down); then the
-/// backoff alone spaces the attempts, up to its cap.
+/// seven attempts); then the backoff alone spaces the attempts, up to its
+/// cap.
 pub(crate) const QUICK_WINDOW: Duration = Duration::from_secs(1);
 /// The delay varies by up to this fraction either way, so that many pools
 /// (or many processes) do not retry in step.

@@ -118,7 +118,8 @@ fn start_connects<M: Manager>(inner: &Arc<PoolInner<M>>) -> Option<Instant> {
 
 /// When the next connect may begin after failures: when the backoff
 /// allows, or sooner while requests wait on a pool that lost every
-/// connection, in the first moments of the outage ([`backoff::QUICK_RETRY`]).
+/// connection, in the first moments of the outage ([`backoff::QUICK_RETRY`],
+/// spaced as long again as the outage has lasted).
 /// An error that retrying cannot fix is never retried sooner.
 fn retry_at(state: &State, waiting: usize, now: Instant) -> Option<Instant> {
     let after_backoff = state.retry_at?;
@@ -129,8 +130,13 @@ fn retry_at(state: &State, waiting: usize, now: Instant) -> Option<Instant> {
         && state
             .failing_since
             .is_some_and(|since| now.saturating_duration_since(since) < backoff::QUICK_WINDOW);
-    match state.failed_at {
-        Some(failed_at) if quick => Some(after_backoff.min(failed_at + backoff::QUICK_RETRY)),
+    match (state.failed_at, state.failing_since) {
+        (Some(failed_at), Some(since)) if quick => {
+            // As long again as the outage has lasted: 10, 20, 40, ... ms.
+            let lasted = failed_at.saturating_duration_since(since);
+            let gap = lasted.max(backoff::QUICK_RETRY);
+            Some(after_backoff.min(failed_at + gap))
+        }
         _ => Some(after_backoff),
     }
 }

@@ -1,24 +1,13 @@
-//! A transaction's `BEGIN`, sent together with its first statement.
+//! The state of a transaction's `BEGIN` as its statements see it: sent, or
+//! refused by the server.
 //!
-//! A transaction costs one round trip less when its `BEGIN` does not wait
-//! for its answer before the first statement is sent: the two go out
-//! together (tokio-postgres queues requests in the order their futures are
-//! first polled) and the server answers both in one round trip.
-//!
-//! What if `BEGIN` fails? Sent as a simple query ahead of an extended-
-//! protocol statement, a failed `BEGIN` does not stop the statement, which
-//! then runs on its own, outside any transaction. A plain `BEGIN` fails
-//! only when the session cannot run anything (the connection broken, the
-//! server shutting down), so that the statement fails too; that is why
-//! only a plain `BEGIN` is deferred, and a `BEGIN` with options (an
-//! isolation level, `READ ONLY`, `DEFERRABLE`, which a standby may refuse)
-//! waits for its answer. Either way the caller gets `BEGIN`'s error as the
-//! statement's, never the statement's result as part of a transaction, and
-//! every later statement of that transaction is refused.
-//!
-//! A statement sent through the simple protocol (`batch_execute`,
-//! `SAVEPOINT`) carries `BEGIN` in the same query string instead, which the
-//! server stops at the first error.
+//! Every `BEGIN` is sent and answered before the transaction's first
+//! statement (`TransactionBuilder::start`): sent together with the
+//! statement, a cancel (a `query_timeout`, or the pool's reset cancelling a
+//! statement left running) could strike the `BEGIN` alone, and the
+//! statement would then run outside the transaction and commit on its own.
+//! The statement path still asks for a pending `BEGIN` to send ahead of
+//! the next statement (`Session::with_begin`); none is ever pending today.
 
 use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
@@ -39,14 +28,6 @@ pub(crate) struct Begin {
 }
 
 impl Begin {
-    /// A `BEGIN` sent with the transaction's first statement.
-    pub(crate) fn deferred() -> Self {
-        Self {
-            sql: "BEGIN",
-            state: AtomicU8::new(PENDING),
-        }
-    }
-
     /// A `BEGIN` already sent and answered.
     pub(crate) fn done() -> Self {
         Self {

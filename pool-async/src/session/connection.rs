@@ -156,18 +156,16 @@ impl<R> Connection<R> {
     }
 
     /// Begins a transaction. It commits only through
-    /// [`Transaction::commit`]; dropped any other way it rolls back. Its
-    /// `BEGIN` is sent together with its first statement (one round trip
-    /// fewer), so this returns at once; a failed `BEGIN` is that
-    /// statement's error (see [`Transaction`]).
+    /// [`Transaction::commit`]; dropped any other way it rolls back.
     ///
     /// # Errors
     ///
-    /// None today: the error of `BEGIN` comes with the first statement.
+    /// The server's error for `BEGIN`.
     ///
     /// # Cancel safety
     ///
-    /// Nothing is sent to the server: dropping the future loses nothing.
+    /// Dropping the future before it completes leaves the connection to be
+    /// reset by the pool.
     pub async fn transaction(&mut self) -> Result<Transaction<'_, R>, Error>
     where
         R: Sync,

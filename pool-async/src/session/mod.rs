@@ -3,8 +3,8 @@
 //! The [`Connection`](connection::Connection) wrapper and its tracker of the
 //! session's state (`tracker`: transactions, statements in flight, what
 //! the pool must reset), how a statement runs (`execute`: the statement
-//! cache of `cache`, parameter types of `infer`, a transaction's `BEGIN`
-//! sent with its first statement in `begin`), transactions, cursors, COPY,
+//! cache of `cache`, parameter types of `infer`, the state of a
+//! transaction's `BEGIN` in `begin`), transactions, cursors, COPY,
 //! pipelines, cancelling a running statement (`cancel`), reading SQL's
 //! first words (`sql`), the span of each statement (`span`) and the task
 //! that drives the connection and reports its notices (`notice`).

@@ -31,15 +31,8 @@ pub type TransactionFuture<'t, T, E> =
 /// `returns_reset`) before anyone else gets it. A transaction opened inside
 /// another ([`transaction`](Transaction::transaction)) is a savepoint.
 ///
-/// Its `BEGIN` is sent together with its first statement, so that the
-/// first statement's answer comes one round trip sooner; a transaction
-/// that runs no statement sends nothing. If the server refuses that
-/// `BEGIN`, the statement sent with it fails with `BEGIN`'s error (it may
-/// have run on its own, outside a transaction: a plain `BEGIN` fails only
-/// when the session can run nothing, so in practice it failed too), and
-/// every later statement of the transaction fails. A transaction with
-/// options (an isolation level, read-only, deferrable) waits for its
-/// `BEGIN` instead, in [`TransactionBuilder::start`].
+/// Its `BEGIN` is answered before its first statement is sent (see
+/// [`TransactionBuilder::start`]).
 ///
 /// Its queries build rows with the connection's row factory `R`.
 pub struct Transaction<'a, R = TupleRow> {
@@ -107,7 +100,7 @@ impl<'a, R: Sync> Transaction<'a, R> {
     }
 
     crate::session::methods::statement_methods! {
-        errors: "The server's error (the transaction is then aborted and can only roll back, or roll back to a savepoint), or a connection error. The first statement of a transaction also fails with the error of its `BEGIN`, sent with it.",
+        errors: "The server's error (the transaction is then aborted and can only roll back, or roll back to a savepoint), or a connection error. ",
         cancel: "Dropping the future leaves the connection to be reset by the pool.",
     }
 
@@ -285,26 +278,27 @@ impl<'a, R> TransactionBuilder<'a, R> {
         self
     }
 
-    /// Begins the transaction. Without options its `BEGIN` is sent with
-    /// its first statement (see [`Transaction`]), and this returns at once;
-    /// with options it is sent now, and this waits for its answer.
+    /// Begins the transaction: sends its `BEGIN` (with the options) and
+    /// waits for the answer.
+    ///
+    /// `BEGIN` is not sent together with the first statement to save the
+    /// round trip: a cancel (a `query_timeout`, or the pool cancelling a
+    /// statement left running) could strike the `BEGIN` alone, and the
+    /// statement sent with it would then run outside the transaction and
+    /// commit on its own.
     ///
     /// # Errors
     ///
-    /// The server's error for `BEGIN`, when there are options.
+    /// The server's error for `BEGIN`.
     ///
     /// # Cancel safety
     ///
     /// Dropping the future before it completes leaves the connection to be
     /// reset by the pool.
     pub async fn start(self) -> Result<Transaction<'a, R>, Error> {
-        let begin = match self.begin_sql()? {
-            None => Begin::deferred(),
-            Some(sql) => {
-                self.tracker.run(self.client.batch_execute(&sql)).await?;
-                Begin::done()
-            }
-        };
+        let sql = self.begin_sql()?.unwrap_or_else(|| "BEGIN".to_owned());
+        self.tracker.run(self.client.batch_execute(&sql)).await?;
+        let begin = Begin::done();
         Ok(Transaction {
             client: self.client,
             cache: self.cache,

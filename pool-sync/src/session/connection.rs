@@ -39,12 +39,11 @@ impl<R> Connection<R> {
 
     /// Begins a transaction, which commits only through
     /// [`Transaction::commit`] and rolls back when dropped any other way.
-    /// Its `BEGIN` is sent with its first statement, whose error it is if
-    /// it fails (see [`tidepool_async::Transaction`]).
     ///
     /// # Errors
     ///
-    /// An error when called inside a pool callback.
+    /// The server's error for `BEGIN`, or an error when called inside a
+    /// pool callback.
     pub fn transaction(&mut self) -> Result<Transaction<'_, R>, Error>
     where
         R: Sync,

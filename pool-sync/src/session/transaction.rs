@@ -126,8 +126,8 @@ impl<'a, R> TransactionBuilder<'a, R> {
         self
     }
 
-    /// Begins the transaction: with options, sends `BEGIN` and waits for
-    /// it; without, `BEGIN` goes with the first statement.
+    /// Begins the transaction: sends `BEGIN` (with the options) and waits
+    /// for it.
     ///
     /// # Errors
     ///
