@@ -47,6 +47,9 @@ enum Kind {
         source: Box<Error>,
     },
     QueryTimeout(Duration),
+    /// A statement of a pipeline in a transaction, after the one (by its
+    /// index) that failed.
+    PipelineAborted(usize),
     Row(crate::rows::RowError),
 }
 
@@ -131,6 +134,12 @@ impl Error {
         }
     }
 
+    pub(crate) fn pipeline_aborted(failed: usize) -> Self {
+        Self {
+            kind: Kind::PipelineAborted(failed),
+        }
+    }
+
     pub(crate) fn query_timeout(limit: Duration) -> Self {
         Self {
             kind: Kind::QueryTimeout(limit),
@@ -193,6 +202,14 @@ impl Error {
     /// True when a checkout or a wait ran out of time.
     pub fn is_timeout(&self) -> bool {
         matches!(&self.kind, Kind::Pool(e) if e.is_timeout())
+    }
+
+    /// True when a statement of a pipeline run inside a transaction did not
+    /// run because an earlier statement of the pipeline failed (the
+    /// message names it, counting from 0); see
+    /// [`Pipeline`](crate::Pipeline).
+    pub fn is_pipeline_aborted(&self) -> bool {
+        matches!(self.kind, Kind::PipelineAborted(_))
     }
 
     /// True when a statement outlasted the connection's query timeout and
@@ -303,7 +320,11 @@ impl Error {
                         _ => None,
                     })
             }
-            Kind::Config(_) | Kind::Blocking { .. } | Kind::QueryTimeout(_) | Kind::Row(_) => None,
+            Kind::Config(_)
+            | Kind::Blocking { .. }
+            | Kind::QueryTimeout(_)
+            | Kind::PipelineAborted(_)
+            | Kind::Row(_) => None,
         }
     }
 
@@ -358,6 +379,11 @@ impl fmt::Display for Error {
             }
             Kind::Config(message) => f.write_str(message),
             Kind::Callback { name, source } => write!(f, "the {name} callback failed: {source}"),
+            Kind::PipelineAborted(failed) => write!(
+                f,
+                "not run: statement {failed} of the pipeline (counting from 0) failed first, \
+                 which aborted the transaction"
+            ),
             Kind::QueryTimeout(limit) => write!(
                 f,
                 "the statement ran longer than the query timeout ({:?}) and was cancelled",
@@ -466,6 +492,10 @@ impl fmt::Debug for Error {
                 .field("own_runtime", own_runtime)
                 .finish(),
             Kind::QueryTimeout(limit) => f.debug_tuple("Error::QueryTimeout").field(limit).finish(),
+            Kind::PipelineAborted(failed) => f
+                .debug_tuple("Error::PipelineAborted")
+                .field(failed)
+                .finish(),
             Kind::Row(error) => f.debug_tuple("Error::Row").field(error).finish(),
             Kind::Callback { name, source } => f
                 .debug_struct("Error::Callback")
@@ -484,7 +514,10 @@ impl StdError for Error {
             Kind::Callback { source, .. } => Some(&**source),
             Kind::Row(error) => Some(error),
             Kind::Hosts { .. } => self.as_postgres().map(|e| e as &(dyn StdError + 'static)),
-            Kind::Config(_) | Kind::Blocking { .. } | Kind::QueryTimeout(_) => None,
+            Kind::Config(_)
+            | Kind::Blocking { .. }
+            | Kind::QueryTimeout(_)
+            | Kind::PipelineAborted(_) => None,
         }
     }
 }

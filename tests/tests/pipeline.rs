@@ -35,23 +35,26 @@ async fn results_come_in_order_and_an_error_stays_with_its_statement() {
         "last"
     );
 
-    // Inside a transaction the statements after the failure are aborted.
+    // Inside a transaction the pipeline stops at the first error: the
+    // statements after it did not run, and say which one failed.
     let tx = ok(conn.transaction().await);
     let results = tx
         .pipeline()
         .query("SELECT 1", &[])
         .query("SELECT 1/0", &[])
         .query("SELECT 2", &[])
+        .execute("SELECT 3", &[])
         .run()
         .await;
     assert!(results[0].is_ok());
-    assert!(results[1].is_err());
-    let aborted = results[2].as_ref().unwrap_err();
-    assert_eq!(
-        aborted.code(),
-        Some(&SqlState::IN_FAILED_SQL_TRANSACTION),
-        "{aborted}"
-    );
+    let failed = results[1].as_ref().unwrap_err();
+    assert_eq!(failed.code(), Some(&SqlState::DIVISION_BY_ZERO), "{failed}");
+    assert!(!failed.is_pipeline_aborted());
+    for result in &results[2..] {
+        let aborted = result.as_ref().unwrap_err();
+        assert!(aborted.is_pipeline_aborted(), "{aborted:?}");
+        common::assert_contains(&aborted.to_string(), &["statement 1 of the pipeline"]);
+    }
     drop(tx);
     ok(conn.query_one("SELECT 1", &[]).await);
 }
@@ -75,4 +78,21 @@ fn blocking_pipeline() {
         .map(|r| ok(r.as_ref()).rows().unwrap()[0].get(0))
         .collect();
     assert_eq!(values, [10, 20]);
+    drop(conn);
+
+    // The same stop at the first error inside a blocking transaction.
+    let mut conn = ok(pool.get());
+    let tx = ok(conn.transaction());
+    let results = ok(tx
+        .pipeline()
+        .query("SELECT 1/0", &[])
+        .query("SELECT 2", &[])
+        .run());
+    assert_eq!(
+        results[0].as_ref().unwrap_err().code(),
+        Some(&SqlState::DIVISION_BY_ZERO)
+    );
+    let aborted = results[1].as_ref().unwrap_err();
+    assert!(aborted.is_pipeline_aborted(), "{aborted:?}");
+    common::assert_contains(&aborted.to_string(), &["statement 0 of the pipeline"]);
 }

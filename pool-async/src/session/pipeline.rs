@@ -16,10 +16,12 @@ use crate::session::execute::Session;
 /// statement. Start one with
 /// [`Connection::pipeline`](crate::Connection::pipeline).
 ///
-/// Each statement succeeds or fails on its own: outside a transaction, one
-/// that fails does not stop the others; inside a transaction, the ones
-/// after a failure fail too ("current transaction is aborted"), and each
-/// result says so.
+/// Outside a transaction each statement succeeds or fails on its own: one
+/// that fails does not stop the others. Inside a transaction the pipeline
+/// stops at the first error, as psycopg's does: the server runs nothing
+/// after it (the transaction is aborted), and each later result is an
+/// error ([`Error::is_pipeline_aborted`](crate::Error::is_pipeline_aborted))
+/// that names the statement that failed.
 #[must_use = "a pipeline does nothing until it is run"]
 pub struct Pipeline<'a> {
     session: Session<'a>,
@@ -89,7 +91,9 @@ impl<'a> Pipeline<'a> {
     }
 
     /// Sends every statement and collects the results, in the order the
-    /// statements were added: result `i` is statement `i`'s.
+    /// statements were added: result `i` is statement `i`'s. Inside a
+    /// transaction, the results after the first error are errors naming it
+    /// (see [`Pipeline`]).
     ///
     /// # Cancel safety
     ///
@@ -120,7 +124,15 @@ impl<'a> Pipeline<'a> {
             }
         }));
         // Each statement has its own span, inside this one.
-        run.instrument(span).await
+        let mut results = run.instrument(span).await;
+        if session.begin.is_some()
+            && let Some(failed) = results.iter().position(Result::is_err)
+        {
+            for result in &mut results[failed + 1..] {
+                *result = Err(Error::pipeline_aborted(failed));
+            }
+        }
+        results
     }
 }
 
