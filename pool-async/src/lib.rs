@@ -29,6 +29,7 @@ pub use session::cache::StatementCacheStats;
 pub use session::connection::Connection;
 pub use session::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
 pub use session::cursor::Cursor;
+pub use session::hold_cursor::HoldCursor;
 pub use session::pipeline::{Piped, Pipeline};
 pub use session::transaction::{Transaction, TransactionBuilder, TransactionFuture};
 #[doc(hidden)]

@@ -11,7 +11,7 @@ pub use pool::guard::PooledConnection;
 pub use pool::handle::Pool;
 pub use session::connection::Connection;
 pub use session::copy::{CopyIn, CopyInWriter, CopyOut, CopyOutRows};
-pub use session::cursor::Cursor;
+pub use session::cursor::{Cursor, HoldCursor};
 pub use session::pipeline::Pipeline;
 pub use session::transaction::{Transaction, TransactionBuilder};
 pub use tidepool_async::{

@@ -64,7 +64,7 @@ impl Connection {
 }
 
 impl<R> Connection<R> {
-    fn session(&self) -> Session<'_> {
+    pub(crate) fn session(&self) -> Session<'_> {
         Session {
             client: &self.client,
             tracker: &self.tracker,
@@ -291,10 +291,12 @@ impl<R> Connection<R> {
     /// it may, and forgets the tracked state.
     pub(crate) async fn settle(&mut self) -> Result<(), Error> {
         if self.tracker.needs_reset() {
-            self.client
-                .batch_execute("ROLLBACK")
-                .await
-                .map_err(Error::db)?;
+            let sql = if self.tracker.has_held_cursors() {
+                "ROLLBACK; CLOSE ALL"
+            } else {
+                "ROLLBACK"
+            };
+            self.client.batch_execute(sql).await.map_err(Error::db)?;
             self.tracker.clear();
         }
         Ok(())

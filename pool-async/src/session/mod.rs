@@ -16,6 +16,7 @@ pub(crate) mod connection;
 pub(crate) mod copy;
 pub(crate) mod cursor;
 pub(crate) mod execute;
+pub(crate) mod hold_cursor;
 pub(crate) mod infer;
 pub(crate) mod methods;
 pub(crate) mod notice;

@@ -48,6 +48,9 @@ pub(crate) struct Tracker {
     /// transactions (the pool's `pgbouncer` setting is off), so that losing
     /// one is explained as the work of a transaction pooler.
     names_statements: bool,
+    /// `WITH HOLD` cursors may be open: the pool closes them when the
+    /// connection comes back.
+    held_cursors: AtomicBool,
     /// Where the connection's statements go, for their spans.
     pub(crate) peer: crate::session::span::Peer,
     /// Whether each statement's duration is recorded in the
@@ -71,6 +74,7 @@ impl Tracker {
             default_query_timeout: query_timeout,
             canceller,
             names_statements,
+            held_cursors: AtomicBool::new(false),
             peer: crate::session::span::Peer::default(),
             statement_metrics: false,
         }
@@ -208,9 +212,26 @@ impl Tracker {
         self.open_transactions.load(Relaxed) == 0 && !self.dirty.load(Relaxed)
     }
 
+    /// Notes that a `WITH HOLD` cursor was declared: the pool closes every
+    /// cursor when the connection comes back.
+    pub(crate) fn cursor_held(&self) {
+        self.held_cursors.store(true, Relaxed);
+    }
+
+    /// Whether `WITH HOLD` cursors may be open.
+    pub(crate) fn has_held_cursors(&self) -> bool {
+        self.held_cursors.load(Relaxed)
+    }
+
+    /// Whether the pool runs behind a transaction pooler.
+    pub(crate) fn behind_pooler(&self) -> bool {
+        !self.names_statements
+    }
+
     /// Whether the connection must be reset before another user gets it.
     pub(crate) fn needs_reset(&self) -> bool {
-        self.in_flight.load(Relaxed) > 0
+        self.held_cursors.load(Relaxed)
+            || self.in_flight.load(Relaxed) > 0
             || self.open_transactions.load(Relaxed) > 0
             || self.dirty.load(Relaxed)
             || self.query_timeout != self.default_query_timeout
@@ -218,6 +239,7 @@ impl Tracker {
 
     /// Forgets everything after a successful reset.
     pub(crate) fn clear(&mut self) {
+        self.held_cursors.store(false, Relaxed);
         self.query_timeout = self.default_query_timeout;
         self.in_flight.store(0, Relaxed);
         self.open_transactions.store(0, Relaxed);
