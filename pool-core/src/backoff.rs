@@ -12,15 +12,18 @@ pub(crate) const INITIAL_DELAY: Duration = Duration::from_millis(250);
 pub(crate) const MAX_DELAY: Duration = Duration::from_secs(10);
 /// After a pool lost its connections (a restart, a failover), while
 /// requests wait and no connection is open, the first retry comes this
-/// soon, and each next one after as long as the outage has lasted so far
-/// (10, 20, 40, 80, 160 ms, ...): the server is likely back within a
-/// moment, and the requests waiting are served soon after it is, while a
-/// server that stays down (or is starting up, and forks a process for each
-/// attempt) sees a handful of attempts, not a storm. These quick retries
-/// do not count as rounds of the backoff.
+/// soon, and each next one after as long as the outage has lasted so far,
+/// at most [`QUICK_MAX_GAP`] (10, 20, 40, 65, 90, 115 ms, ...): the server
+/// is likely back within a moment, and the requests waiting are served
+/// within 25 ms of it, while a server that stays down (or is starting up,
+/// and forks a process for each attempt) sees at most forty attempts a
+/// second, for one second. These quick retries do not count as rounds of
+/// the backoff.
 pub(crate) const QUICK_RETRY: Duration = Duration::from_millis(10);
+/// The longest gap between two quick retries.
+pub(crate) const QUICK_MAX_GAP: Duration = Duration::from_millis(25);
 /// Quick retries last at most this long into a run of failures (about
-/// seven attempts); then the backoff alone spaces the attempts, up to its
+/// forty attempts); then the backoff alone spaces the attempts, up to its
 /// cap.
 pub(crate) const QUICK_WINDOW: Duration = Duration::from_secs(1);
 /// The delay varies by up to this fraction either way, so that many pools
