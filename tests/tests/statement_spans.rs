@@ -9,9 +9,10 @@
 
 mod common;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 use common::{Table, database, ok, tagged_url};
@@ -104,12 +105,56 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Spans {
     }
 }
 
+thread_local! {
+    /// Where the spans of this thread go while a test captures them.
+    static CAPTURING: RefCell<Option<Spans>> = const { RefCell::new(None) };
+}
+
+/// The one subscriber of the process: it hands each span to the capture of
+/// the thread it was made on, if any. A subscriber per test
+/// (`set_default`) is not enough when tests run in parallel: a callsite
+/// first reached while no test's subscriber is alive is cached as
+/// uninteresting, and its spans are lost to the next test.
+struct Router;
+
+fn capturing() -> Option<Spans> {
+    CAPTURING.with(|c| c.borrow().clone())
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Router {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if let Some(spans) = capturing() {
+            spans.on_new_span(attrs, id, ctx);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(spans) = capturing() {
+            spans.on_record(id, values, ctx);
+        }
+    }
+}
+
+/// Stops the capture of this thread when dropped.
+struct Capture;
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        CAPTURING.with(|c| c.borrow_mut().take());
+    }
+}
+
 /// Captures the spans of this thread (a current-thread runtime runs every
 /// task of the test on it) until the guard is dropped.
-fn capture() -> (Spans, tracing::subscriber::DefaultGuard) {
+fn capture() -> (Spans, Capture) {
+    static ROUTER: Once = Once::new();
+    ROUTER.call_once(|| {
+        tracing::subscriber::set_global_default(Registry::default().with(Router))
+            .expect("no other subscriber in this test binary");
+    });
     let spans = Spans::default();
-    let subscriber = Registry::default().with(spans.clone());
-    (spans, tracing::subscriber::set_default(subscriber))
+    CAPTURING.with(|c| *c.borrow_mut() = Some(spans.clone()));
+    (spans, Capture)
 }
 
 fn port() -> String {

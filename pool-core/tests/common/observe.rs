@@ -1,17 +1,18 @@
 //! What a pool reports, captured for one test: its metrics through a
 //! `metrics-util` debugging recorder, its traces through a `tracing`
-//! subscriber set for the test's thread.
+//! subscriber that hands them to the capture of the test's thread.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once, OnceLock};
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
-use tracing_subscriber::registry::Registry;
+use tracing_subscriber::registry::{LookupSpan, Registry};
 
 /// The metrics of the pools built through [`Metrics::build`], and of no
 /// other: the recorder is local to the building, not global, so tests
@@ -157,23 +158,25 @@ struct Seen {
 
 impl Traces {
     /// Starts capturing what the current thread traces (with tokio's
-    /// current-thread runtime, every task of the test). Capture stops when
-    /// the guard is dropped.
-    pub(crate) fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
+    /// current-thread runtime, every task of the test), and the whole life
+    /// of the spans it opens. Capture stops when the guard is dropped.
+    pub(crate) fn capture() -> (Self, Capture) {
+        route();
         let traces = Self::default();
-        let subscriber = Registry::default().with(Collector(traces.clone()));
-        let guard = tracing::subscriber::set_default(subscriber);
-        (traces, guard)
+        CAPTURING.with(|c| *c.borrow_mut() = Some(traces.clone()));
+        (traces, Capture)
     }
 
     /// Starts capturing what every thread of the process traces, for
     /// tests of the blocking pool, whose work runs on threads of its own.
     /// Only one test per test binary may call it.
     pub(crate) fn capture_globally() -> Self {
+        route();
         let traces = Self::default();
-        let subscriber = Registry::default().with(Collector(traces.clone()));
-        tracing::subscriber::set_global_default(subscriber)
-            .expect("no other subscriber in this test binary");
+        assert!(
+            EVERYWHERE.set(traces.clone()).is_ok(),
+            "only one test per binary captures globally"
+        );
         traces
     }
 
@@ -223,6 +226,79 @@ impl Traces {
 }
 
 struct Collector(Traces);
+
+thread_local! {
+    /// Where this thread's events and new spans go while a test captures.
+    static CAPTURING: RefCell<Option<Traces>> = const { RefCell::new(None) };
+}
+
+/// Where events and new spans go on threads that capture nothing.
+static EVERYWHERE: OnceLock<Traces> = OnceLock::new();
+
+/// Stops the capture of this thread when dropped.
+pub(crate) struct Capture;
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        CAPTURING.with(|c| c.borrow_mut().take());
+    }
+}
+
+fn capturing() -> Option<Traces> {
+    CAPTURING
+        .with(|c| c.borrow().clone())
+        .or_else(|| EVERYWHERE.get().cloned())
+}
+
+/// Installs the one subscriber of the process, which hands each event
+/// and new span to the capture of the thread it happens on, and a span's
+/// later fields and close to the capture it began in. A subscriber per test
+/// (`set_default`) is not enough when tests run in parallel: a callsite
+/// first reached while no test's subscriber is alive is cached as
+/// uninteresting, and its events are lost to the next test.
+fn route() {
+    static ROUTER: Once = Once::new();
+    ROUTER.call_once(|| {
+        tracing::subscriber::set_global_default(Registry::default().with(Router))
+            .expect("no other subscriber in this test binary");
+    });
+}
+
+struct Router;
+
+/// The capture a span began in.
+fn owner<S: Subscriber + for<'a> LookupSpan<'a>>(id: &Id, ctx: &Context<'_, S>) -> Option<Traces> {
+    ctx.span(id)?.extensions().get::<Traces>().cloned()
+}
+
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Router {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if let Some(traces) = capturing() {
+            if let Some(span) = ctx.span(id) {
+                span.extensions_mut().insert(traces.clone());
+            }
+            Collector(traces).on_new_span(attrs, id, ctx);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(traces) = owner(id, &ctx) {
+            Collector(traces).on_record(id, values, ctx);
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if let Some(traces) = capturing() {
+            Collector(traces).on_event(event, ctx);
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if let Some(traces) = owner(&id, &ctx) {
+            Collector(traces).on_close(id, ctx);
+        }
+    }
+}
 
 #[derive(Default)]
 struct Fields(BTreeMap<String, String>);
