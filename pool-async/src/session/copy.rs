@@ -250,6 +250,21 @@ impl CopyIn<'_> {
     }
 }
 
+/// At the end of a `COPY ... TO STDOUT`'s data, once: the statement ends,
+/// and the transaction opened for it commits.
+async fn end_of_data(
+    tracker: &mut Option<&Tracker>,
+    own: &mut Option<OwnTransaction<'_>>,
+) -> Result<(), Error> {
+    if let Some(tracker) = tracker.take() {
+        tracker.end();
+    }
+    if let Some(own) = own.take() {
+        own.commit().await?;
+    }
+    Ok(())
+}
+
 /// A `COPY ... TO STDOUT` in progress, read as raw chunks of bytes.
 pub struct CopyOut<'c> {
     stream: Pin<Box<CopyOutStream>>,
@@ -274,12 +289,7 @@ impl CopyOut<'_> {
             Some(Ok(chunk)) => Ok(Some(chunk)),
             Some(Err(error)) => Err(OwnTransaction::abort(self.own.take(), Error::db(error)).await),
             None => {
-                if let Some(tracker) = self.tracker.take() {
-                    tracker.end();
-                }
-                if let Some(own) = self.own.take() {
-                    own.commit().await?;
-                }
+                end_of_data(&mut self.tracker, &mut self.own).await?;
                 Ok(None)
             }
         }
@@ -309,12 +319,7 @@ impl CopyOutRows<'_> {
             Some(Ok(row)) => Ok(Some(row)),
             Some(Err(error)) => Err(OwnTransaction::abort(self.own.take(), Error::db(error)).await),
             None => {
-                if let Some(tracker) = self.tracker.take() {
-                    tracker.end();
-                }
-                if let Some(own) = self.own.take() {
-                    own.commit().await?;
-                }
+                end_of_data(&mut self.tracker, &mut self.own).await?;
                 Ok(None)
             }
         }
