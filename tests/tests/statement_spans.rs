@@ -9,54 +9,29 @@
 
 mod common;
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::fmt;
-use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
+use common::observe::{Capture, Captured, Traces};
 use common::{Table, database, ok, tagged_url};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use tidepool_async::Pool;
-use tracing::field::{Field, Visit};
-use tracing::span::{Attributes, Id, Record};
-use tracing::{Instrument, Subscriber};
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
-use tracing_subscriber::registry::{LookupSpan, Registry};
+use tracing::Instrument;
 
-/// A span as the test saw it: its name, its parent's name and its fields.
-#[derive(Clone, Debug, Default)]
-struct Seen {
-    name: String,
-    parent: Option<String>,
-    fields: BTreeMap<String, String>,
-}
-
-impl Seen {
-    fn field(&self, name: &str) -> &str {
-        self.fields.get(name).map_or("", String::as_str)
-    }
-}
-
-#[derive(Clone, Default)]
-struct Spans(Arc<Mutex<Vec<(u64, Seen)>>>);
+/// The spans of one test, as they closed.
+struct Spans(Traces);
 
 impl Spans {
-    fn all(&self) -> Vec<Seen> {
-        self.0
-            .lock()
-            .expect("not poisoned")
-            .iter()
-            .map(|(_, seen)| seen.clone())
-            .collect()
+    fn all(&self) -> Vec<Captured> {
+        self.0.closed_spans()
     }
 
-    fn named(&self, name: &str) -> Vec<Seen> {
-        self.all().into_iter().filter(|s| s.name == name).collect()
+    fn named(&self, name: &str) -> Vec<Captured> {
+        self.0.spans(name)
     }
 
     /// The statement spans whose query text is `sql`.
-    fn statements(&self, sql: &str) -> Vec<Seen> {
+    fn statements(&self, sql: &str) -> Vec<Captured> {
         self.named("statement")
             .into_iter()
             .filter(|s| s.field("db.query.text") == sql)
@@ -64,97 +39,11 @@ impl Spans {
     }
 }
 
-#[derive(Default)]
-struct Fields(BTreeMap<String, String>);
-
-impl Visit for Fields {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().to_owned(), value.to_owned());
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().to_owned(), format!("{value:?}"));
-    }
-}
-
-impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Spans {
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut fields = Fields::default();
-        attrs.record(&mut fields);
-        let parent = ctx
-            .span(id)
-            .and_then(|span| span.parent())
-            .map(|parent| parent.name().to_owned());
-        self.0.lock().expect("not poisoned").push((
-            id.into_u64(),
-            Seen {
-                name: attrs.metadata().name().to_owned(),
-                parent,
-                fields: fields.0,
-            },
-        ));
-    }
-
-    fn on_record(&self, id: &Id, values: &Record<'_>, _ctx: Context<'_, S>) {
-        let mut fields = Fields::default();
-        values.record(&mut fields);
-        let mut spans = self.0.lock().expect("not poisoned");
-        if let Some((_, seen)) = spans.iter_mut().rev().find(|(i, _)| *i == id.into_u64()) {
-            seen.fields.extend(fields.0);
-        }
-    }
-}
-
-thread_local! {
-    /// Where the spans of this thread go while a test captures them.
-    static CAPTURING: RefCell<Option<Spans>> = const { RefCell::new(None) };
-}
-
-/// The one subscriber of the process: it hands each span to the capture of
-/// the thread it was made on, if any. A subscriber per test
-/// (`set_default`) is not enough when tests run in parallel: a callsite
-/// first reached while no test's subscriber is alive is cached as
-/// uninteresting, and its spans are lost to the next test.
-struct Router;
-
-fn capturing() -> Option<Spans> {
-    CAPTURING.with(|c| c.borrow().clone())
-}
-
-impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Router {
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        if let Some(spans) = capturing() {
-            spans.on_new_span(attrs, id, ctx);
-        }
-    }
-
-    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
-        if let Some(spans) = capturing() {
-            spans.on_record(id, values, ctx);
-        }
-    }
-}
-
-/// Stops the capture of this thread when dropped.
-struct Capture;
-
-impl Drop for Capture {
-    fn drop(&mut self) {
-        CAPTURING.with(|c| c.borrow_mut().take());
-    }
-}
-
 /// Captures the spans of this thread (a current-thread runtime runs every
 /// task of the test on it) until the guard is dropped.
 fn capture() -> (Spans, Capture) {
-    static ROUTER: Once = Once::new();
-    ROUTER.call_once(|| {
-        tracing::subscriber::set_global_default(Registry::default().with(Router))
-            .expect("no other subscriber in this test binary");
-    });
-    let spans = Spans::default();
-    CAPTURING.with(|c| *c.borrow_mut() = Some(spans.clone()));
-    (spans, Capture)
+    let (traces, guard) = Traces::capture();
+    (Spans(traces), guard)
 }
 
 fn port() -> String {

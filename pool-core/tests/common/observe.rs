@@ -120,6 +120,8 @@ impl Metrics {
 pub(crate) struct Captured {
     /// The span's name, or `"event"`.
     pub(crate) name: String,
+    /// The name of the span it was made in, if any.
+    pub(crate) parent: Option<String>,
     pub(crate) level: Level,
     /// Every field, `message` included, written with `Display`/`Debug`.
     pub(crate) fields: BTreeMap<String, String>,
@@ -191,6 +193,11 @@ impl Traces {
             .into_iter()
             .filter(|e| e.level == level && e.message().contains(text))
             .collect()
+    }
+
+    /// The spans that have closed so far, in order.
+    pub(crate) fn closed_spans(&self) -> Vec<Captured> {
+        self.inner.lock().expect("not poisoned").spans.clone()
     }
 
     /// The spans named `name` that have closed so far, in order.
@@ -313,12 +320,17 @@ impl Visit for Fields {
     }
 }
 
-impl<S: Subscriber> Layer<S> for Collector {
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _ctx: Context<'_, S>) {
+impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Collector {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let mut fields = Fields::default();
         attrs.record(&mut fields);
+        let parent = ctx
+            .span(id)
+            .and_then(|span| span.parent())
+            .map(|parent| parent.name().to_owned());
         let span = Captured {
             name: attrs.metadata().name().to_owned(),
+            parent,
             level: *attrs.metadata().level(),
             fields: fields.0,
         };
@@ -340,6 +352,7 @@ impl<S: Subscriber> Layer<S> for Collector {
         event.record(&mut fields);
         let captured = Captured {
             name: "event".to_owned(),
+            parent: None,
             level: *event.metadata().level(),
             fields: fields.0,
         };
