@@ -310,6 +310,13 @@ fn authority_keys(credentials: Option<&str>, before_query: &str) -> Vec<String> 
 /// Decodes `%XX` escapes as tokio-postgres does: an escape that is not two
 /// hex digits stays as written; the result must be UTF-8.
 fn percent_decode(text: &str) -> Result<String, String> {
+    String::from_utf8(percent_decode_bytes(text))
+        .map_err(|_| "a URL parameter is not UTF-8 once decoded".to_owned())
+}
+
+/// The bytes `%XX` escapes stand for; anything that is not one stays as
+/// written.
+pub(super) fn percent_decode_bytes(text: &str) -> Vec<u8> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -330,7 +337,7 @@ fn percent_decode(text: &str) -> Result<String, String> {
             }
         }
     }
-    String::from_utf8(out).map_err(|_| "a URL parameter is not UTF-8 once decoded".to_owned())
+    out
 }
 
 fn extract_from_pairs(dsn: &str) -> Result<Extracted, String> {

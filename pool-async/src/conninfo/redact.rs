@@ -8,6 +8,8 @@
 
 use std::ops::Range;
 
+use super::extract::percent_decode_bytes;
+
 /// What a hidden part of a connection string is replaced by.
 const MASK: &str = "***";
 
@@ -255,29 +257,10 @@ fn url_parameter(dsn: &str, start: usize) -> Option<(String, usize)> {
     Some((percent_decode(&rest[..equals]), start + equals + 1))
 }
 
-/// Decodes `%XX` escapes; anything that is not one stays as written.
+/// Decodes `%XX` escapes; anything that is not one stays as written, and
+/// bytes that are not UTF-8 become U+FFFD.
 fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| bytes.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&percent_decode_bytes(text)).into_owned()
 }
 
 /// The secrets of `key=value` pairs, read as libpq and tokio-postgres read
