@@ -13,9 +13,8 @@ use std::time::{Duration, Instant};
 use tidepool_testdb::PgServer;
 use tokio_postgres::NoTls;
 
-use crate::drive::{BoxError, Measure};
-use crate::latency::Latencies;
-use crate::report::{Compare, Row};
+use crate::drive::BoxError;
+use crate::report::Row;
 
 /// The pause between two writes of a pool.
 const POLL: Duration = Duration::from_millis(5);
@@ -240,21 +239,12 @@ pub(crate) async fn run(notes: &mut Vec<String>) -> Vec<Row> {
         };
         let failed = seen.failed_since_stop.load(Ordering::SeqCst).max(failed);
         let system = format!("{name} ({failed} failed writes)");
-        rows.push(match outcome {
-            Ok(took) => {
-                let mut latencies = Latencies::default();
-                latencies.record(took);
-                let measure = Measure {
-                    ops: 1,
-                    elapsed: took,
-                    latencies,
-                };
-                Row::new(&workload, system, Ok(measure))
-                    .with_figure("ms to first write", took.as_secs_f64() * 1000.0)
-                    .compared_on(Compare::Figure)
-            }
-            Err(error) => Row::new(&workload, system, Err(error)),
-        });
+        rows.push(Row::timed_once(
+            &workload,
+            system,
+            outcome,
+            "ms to first write",
+        ));
     }
     drop((primary, standby));
     rows

@@ -10,10 +10,9 @@ use std::time::{Duration, Instant};
 
 use tidepool_testdb::PgServer;
 
-use crate::drive::{BoxError, Measure, Step};
+use crate::drive::{BoxError, Step};
 use crate::end_to_end::{self, Bb8, Deadpool, Sqlx, Tidepool};
-use crate::latency::Latencies;
-use crate::report::{Compare, Row};
+use crate::report::Row;
 
 /// The pause between two attempts of a pool: the resolution of the figure.
 const POLL: Duration = Duration::from_millis(5);
@@ -92,21 +91,12 @@ pub(crate) async fn run(server: Arc<PgServer>) -> Vec<Row> {
             },
             Err(error) => Err(error),
         };
-        rows.push(match outcome {
-            Ok(took) => {
-                let mut latencies = Latencies::default();
-                latencies.record(took);
-                let measure = Measure {
-                    ops: 1,
-                    elapsed: took,
-                    latencies,
-                };
-                Row::new(&workload, system, Ok(measure))
-                    .with_figure("ms to first ok", took.as_secs_f64() * 1000.0)
-                    .compared_on(Compare::Figure)
-            }
-            Err(error) => Row::new(&workload, system, Err(error)),
-        });
+        rows.push(Row::timed_once(
+            &workload,
+            system,
+            outcome,
+            "ms to first ok",
+        ));
     }
     rows
 }

@@ -5,6 +5,7 @@ use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 use crate::drive::Measure;
+use crate::latency::Latencies;
 
 /// What a row is compared on, and which way is better.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -45,6 +46,31 @@ impl Row {
             outcome,
             figure: None,
             compare: Compare::Throughput,
+        }
+    }
+
+    /// A row of one timed event (a recovery, a failover): its time is the
+    /// row's figure, named `figure`, and what the row is compared on.
+    pub(crate) fn timed_once(
+        workload: impl Into<String>,
+        system: impl Into<String>,
+        outcome: Result<Duration, String>,
+        figure: &'static str,
+    ) -> Self {
+        match outcome {
+            Ok(took) => {
+                let mut latencies = Latencies::default();
+                latencies.record(took);
+                let measure = Measure {
+                    ops: 1,
+                    elapsed: took,
+                    latencies,
+                };
+                Self::new(workload, system, Ok(measure))
+                    .with_figure(figure, took.as_secs_f64() * 1000.0)
+                    .compared_on(Compare::Figure)
+            }
+            Err(error) => Self::new(workload, system, Err(error)),
         }
     }
 
