@@ -15,7 +15,7 @@ use common::{blocking, eventually, multi_host_dsn, ok};
 use tidepool_async::Pool;
 use tidepool_testdb::PgServer;
 
-const WRITERS: usize = 24;
+const WRITERS: usize = 32;
 
 /// What the writers saw.
 #[derive(Default)]
