@@ -1,6 +1,7 @@
 //! The live dashboard in headless Chromium: the page fills its charts, the
 //! burst button saturates the pool, and the charts show it (in use reaching
-//! `max_size`, requests waiting, wait times up) and the recovery. Saves a
+//! `max_size`, requests waiting, wait times up) and the recovery; the
+//! servers table names the host the connections are on. Saves a
 //! screenshot of the page.
 //!
 //! Needs Chromium (`apt-get install -y chromium`); with
@@ -35,6 +36,7 @@ const SUMMARY: &str = "JSON.stringify((() => {
         connections_chart: document.getElementById('chart-connections').toDataURL(),
         size_tile: document.getElementById('tile-size').textContent,
         config_rows: document.querySelectorAll('#config tr').length,
+        servers: [...document.querySelectorAll('#connections tr')].map((row) => row.dataset.server),
     };
 })())";
 
@@ -103,6 +105,15 @@ fn the_dashboard_shows_a_burst_saturating_the_pool_and_its_recovery() {
         "the configuration is shown"
     );
     assert_eq!(before["max_waiting"], 0, "nothing waits before the burst");
+    // The servers table names the host the pool's connections are on.
+    let servers: Vec<String> = service
+        .pool
+        .connections()
+        .into_iter()
+        .map(|c| c.server)
+        .collect();
+    assert!(!servers.is_empty());
+    assert_eq!(before["servers"], json!([servers[0]]), "{before}");
 
     // The button, as a person would press it.
     cdp.evaluate(

@@ -2,7 +2,7 @@
 //! and its standby (the standby first) with
 //! `target_session_attrs=read-write`: it writes to the primary, and after
 //! the primary stops and the standby is promoted it writes there, without
-//! a restart. Needs private servers (skipped with `DATABASE_URL`).
+//! a restart; `/stats` names the host of each connection. Needs private servers (skipped with `DATABASE_URL`).
 
 #[path = "support/http.rs"]
 mod http;
@@ -40,6 +40,17 @@ fn the_service_follows_a_failover() {
     );
     assert_eq!(created.status, 201, "{}", created.body);
     assert_eq!(created.json()["title"], "before");
+    // `/stats`, which the dashboard draws, names the host of each
+    // connection: the primary.
+    let servers = |port: u16| {
+        let stats = request(at, "GET", "/stats", None).json();
+        let connections = stats["connections"].as_array().cloned().unwrap_or_default();
+        !connections.is_empty()
+            && connections
+                .iter()
+                .all(|c| c["server"] == format!("127.0.0.1:{port}"))
+    };
+    assert!(servers(primary.port()));
 
     primary.stop().unwrap_or_else(|e| panic!("{e}"));
     standby.promote().unwrap_or_else(|e| panic!("{e}"));
@@ -54,6 +65,17 @@ fn the_service_follows_a_failover() {
             "no todo was created on the promoted standby within 15 s: {} {}",
             created.status,
             created.body
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The connections the dashboard lists are all on the promoted standby
+    // once the pool has let go of the stopped primary's.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !servers(standby.port()) {
+        assert!(
+            Instant::now() < deadline,
+            "/stats still lists connections off the promoted standby: {}",
+            request(at, "GET", "/stats", None).body
         );
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -19,6 +19,7 @@ pub use pool::guard::PooledConnection;
 pub use pool::handle::Pool;
 pub use pool::hooks::HookFuture;
 pub use pool::replica_set::{ReplicaSet, ReplicaSetBuilder, ReplicaSetStats};
+pub use pool::roster::ConnectionInfo;
 pub use pool::session_settings::SessionSettings;
 pub use pool::settings::{ConnectionSettings, Settings};
 pub use rows::{

@@ -9,6 +9,7 @@ use tidepool_core::{PoolConfig, Stats};
 use crate::error::Error;
 use crate::pool::guard::PooledConnection;
 use crate::pool::manager::PgManager;
+use crate::pool::roster::ConnectionInfo;
 use crate::rows::{RowFactory, TupleRow};
 
 /// A pool of PostgreSQL connections.
@@ -206,6 +207,15 @@ impl<R> Pool<R> {
         let mut stats = self.inner.stats();
         stats.listeners = self.manager().open_listeners();
         stats
+    }
+
+    /// The pool's open connections now, by id: the server each reached
+    /// (among a multi-host string's hosts), whether it is checked out, and
+    /// its age. A dashboard's view of where the pool's sessions are; a
+    /// connection is listed from the end of its connect (after the
+    /// `configure` callback) until it closes.
+    pub fn connections(&self) -> Vec<ConnectionInfo> {
+        self.manager().connections()
     }
 
     /// The pool's gauges and counters now, setting the counters back to zero.

@@ -11,6 +11,7 @@ use tokio_postgres::config::Host;
 use crate::error::Error;
 use crate::hosts::{Role, SessionAttrs};
 use crate::pool::hooks::Hooks;
+use crate::pool::roster::{ConnectionInfo, Listed, Roster};
 use crate::pool::source::ConnectSettings;
 use crate::session::cache::CacheSettings;
 use crate::session::cancel::{CancelTarget, Canceller};
@@ -32,6 +33,8 @@ pub(crate) struct PgManager {
     listeners: Arc<AtomicUsize>,
     /// Whether statements' durations are recorded as metrics.
     statement_metrics: bool,
+    /// The open connections and the server each reached.
+    roster: Arc<Roster>,
 }
 
 impl PgManager {
@@ -51,6 +54,7 @@ impl PgManager {
             notices: Notices::new("tidepool", None),
             listeners: Arc::default(),
             statement_metrics: false,
+            roster: Arc::default(),
         }
     }
 
@@ -83,6 +87,11 @@ impl PgManager {
     }
 
     /// How many listener connections are open now.
+    /// The open connections now, each with the server it reached.
+    pub(crate) fn connections(&self) -> Vec<ConnectionInfo> {
+        self.roster.snapshot()
+    }
+
     pub(crate) fn open_listeners(&self) -> usize {
         self.listeners.load(Relaxed)
     }
@@ -130,16 +139,20 @@ pub(crate) struct Parked {
     role: Arc<Role>,
     /// What the connection string asked of the server.
     attrs: SessionAttrs,
+    /// The connection's entry in [`Pool::connections`](crate::Pool::connections).
+    listed: Listed,
 }
 
 impl Parked {
     /// Takes the connection out for a checkout.
     pub(crate) fn take(&mut self) -> Option<Connection> {
+        self.listed.set_in_use(true);
         self.conn.take()
     }
 
     /// Puts the connection back at the end of a checkout.
     pub(crate) fn put_back(&mut self, conn: Connection) {
+        self.listed.set_in_use(false);
         self.conn = Some(conn);
     }
 
@@ -211,10 +224,12 @@ impl tidepool_core::Manager for PgManager {
                 .map_err(|e| Error::callback("configure", e))?;
             conn.settle().await?;
         }
+        let listed = self.roster.list(conn.id(), conn.server());
         Ok(Parked {
             conn: Some(conn),
             role: opened.role,
             attrs,
+            listed,
         })
     }
 
@@ -247,11 +262,22 @@ impl tidepool_core::Manager for PgManager {
     }
 
     fn needs_reset(&self, parked: &Parked) -> bool {
-        self.hooks.reset_always() || parked.conn.as_ref().is_some_and(Connection::needs_reset)
+        self.hooks.reset_always()
+            || parked.conn.as_ref().is_some_and(|conn| {
+                conn.needs_reset() || (parked.attrs.is_strict() && conn.write_refused())
+            })
     }
 
     async fn reset(&self, parked: &mut Parked) -> Result<(), Error> {
+        let strict = parked.attrs.is_strict();
         let conn = parked.conn()?;
+        // A write refused as read-only (SQLSTATE 25006) may mean that the
+        // server turned read-only without reporting it (a server before
+        // PostgreSQL 14, or a pooler that does not pass the reports on):
+        // a pool that needs a certain role asks the server again, after
+        // the rollback, so that a transaction the user made read-only
+        // (`SET TRANSACTION READ ONLY`) does not count.
+        let recheck_role = conn.take_write_refused() && strict;
         if conn.has_statement_in_flight() {
             // The server runs statements in order: the rollback below would
             // wait for the running one. Cancel it instead of waiting.
@@ -264,6 +290,9 @@ impl tidepool_core::Manager for PgManager {
         if let Some(reset) = &self.hooks.reset {
             reset(conn).await.map_err(|e| Error::callback("reset", e))?;
             conn.settle().await?;
+        }
+        if recheck_role {
+            parked.check_role().await?;
         }
         Ok(())
     }

@@ -86,6 +86,21 @@ impl ReplicaSet {
         }
     }
 
+    /// Makes a replica set of two pools built another way (from
+    /// [`Settings`](crate::Settings), say, or with
+    /// [`ReplicaSetBuilder::into_parts`]). `writer` should ask for
+    /// `target_session_attrs=read-write` and `reader` for
+    /// `prefer-standby` (or `standby`, to never read from the primary);
+    /// `max_lag` is as [`ReplicaSetBuilder::max_lag`].
+    pub fn from_pools(writer: Pool, reader: Pool, max_lag: Option<Duration>) -> ReplicaSet {
+        ReplicaSet {
+            writer,
+            reader,
+            max_lag,
+            lagging_reads: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
     /// Checks out a connection to the primary (a read-write server).
     ///
     /// # Errors
@@ -182,12 +197,17 @@ impl ReplicaSetBuilder {
     ///
     /// As [`PoolBuilder::build`], for either pool.
     pub fn build(self) -> Result<ReplicaSet, Error> {
-        Ok(ReplicaSet {
-            writer: self.writer.build()?,
-            reader: self.reader.build()?,
-            max_lag: self.max_lag,
-            lagging_reads: Arc::new(AtomicU64::new(0)),
-        })
+        Ok(ReplicaSet::from_pools(
+            self.writer.build()?,
+            self.reader.build()?,
+            self.max_lag,
+        ))
+    }
+
+    /// The write pool's builder, the read pool's, and `max_lag`, to build
+    /// the pools some other way; [`ReplicaSet::from_pools`] makes the set.
+    pub fn into_parts(self) -> (PoolBuilder, PoolBuilder, Option<Duration>) {
+        (self.writer, self.reader, self.max_lag)
     }
 }
 

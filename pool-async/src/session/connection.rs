@@ -277,6 +277,17 @@ impl<R> Connection<R> {
         self.tracker.needs_reset()
     }
 
+    /// Whether a statement failed as a write in a read-only transaction
+    /// (SQLSTATE 25006) since the pool last asked.
+    pub(crate) fn write_refused(&self) -> bool {
+        self.tracker.write_refused()
+    }
+
+    /// As [`write_refused`](Self::write_refused), and forgets it.
+    pub(crate) fn take_write_refused(&self) -> bool {
+        self.tracker.take_write_refused()
+    }
+
     pub(crate) fn has_statement_in_flight(&self) -> bool {
         self.tracker.has_in_flight()
     }

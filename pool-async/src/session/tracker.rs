@@ -4,7 +4,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed};
 use std::time::Duration;
 
-use tokio_postgres::error::Severity;
+use tokio_postgres::error::{Severity, SqlState};
 
 use crate::error::Error;
 use crate::session::cancel::Canceller;
@@ -51,6 +51,12 @@ pub(crate) struct Tracker {
     /// `WITH HOLD` cursors may be open: the pool closes them when the
     /// connection comes back.
     held_cursors: AtomicBool,
+    /// A statement failed with SQLSTATE 25006 (a write refused in a
+    /// read-only transaction): the server may have become read-only
+    /// without saying so (a server too old to report it, or a pooler in
+    /// between), so a pool that needs a read-write server asks it again
+    /// when the connection comes back.
+    write_refused: AtomicBool,
     /// Where the connection's statements go, for their spans.
     pub(crate) peer: crate::session::span::Peer,
     /// Whether each statement's duration is recorded in the
@@ -75,6 +81,7 @@ impl Tracker {
             canceller,
             names_statements,
             held_cursors: AtomicBool::new(false),
+            write_refused: AtomicBool::new(false),
             peer: crate::session::span::Peer::default(),
             statement_metrics: false,
         }
@@ -116,10 +123,13 @@ impl Tracker {
         // Not reached when the future is dropped: the count then stays up,
         // which is the point.
         self.in_flight.fetch_sub(1, Relaxed);
-        if let Err(error) = &result
-            && ends_session(error)
-        {
-            self.unusable.store(true, Relaxed);
+        if let Err(error) = &result {
+            if ends_session(error) {
+                self.unusable.store(true, Relaxed);
+            }
+            if error.code() == Some(&SqlState::READ_ONLY_SQL_TRANSACTION) {
+                self.write_refused.store(true, Relaxed);
+            }
         }
         result.map_err(|error| {
             if self.names_statements {
@@ -221,6 +231,17 @@ impl Tracker {
     /// Whether `WITH HOLD` cursors may be open.
     pub(crate) fn has_held_cursors(&self) -> bool {
         self.held_cursors.load(Relaxed)
+    }
+
+    /// Whether a statement failed as a write in a read-only transaction
+    /// since the last call; forgets it.
+    pub(crate) fn take_write_refused(&self) -> bool {
+        self.write_refused.swap(false, Relaxed)
+    }
+
+    /// Whether a statement failed as a write in a read-only transaction.
+    pub(crate) fn write_refused(&self) -> bool {
+        self.write_refused.load(Relaxed)
     }
 
     /// Whether the pool runs behind a transaction pooler.

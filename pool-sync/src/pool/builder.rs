@@ -182,6 +182,12 @@ impl<R> PoolBuilder<R> {
         self
     }
 
+    /// The async builder and the number of threads, for a pool built
+    /// beside others on one runtime.
+    pub(crate) fn into_parts(self) -> (tidepool_async::PoolBuilder<R>, usize) {
+        (self.inner, self.worker_threads)
+    }
+
     fn map(
         mut self,
         f: impl FnOnce(tidepool_async::PoolBuilder<R>) -> tidepool_async::PoolBuilder<R>,
@@ -203,14 +209,7 @@ impl<R> PoolBuilder<R> {
     where
         R: RowFactory + Clone,
     {
-        if self.worker_threads == 0 {
-            return Err(Error::invalid_config(
-                "worker_threads is 0; the blocking pool needs at least one thread",
-            ));
-        }
-        let blocker = Blocker::new(self.worker_threads).map_err(|e| {
-            Error::invalid_config(format!("could not start the blocking pool's threads: {e}"))
-        })?;
+        let blocker = Blocker::start(self.worker_threads)?;
         let pool = {
             let _context = blocker.handle().enter();
             self.inner.build()?

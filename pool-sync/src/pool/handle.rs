@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use tidepool_async::{Error, PoolConfig, RowFactory, Stats, TupleRow};
+use tidepool_async::{ConnectionInfo, Error, PoolConfig, RowFactory, Stats, TupleRow};
 
 use crate::pool::guard::PooledConnection;
 use crate::pool::runtime::Blocker;
@@ -103,6 +103,12 @@ impl<R> Pool<R> {
     pub fn wait_timeout(&self, timeout: Duration) -> Result<(), Error> {
         self.blocker
             .block_on("Pool::wait_timeout", self.inner.wait_timeout(timeout))
+    }
+
+    /// The pool's open connections now, by id, each with the server it
+    /// reached, as [`tidepool_async::Pool::connections`].
+    pub fn connections(&self) -> Vec<ConnectionInfo> {
+        self.inner.connections()
     }
 
     /// Closes the pool, as [`tidepool_async::Pool::close`].

@@ -60,6 +60,24 @@ impl Blocker {
         })
     }
 
+    /// Starts the runtime of a blocking pool with `worker_threads`
+    /// threads.
+    ///
+    /// # Errors
+    ///
+    /// A configuration error for 0 threads, or threads that could not be
+    /// started.
+    pub(crate) fn start(worker_threads: usize) -> Result<Self, Error> {
+        if worker_threads == 0 {
+            return Err(Error::invalid_config(
+                "worker_threads is 0; the blocking pool needs at least one thread",
+            ));
+        }
+        Self::new(worker_threads).map_err(|e| {
+            Error::invalid_config(format!("could not start the blocking pool's threads: {e}"))
+        })
+    }
+
     pub(crate) fn handle(&self) -> &Handle {
         // Invariant: the runtime is only taken in `drop`.
         self.runtime

@@ -416,6 +416,35 @@ impl PgBouncer {
         self.launch().map_err(|failure| failure.error)
     }
 
+    /// Points PgBouncer at another server, as an operator does after a
+    /// failover: rewrites the configuration, reloads it, and has every
+    /// server connection replaced once its client is done with it
+    /// (`RECONNECT`). Clients stay connected; their next transactions run
+    /// on `server`, and PgBouncer does not tell them.
+    ///
+    /// # Errors
+    ///
+    /// When the configuration cannot be rewritten, or PgBouncer refuses
+    /// `RELOAD` or `RECONNECT`.
+    pub fn retarget(&mut self, server: &PgServer) -> Result<(), HarnessError> {
+        let io = |e| HarnessError::io(format!("rewrite {}", self.config_file.display()), e);
+        let text = fs::read_to_string(&self.config_file).map_err(io)?;
+        let from = format!("* = host={HOST} port={}\n", self.server_port);
+        let to = format!("* = host={HOST} port={}\n", server.port());
+        if !text.contains(&from) {
+            return Err(HarnessError::invalid(format!(
+                "the configuration does not name port {}",
+                self.server_port
+            )));
+        }
+        write_private(&self.config_file, text.replacen(&from, &to, 1).as_bytes())?;
+        self.account.give(&self.config_file)?;
+        self.server_port = server.port();
+        self.admin("RELOAD")?;
+        self.admin("RECONNECT")?;
+        Ok(())
+    }
+
     /// Creates the role on the server and the directories and auth file.
     fn prepare(&self, server: &PgServer) -> Result<(), HarnessError> {
         server.psql(&format!(

@@ -120,11 +120,13 @@ impl Service {
     }
 }
 
-/// `GET /stats`: the pool's statistics, its configuration, the last
-/// second's figures and the last burst.
+/// `GET /stats`: the pool's statistics, its open connections (each with
+/// the server it reached), its configuration, the last second's figures
+/// and the last burst.
 async fn stats(State(app): State<Arc<App>>) -> Json<Value> {
     Json(json!({
         "pool": stats_json(&app.pool.stats()),
+        "connections": app.pool.connections(),
         "last_second": app.history.latest(),
         "config": config_json(app.pool.config()),
         "burst": app.bursts.report(),

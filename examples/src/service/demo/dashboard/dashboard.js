@@ -8,6 +8,7 @@ const MAX_WINDOW_MS = 120000, MIN_WINDOW_MS = 30000;
 const dashboard = (window.dashboard = {
   points: [], // one per second, from /stats/series
   stats: null, // the pool's statistics now, from /stats
+  connections: [], // the pool's open connections now, each with its server
   config: null,
   burst: null,
   updates: 0, // refreshes that succeeded
@@ -30,6 +31,7 @@ async function refresh() {
     const [series, stats] = await Promise.all([getJson("/stats/series"), getJson("/stats")]);
     dashboard.points = series.points;
     dashboard.stats = stats.pool;
+    dashboard.connections = stats.connections;
     dashboard.inUse = stats.pool.in_use;
     dashboard.config = stats.config;
     dashboard.burst = stats.burst;
@@ -69,6 +71,7 @@ function render(stats) {
   $("status").className = "pill " + (saturated ? "saturated" : busy ? "busy" : "ok");
 
   renderConfig(config);
+  renderConnections(stats.connections);
   renderBurst(stats.burst);
   drawCharts(config);
 }
@@ -79,6 +82,43 @@ function renderConfig(config) {
     ...Object.entries(config).map(([key, value]) => {
       const row = document.createElement("tr");
       for (const text of [key, value === 0 && key === "max_waiting" ? "0 (no limit)" : String(value)]) {
+        const cell = document.createElement("td");
+        cell.textContent = text;
+        row.append(cell);
+      }
+      return row;
+    })
+  );
+}
+
+// One row per server: how many of the pool's connections are on it, how
+// many of those are in use, and their ids, so that a failover shows as the
+// connections moving from one host to another.
+function renderConnections(connections) {
+  const servers = new Map();
+  for (const c of connections) {
+    const entry = servers.get(c.server) || { open: 0, inUse: 0, ids: [] };
+    entry.open += 1;
+    entry.inUse += c.in_use ? 1 : 0;
+    entry.ids.push(c.id);
+    servers.set(c.server, entry);
+  }
+  const table = $("connections");
+  if (servers.size === 0) {
+    const row = document.createElement("tr");
+    const cell = document.createElement("td");
+    cell.colSpan = 3;
+    cell.className = "muted";
+    cell.textContent = "no connection open";
+    row.append(cell);
+    table.replaceChildren(row);
+    return;
+  }
+  table.replaceChildren(
+    ...[...servers.entries()].sort().map(([server, entry]) => {
+      const row = document.createElement("tr");
+      row.dataset.server = server;
+      for (const text of [server, entry.inUse + " / " + entry.open + " in use", "#" + entry.ids.join(" #")]) {
         const cell = document.createElement("td");
         cell.textContent = text;
         row.append(cell);
