@@ -9,6 +9,7 @@ use tokio::sync::Notify;
 use crate::error::BoxedCause;
 use crate::instruments::Instruments;
 use crate::stats::Counters;
+use crate::striped::{Alone, Striped};
 use crate::throttle::Throttle;
 use crate::waiters::Waiters;
 
@@ -19,10 +20,12 @@ use crate::waiters::Waiters;
 pub(crate) struct Books {
     pub(crate) name: String,
     state: Mutex<State>,
-    /// Requests waiting for a connection now.
-    pub(crate) waiting: AtomicUsize,
-    /// Connections checked out by users now.
-    pub(crate) in_use: AtomicUsize,
+    /// Requests waiting for a connection now (alone on its cache line:
+    /// every contended checkout changes it).
+    pub(crate) waiting: Alone<AtomicUsize>,
+    /// Connections checked out by users now (a gauge for the statistics,
+    /// changed by every checkout and return).
+    pub(crate) in_use: Striped,
     /// `max_size`, also readable without the lock (written under it).
     pub(crate) max_size: AtomicUsize,
     /// When the requests waiting now began to wait.
@@ -104,8 +107,8 @@ impl Books {
                 failing_since: None,
                 reconnect_reported: false,
             }),
-            waiting: AtomicUsize::new(0),
-            in_use: AtomicUsize::new(0),
+            waiting: Alone(AtomicUsize::new(0)),
+            in_use: Striped::default(),
             max_size: AtomicUsize::new(max_size),
             waiters: Waiters::default(),
             counters: Counters::default(),

@@ -11,7 +11,7 @@ use crate::close_reason::CloseReason;
 use crate::inner::PoolInner;
 use crate::manager::Manager;
 use crate::slot::{IdleObject, Slot};
-use crate::stats::{add_time, bump};
+use crate::stats::bump;
 
 impl<M: Manager> PoolInner<M> {
     /// Takes back a connection from a caller: keeps it, resets it in the
@@ -23,7 +23,7 @@ impl<M: Manager> PoolInner<M> {
     ) {
         let now = Instant::now();
         let held = now - checked_out_at;
-        add_time(&self.books.counters.usage_us, held);
+        self.books.counters.usage_us.add_time(held);
         self.books.metrics.usage_time(held);
         self.put_back_unused(object, now);
     }

@@ -19,13 +19,14 @@ use crate::guard::Pooled;
 use crate::inner::PoolInner;
 use crate::manager::Manager;
 use crate::slot::IdleObject;
-use crate::stats::{add_time, bump};
+use crate::stats::bump;
+use crate::striped::Striped;
 use crate::waiters::{Ended, UntilDeadline, Waited};
 
 /// Books the time a queued request waited, however the checkout ends
 /// (served, timed out, turned away by close, or dropped).
 struct WaitClock<'a> {
-    counter: &'a std::sync::atomic::AtomicU64,
+    counter: &'a Striped,
     since: Option<Instant>,
 }
 
@@ -33,7 +34,7 @@ impl WaitClock<'_> {
     /// Books the wait as ended at `now`.
     fn stop(mut self, now: Instant) {
         if let Some(since) = self.since.take() {
-            add_time(self.counter, now - since);
+            self.counter.add_time(now - since);
         }
     }
 }
@@ -41,7 +42,7 @@ impl WaitClock<'_> {
 impl Drop for WaitClock<'_> {
     fn drop(&mut self) {
         if let Some(since) = self.since {
-            add_time(self.counter, since.elapsed());
+            self.counter.add_time(since.elapsed());
         }
     }
 }
@@ -111,7 +112,7 @@ impl<M: Manager> PoolInner<M> {
         caller: &'static Location<'static>,
     ) -> Result<Pooled<M>, Error> {
         let started = Instant::now();
-        bump(&self.books.counters.requests_num);
+        self.books.counters.requests_num.bump();
         let span = tracing::debug_span!(
             "checkout",
             pool = %self.books.name,
@@ -147,7 +148,7 @@ impl<M: Manager> PoolInner<M> {
                     waiting_guard.accept();
                     if clock.since.is_none() {
                         clock.since = Some(started);
-                        bump(&counters.requests_queued);
+                        counters.requests_queued.bump();
                     }
                     // The maintenance worker watches the deadlines, and on
                     // demand opens a connection if the pool may grow. A full

@@ -37,9 +37,7 @@ impl<M: Manager> Pooled<M> {
     ) -> Self {
         let books = object.size.books();
         books.metrics.checked_out();
-        books
-            .in_use
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        books.in_use.bump();
         Self {
             object: Some(object),
             pool,
@@ -54,9 +52,7 @@ impl<M: Manager> Pooled<M> {
     fn check_in(&mut self, object: &IdleObject<M::Connection>, returned: bool) {
         let books = object.size.books();
         books.metrics.checked_in();
-        books
-            .in_use
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        books.in_use.drop_one();
         if let Some(watch) = self.leak_watch.take() {
             if returned && watch.is_finished() {
                 tracing::info!(

@@ -90,7 +90,7 @@ impl<M: Manager> PoolInner<M> {
             stats.pool_size = state.open + state.connecting;
         }
         stats.pool_available = self.idle.status().available;
-        stats.in_use = self.books.in_use.load(Relaxed);
+        stats.in_use = self.books.in_use.gauge();
         stats.requests_waiting = self.books.waiting.load(Relaxed);
         stats.requests_max_wait_ms =
             u64::try_from(self.books.waiters.longest_wait(Instant::now()).as_millis())

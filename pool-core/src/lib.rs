@@ -22,6 +22,7 @@ mod pool;
 mod setters;
 mod slot;
 mod stats;
+mod striped;
 mod throttle;
 mod waiters;
 mod worker;

@@ -19,6 +19,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::error::BoxedCause;
+use crate::striped::Alone;
 
 /// Why a request stopped waiting before it was served.
 #[derive(Debug, Clone)]
@@ -41,7 +42,11 @@ pub(crate) enum Waited<T> {
 /// The requests waiting now.
 ///
 /// Only requests that find no idle connection are entered, so the fast
-/// path of a checkout never takes this lock. Entries are kept in a slab
+/// path of a checkout never takes these locks. A request is entered in
+/// the shard of the thread that polls it first (see [`SHARDS`]); what
+/// follows holds within each shard, and a question about all the
+/// requests (the next deadline, the longest wait) asks every shard.
+/// Entries are kept in a slab
 /// whose free places are reused: once it has grown to the largest queue
 /// seen, entering and leaving allocate nothing.
 ///
@@ -57,7 +62,7 @@ pub(crate) enum Waited<T> {
 /// O(log n) amortised.
 #[derive(Debug, Default)]
 pub(crate) struct Waiters {
-    slab: Mutex<Slab>,
+    shards: [Alone<Mutex<Slab>>; SHARDS],
 }
 
 #[derive(Debug, Default)]
@@ -157,6 +162,95 @@ impl Slab {
     }
 }
 
+/// Requests are entered in the shard of the thread that polls them, so
+/// that the threads of a busy runtime do not take one lock from each
+/// other at every contended checkout: a place is its index in the shard
+/// times [`SHARDS`], plus the shard.
+const SHARDS: usize = crate::striped::CELLS;
+
+impl Slab {
+    /// See [`Waiters::enter`]; `place` is the index in this shard.
+    fn enter(&mut self, since: Instant, deadline: Instant, waker: Option<Waker>) -> (usize, bool) {
+        if self.live == 0 {
+            // No request waits: every mark left is stale, and deadlines
+            // start over in order.
+            self.arrivals.clear();
+            self.early.clear();
+            self.last_in_order = None;
+        } else {
+            self.compact();
+        }
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        let entry = Some(Entry {
+            ticket,
+            since,
+            deadline,
+            waker,
+            ended: None,
+        });
+        let place = match self.free.pop() {
+            Some(place) => {
+                self.entries[place] = entry;
+                place
+            }
+            None => {
+                self.entries.push(entry);
+                self.entries.len() - 1
+            }
+        };
+        self.live += 1;
+        let mark = Mark { place, ticket };
+        self.arrivals.push_back(mark);
+        if self.last_in_order.is_some_and(|last| deadline < last) {
+            self.early.push(Reverse((deadline, mark)));
+        } else {
+            self.last_in_order = Some(deadline);
+        }
+        let wake = self.target.is_none_or(|target| deadline < target);
+        if wake {
+            self.target = Some(deadline);
+        }
+        (place, wake)
+    }
+
+    /// See [`Waiters::expire`]: the wakers of the requests ended go to
+    /// `wake`.
+    fn expire_due(&mut self, now: Instant, wake: &mut Vec<Waker>) -> Option<Instant> {
+        // The arrivals, in order of deadline but for the early ones: the
+        // first live request not due has no in-order request due behind
+        // it (an early request's deadline is before those entered after
+        // it, and it is in the heap too).
+        let mut next = None;
+        while let Some(&mark) = self.arrivals.front() {
+            match self.waiting(mark).map(|entry| entry.deadline) {
+                Some(deadline) if deadline > now => {
+                    next = Some(deadline);
+                    break;
+                }
+                Some(_) => self.expire(mark, wake),
+                None => {}
+            }
+            self.arrivals.pop_front();
+        }
+        while let Some(&Reverse((deadline, mark))) = self.early.peek() {
+            if self.waiting(mark).is_some() {
+                if deadline > now {
+                    next = Some(next.map_or(deadline, |n: Instant| n.min(deadline)));
+                    break;
+                }
+                self.expire(mark, wake);
+            }
+            self.early.pop();
+        }
+        if self.live == 0 || next.is_none() {
+            self.last_in_order = None;
+        }
+        self.target = next;
+        next
+    }
+}
+
 impl Waiters {
     /// Enters a request that began waiting at `since`, gives up at
     /// `deadline` and is woken through `waker`; returns its place, and
@@ -168,57 +262,19 @@ impl Waiters {
         deadline: Instant,
         waker: Option<Waker>,
     ) -> (usize, bool) {
-        let mut slab = self.lock();
-        if slab.live == 0 {
-            // No request waits: every mark left is stale, and deadlines
-            // start over in order.
-            slab.arrivals.clear();
-            slab.early.clear();
-            slab.last_in_order = None;
-        } else {
-            slab.compact();
-        }
-        let ticket = slab.next_ticket;
-        slab.next_ticket += 1;
-        let entry = Some(Entry {
-            ticket,
-            since,
-            deadline,
-            waker,
-            ended: None,
-        });
-        let place = match slab.free.pop() {
-            Some(place) => {
-                slab.entries[place] = entry;
-                place
-            }
-            None => {
-                slab.entries.push(entry);
-                slab.entries.len() - 1
-            }
-        };
-        slab.live += 1;
-        let mark = Mark { place, ticket };
-        slab.arrivals.push_back(mark);
-        if slab.last_in_order.is_some_and(|last| deadline < last) {
-            slab.early.push(Reverse((deadline, mark)));
-        } else {
-            slab.last_in_order = Some(deadline);
-        }
-        let wake = slab.target.is_none_or(|target| deadline < target);
-        if wake {
-            slab.target = Some(deadline);
-        }
-        (place, wake)
+        let shard = crate::striped::cell();
+        let (index, wake) = self.lock(shard).enter(since, deadline, waker);
+        (index * SHARDS + shard, wake)
     }
 
     /// Removes the request entered at `place`.
     pub(crate) fn leave(&self, place: usize) {
-        let mut slab = self.lock();
-        let Some(entry) = slab.entries.get_mut(place).and_then(Option::take) else {
+        let (shard, index) = (place % SHARDS, place / SHARDS);
+        let mut slab = self.lock(shard);
+        let Some(entry) = slab.entries.get_mut(index).and_then(Option::take) else {
             return;
         };
-        slab.free.push(place);
+        slab.free.push(index);
         slab.live -= 1;
         // Served first come, first served, the request leaving is usually
         // the first: its mark goes with it, and any stale marks behind it
@@ -232,8 +288,8 @@ impl Waiters {
     /// Why the wait of the request at `place` must end, if it must; if
     /// not, `waker` is woken when it must.
     fn ended(&self, place: usize, waker: &Waker) -> Option<Ended> {
-        let mut slab = self.lock();
-        match slab.entries.get_mut(place) {
+        let mut slab = self.lock(place % SHARDS);
+        match slab.entries.get_mut(place / SHARDS) {
             Some(Some(entry)) => {
                 if entry.ended.is_none()
                     && !entry.waker.as_ref().is_some_and(|w| w.will_wake(waker))
@@ -252,40 +308,12 @@ impl Waiters {
     /// drops, nothing per request still waiting.
     pub(crate) fn expire(&self, now: Instant) -> Option<Instant> {
         let mut wake = Vec::new();
-        let next = {
-            let mut slab = self.lock();
-            // The arrivals, in order of deadline but for the early ones: the
-            // first live request not due has no in-order request due behind
-            // it (an early request's deadline is before those entered after
-            // it, and it is in the heap too).
-            let mut next = None;
-            while let Some(&mark) = slab.arrivals.front() {
-                match slab.waiting(mark).map(|entry| entry.deadline) {
-                    Some(deadline) if deadline > now => {
-                        next = Some(deadline);
-                        break;
-                    }
-                    Some(_) => slab.expire(mark, &mut wake),
-                    None => {}
-                }
-                slab.arrivals.pop_front();
+        let mut next: Option<Instant> = None;
+        for shard in 0..SHARDS {
+            if let Some(at) = self.lock(shard).expire_due(now, &mut wake) {
+                next = Some(next.map_or(at, |n| n.min(at)));
             }
-            while let Some(&Reverse((deadline, mark))) = slab.early.peek() {
-                if slab.waiting(mark).is_some() {
-                    if deadline > now {
-                        next = Some(next.map_or(deadline, |n: Instant| n.min(deadline)));
-                        break;
-                    }
-                    slab.expire(mark, &mut wake);
-                }
-                slab.early.pop();
-            }
-            if slab.live == 0 || next.is_none() {
-                slab.last_in_order = None;
-            }
-            slab.target = next;
-            next
-        };
+        }
         for waker in wake {
             waker.wake();
         }
@@ -297,8 +325,8 @@ impl Waiters {
     pub(crate) fn fail_all(&self, cause: &BoxedCause) -> usize {
         let mut wake = Vec::new();
         let mut ended = 0;
-        {
-            let mut slab = self.lock();
+        for shard in 0..SHARDS {
+            let mut slab = self.lock(shard);
             for entry in slab.entries.iter_mut().flatten() {
                 if entry.ended.is_none() {
                     entry.ended = Some(Ended::ConnectFailed(BoxedCause::clone(cause)));
@@ -314,19 +342,23 @@ impl Waiters {
     }
 
     /// How long the request waiting longest has waited, at `now`; zero when
-    /// no request waits. O(1) amortised: requests are entered in the order
-    /// they began to wait.
+    /// no request waits. O(1) amortised per shard: requests are entered in
+    /// the order they began to wait.
     pub(crate) fn longest_wait(&self, now: Instant) -> Duration {
-        let mut slab = self.lock();
-        slab.first_waiting().map_or(Duration::ZERO, |entry| {
-            now.saturating_duration_since(entry.since)
-        })
+        (0..SHARDS)
+            .filter_map(|shard| {
+                self.lock(shard)
+                    .first_waiting()
+                    .map(|entry| now.saturating_duration_since(entry.since))
+            })
+            .max()
+            .unwrap_or(Duration::ZERO)
     }
 
     /// A panic while the lock was held cannot leave an entry half-written,
     /// so a poisoned lock is used as it is.
-    fn lock(&self) -> std::sync::MutexGuard<'_, Slab> {
-        self.slab
+    fn lock(&self, shard: usize) -> std::sync::MutexGuard<'_, Slab> {
+        self.shards[shard]
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -575,6 +607,39 @@ mod tests {
     }
 
     #[test]
+    fn requests_entered_on_many_threads_expire_and_fail_together() {
+        let waiters = Waiters::default();
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        // Sixteen threads (more than the shards) enter a request each, the
+        // deadlines 1 s apart.
+        let places: Vec<usize> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..16u64)
+                .map(|i| {
+                    let waiters = &waiters;
+                    scope.spawn(move || waiters.enter(t0 + s(i), t0 + s(100 + i), None).0)
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(waiters.longest_wait(t0 + s(20)), s(20));
+        // The first ten deadlines pass, whichever shard holds them.
+        assert_eq!(waiters.expire(t0 + s(109)), Some(t0 + s(110)));
+        for (i, place) in places.iter().enumerate() {
+            let ended = waiters.ended(*place, Waker::noop());
+            assert_eq!(matches!(ended, Some(Ended::Expired)), i < 10, "{i}");
+        }
+        assert_eq!(waiters.longest_wait(t0 + s(20)), s(10));
+        let cause: BoxedCause = std::sync::Arc::new(std::io::Error::other("refused"));
+        assert_eq!(waiters.fail_all(&cause), 6);
+        for place in places {
+            waiters.leave(place);
+        }
+        assert_eq!(waiters.expire(t0 + s(200)), None);
+        assert_eq!(waiters.longest_wait(t0 + s(200)), Duration::ZERO);
+    }
+
+    #[test]
     fn marks_of_requests_that_left_do_not_pile_up() {
         let waiters = Waiters::default();
         let t0 = Instant::now();
@@ -591,7 +656,7 @@ mod tests {
             let (place, _) = waiters.enter(t0, deadline, None);
             waiters.leave(place);
         }
-        let slab = waiters.lock();
+        let slab = waiters.lock(crate::striped::cell());
         assert!(
             slab.arrivals.len() <= 2 * slab.live + 65,
             "{}",
