@@ -212,11 +212,13 @@ impl tidepool_core::Manager for PgManager {
             crate::session::span::Peer::of(&opened.config),
             self.statement_metrics,
         );
+        // Only a pool that asks for a role gives up a connection whose
+        // server changed role; the others need not read the reports.
         crate::session::notice::spawn_driver(
             connection,
             self.notices.clone(),
             conn.id(),
-            Some(Arc::clone(&opened.role)),
+            attrs.is_strict().then(|| Arc::clone(&opened.role)),
         );
         if let Some(configure) = &self.hooks.configure {
             configure(&mut conn)
