@@ -127,10 +127,12 @@ pub(crate) fn bump(counter: &AtomicU64) {
 
 /// Adds a duration, in microseconds, to a counter.
 pub(crate) fn add_time(counter: &AtomicU64, elapsed: Duration) {
-    counter.fetch_add(
-        elapsed.as_micros().min(u128::from(u64::MAX)) as u64,
-        Relaxed,
-    );
+    counter.fetch_add(micros(elapsed), Relaxed);
+}
+
+/// A duration in whole microseconds, as the time counters keep it.
+pub(crate) fn micros(elapsed: Duration) -> u64 {
+    elapsed.as_micros().min(u128::from(u64::MAX)) as u64
 }
 
 impl Counters {

@@ -75,7 +75,7 @@ impl Striped {
 
     /// Adds a duration, in microseconds.
     pub(crate) fn add_time(&self, elapsed: Duration) {
-        self.add(elapsed.as_micros().min(u128::from(u64::MAX)) as u64);
+        self.add(crate::stats::micros(elapsed));
     }
 
     /// The counter's value.

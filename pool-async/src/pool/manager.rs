@@ -86,12 +86,12 @@ impl PgManager {
         Arc::clone(&self.listeners)
     }
 
-    /// How many listener connections are open now.
     /// The open connections now, each with the server it reached.
     pub(crate) fn connections(&self) -> Vec<ConnectionInfo> {
         self.roster.snapshot()
     }
 
+    /// How many listener connections are open now.
     pub(crate) fn open_listeners(&self) -> usize {
         self.listeners.load(Relaxed)
     }
