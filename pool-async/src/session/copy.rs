@@ -250,19 +250,30 @@ impl CopyIn<'_> {
     }
 }
 
-/// At the end of a `COPY ... TO STDOUT`'s data, once: the statement ends,
-/// and the transaction opened for it commits.
-async fn end_of_data(
+/// The next item of a `COPY ... TO STDOUT`, chunk or row. An error aborts
+/// the transaction opened for the COPY; at the end of the data, once, the
+/// statement ends and that transaction commits.
+async fn next_of<T, S>(
+    mut stream: Pin<&mut S>,
     tracker: &mut Option<&Tracker>,
     own: &mut Option<OwnTransaction<'_>>,
-) -> Result<(), Error> {
-    if let Some(tracker) = tracker.take() {
-        tracker.end();
+) -> Result<Option<T>, Error>
+where
+    S: futures_util::Stream<Item = Result<T, tokio_postgres::Error>>,
+{
+    match stream.next().await {
+        Some(Ok(item)) => Ok(Some(item)),
+        Some(Err(error)) => Err(OwnTransaction::abort(own.take(), Error::db(error)).await),
+        None => {
+            if let Some(tracker) = tracker.take() {
+                tracker.end();
+            }
+            if let Some(own) = own.take() {
+                own.commit().await?;
+            }
+            Ok(None)
+        }
     }
-    if let Some(own) = own.take() {
-        own.commit().await?;
-    }
-    Ok(())
 }
 
 /// A `COPY ... TO STDOUT` in progress, read as raw chunks of bytes.
@@ -285,14 +296,7 @@ impl CopyOut<'_> {
     /// Dropping the future (or the reader before the end) leaves the
     /// connection to be reset by the pool.
     pub async fn next_chunk(&mut self) -> Result<Option<Bytes>, Error> {
-        match self.stream.next().await {
-            Some(Ok(chunk)) => Ok(Some(chunk)),
-            Some(Err(error)) => Err(OwnTransaction::abort(self.own.take(), Error::db(error)).await),
-            None => {
-                end_of_data(&mut self.tracker, &mut self.own).await?;
-                Ok(None)
-            }
-        }
+        next_of(self.stream.as_mut(), &mut self.tracker, &mut self.own).await
     }
 }
 
@@ -315,14 +319,7 @@ impl CopyOutRows<'_> {
     ///
     /// As for [`CopyOut::next_chunk`].
     pub async fn next_row(&mut self) -> Result<Option<BinaryCopyOutRow>, Error> {
-        match self.stream.next().await {
-            Some(Ok(row)) => Ok(Some(row)),
-            Some(Err(error)) => Err(OwnTransaction::abort(self.own.take(), Error::db(error)).await),
-            None => {
-                end_of_data(&mut self.tracker, &mut self.own).await?;
-                Ok(None)
-            }
-        }
+        next_of(self.stream.as_mut(), &mut self.tracker, &mut self.own).await
     }
 }
 

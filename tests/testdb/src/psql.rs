@@ -60,17 +60,7 @@ pub(crate) fn run_psql(
         .args(connection)
         .arg("-c")
         .arg(sql);
-    let out = process::output(&mut command)?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    } else {
-        Err(HarnessError::Psql {
-            sql: sql.to_owned(),
-            target: target.to_owned(),
-            status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        })
-    }
+    output_of(&mut command, sql, target)
 }
 
 /// Runs `sql` with psql's unaligned output and a header line (`-A`, no
@@ -98,7 +88,13 @@ pub(crate) fn run_psql_table(
         .args(connection)
         .arg("-c")
         .arg(sql);
-    let out = process::output(&mut command)?;
+    output_of(&mut command, sql, target)
+}
+
+/// Runs a psql command; its output, trimmed, or its error naming `sql` and
+/// `target`.
+fn output_of(command: &mut Command, sql: &str, target: &str) -> Result<String, HarnessError> {
+    let out = process::output(command)?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     } else {
