@@ -42,6 +42,9 @@ pub(crate) struct Books {
     /// Set while the pool holds more connections than a lowered `max_size`,
     /// so that returns check whether to close.
     pub(crate) shrinking: AtomicBool,
+    /// Set by [`Sweeper::sweep_soon`](crate::Sweeper::sweep_soon): the
+    /// worker sweeps the idle connections at its next turn.
+    pub(crate) sweep_requested: AtomicBool,
     /// Wakes the maintenance worker: demand, a closed connection, a resize.
     pub(crate) wake: Notify,
     /// Wakes [`Pool::wait`](crate::Pool::wait) callers when a connection
@@ -117,6 +120,7 @@ impl Books {
             slow_checkouts: Throttle::new(),
             generation: AtomicU64::new(0),
             shrinking: AtomicBool::new(false),
+            sweep_requested: AtomicBool::new(false),
             wake: Notify::new(),
             progress: Notify::new(),
         }

@@ -76,6 +76,8 @@ impl<M: Manager> Builder<M> {
             self.config.max_size,
             self.config.metric_names,
         ));
+        self.manager
+            .attach(crate::Sweeper::new(Arc::downgrade(&books)));
         let inner = Arc::new(PoolInner {
             manager: self.manager,
             // Sized to the hard limit so that the pool can grow at run time;

@@ -2,6 +2,8 @@
 
 use std::future::Future;
 
+pub use crate::sweeper::Sweeper;
+
 /// Opens, checks and resets the connections of a pool.
 ///
 /// The engine knows nothing of any database: it calls these methods and
@@ -38,6 +40,14 @@ pub trait Manager: Send + Sync + 'static {
     fn is_permanent(&self, error: &Self::Error) -> bool {
         let _ = error;
         false
+    }
+
+    /// Called once, when the pool is built, with a handle through which the
+    /// manager can ask the pool to close idle connections it now calls
+    /// broken at once (see [`Sweeper`]), rather than at their next
+    /// checkout or the next periodic sweep. Defaults to ignoring it.
+    fn attach(&self, sweeper: Sweeper) {
+        let _ = sweeper;
     }
 
     /// Whether the connection is known to be unusable (its socket closed, say).

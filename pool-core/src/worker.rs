@@ -55,12 +55,18 @@ async fn run<M: Manager>(pool: Weak<PoolInner<M>>, books: Arc<Books>) {
                 return;
             }
             let now = Instant::now();
+            // A sweep asked for by the manager (a connection it now calls
+            // broken), or the periodic one when it is due.
+            let mut sweep = books.sweep_requested.swap(false, Relaxed);
             if let Some(period) = inner.sweep_period() {
                 let due = *next_sweep.get_or_insert(now + period);
                 if due <= now {
-                    inner.sweep();
+                    sweep = true;
                     next_sweep = Some(now + period);
                 }
+            }
+            if sweep {
+                inner.sweep();
             }
             // Requests past their deadline give up; the next deadline is
             // when to look again.

@@ -1,5 +1,6 @@
 //! The background sweep also closes idle connections found broken, without
-//! waiting for a checkout to find them, and the pool refills to `min_size`.
+//! waiting for a checkout to find them, and the pool refills to `min_size`;
+//! a manager that learns a connection broke asks for a sweep at once.
 
 mod common;
 
@@ -41,4 +42,42 @@ async fn the_sweep_replaces_a_broken_idle_connection_without_a_checkout() {
     assert_eq!(stats.requests_num, 0, "{stats:?}");
     assert_eq!(stats.connections_lost, 1, "{stats:?}");
     assert_eq!(stats.pool_size, 2, "{stats:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sweep_asked_for_by_the_manager_closes_a_broken_idle_connection_at_once() {
+    let manager = FakeManager::new();
+    let pool = Pool::builder(manager.clone())
+        .min_size(2)
+        .max_size(2)
+        // No periodic sweep, and no checkout: only the manager's request
+        // can close the connection.
+        .max_idle(None)
+        .max_lifetime(None)
+        .health_check(HealthCheck::Never)
+        .build()
+        .unwrap();
+    pool.wait().await.unwrap();
+    manager.broken_flag(1).store(true, SeqCst);
+    // Broken but not told: it stays.
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert!(manager.is_alive(1));
+
+    let t0 = Instant::now();
+    manager.sweep_soon();
+    wait_until(
+        "the requested sweep replaces the broken connection",
+        Duration::from_secs(1),
+        || !manager.is_alive(1) && pool.stats().pool_available == 2,
+    )
+    .await;
+    let closed = manager.closed_at(1).unwrap() - t0;
+    assert!(
+        closed < Duration::from_millis(10),
+        "closed after {closed:?}"
+    );
+    let stats = pool.stats();
+    assert_eq!(stats.requests_num, 0, "{stats:?}");
+    assert_eq!(stats.connections_lost, 1, "{stats:?}");
+    assert_eq!(manager.live_ids(), vec![0, 2]);
 }

@@ -7,5 +7,5 @@ mod role;
 mod walk;
 
 pub(crate) use attrs::{LoadBalance, Routing, SessionAttrs};
-pub(crate) use role::Role;
+pub(crate) use role::{Role, RoleWatch};
 pub(crate) use walk::{Attempt, Failure};

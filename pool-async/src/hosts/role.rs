@@ -3,8 +3,11 @@
 //! the connection lives.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
+
 use std::task::{Context, Poll};
+use tidepool_core::Sweeper;
 
 use tokio_postgres::{Client, SimpleQueryMessage};
 
@@ -30,8 +33,9 @@ pub(crate) struct Role {
 }
 
 impl Role {
-    /// Takes in the server's reported settings, where it reports them.
-    pub(crate) fn observe(&self, connection: &PgConnection) {
+    /// Takes in the server's reported settings, where it reports them;
+    /// returns whether what is known changed.
+    pub(crate) fn observe(&self, connection: &PgConnection) -> bool {
         let on = |name| connection.parameter(name).map(|value| value == "on");
         let standby = on("in_hot_standby");
         let default_read_only = on("default_transaction_read_only");
@@ -52,6 +56,7 @@ impl Role {
         if bits != before {
             self.bits.store(bits, Ordering::Relaxed);
         }
+        bits != before
     }
 
     /// Records what the server answered.
@@ -147,6 +152,29 @@ impl Role {
             (None, Some(true)) => "read-only",
             (None, Some(false)) => "read-write",
             (None, None) => "of an unknown role",
+        }
+    }
+}
+
+/// What a pooled connection's task watches for a pool that asks for a
+/// role: when the server's reports show that it no longer fits, the pool
+/// is asked to sweep its idle connections at once, since the connection
+/// may already be back in the pool (the report comes with the answer to
+/// the statement that brought it).
+pub(crate) struct RoleWatch {
+    pub(crate) role: Arc<Role>,
+    pub(crate) attrs: SessionAttrs,
+    pub(crate) sweeper: Option<Sweeper>,
+}
+
+impl RoleWatch {
+    /// Takes in the server's reports (see [`Role::observe`]).
+    pub(crate) fn observe(&self, connection: &PgConnection) {
+        if self.role.observe(connection)
+            && self.role.no_longer_fits(self.attrs)
+            && let Some(sweeper) = &self.sweeper
+        {
+            sweeper.sweep_soon();
         }
     }
 }

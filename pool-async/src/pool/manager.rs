@@ -1,15 +1,16 @@
 //! Opening, checking and resetting PostgreSQL connections for the engine.
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use tidepool_core::Sweeper;
 use tokio_postgres::Config;
 use tokio_postgres::config::Host;
 
 use crate::error::Error;
-use crate::hosts::{Role, SessionAttrs};
+use crate::hosts::{Role, RoleWatch, SessionAttrs};
 use crate::pool::hooks::Hooks;
 use crate::pool::roster::{ConnectionInfo, Listed, Roster};
 use crate::pool::source::ConnectSettings;
@@ -35,6 +36,9 @@ pub(crate) struct PgManager {
     statement_metrics: bool,
     /// The open connections and the server each reached.
     roster: Arc<Roster>,
+    /// Asks the pool to close idle connections whose server no longer
+    /// fits, given by the pool when it is built.
+    sweeper: OnceLock<Sweeper>,
 }
 
 impl PgManager {
@@ -55,6 +59,7 @@ impl PgManager {
             listeners: Arc::default(),
             statement_metrics: false,
             roster: Arc::default(),
+            sweeper: OnceLock::new(),
         }
     }
 
@@ -214,12 +219,12 @@ impl tidepool_core::Manager for PgManager {
         );
         // Only a pool that asks for a role gives up a connection whose
         // server changed role; the others need not read the reports.
-        crate::session::notice::spawn_driver(
-            connection,
-            self.notices.clone(),
-            conn.id(),
-            attrs.is_strict().then(|| Arc::clone(&opened.role)),
-        );
+        let watch = attrs.is_strict().then(|| RoleWatch {
+            role: Arc::clone(&opened.role),
+            attrs,
+            sweeper: self.sweeper.get().cloned(),
+        });
+        crate::session::notice::spawn_driver(connection, self.notices.clone(), conn.id(), watch);
         if let Some(configure) = &self.hooks.configure {
             configure(&mut conn)
                 .await
@@ -233,6 +238,11 @@ impl tidepool_core::Manager for PgManager {
             attrs,
             listed,
         })
+    }
+
+    fn attach(&self, sweeper: Sweeper) {
+        // Set once: a pool attaches its manager once.
+        let _ = self.sweeper.set(sweeper);
     }
 
     fn is_permanent(&self, error: &Error) -> bool {

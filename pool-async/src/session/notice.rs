@@ -10,7 +10,7 @@ use futures_util::future::poll_fn;
 use tokio_postgres::AsyncMessage;
 use tokio_postgres::error::{DbError, Severity};
 
-use crate::hosts::Role;
+use crate::hosts::RoleWatch;
 use crate::pool::connect::PgConnection;
 
 /// The `tracing` target of server notices.
@@ -72,20 +72,21 @@ impl fmt::Debug for Notices {
 
 /// Drives a pooled connection in the background until it ends, reporting
 /// its notices (notifications are dropped: a pooled connection listens to
-/// nothing; see [`Listener`](crate::Listener)) and keeping `role`, when
-/// given, up to date with what the server reports (a promotion, say).
+/// nothing; see [`Listener`](crate::Listener)) and keeping the watched
+/// role, when given, up to date with what the server reports (a
+/// promotion, say).
 pub(crate) fn spawn_driver(
     mut connection: PgConnection,
     notices: Notices,
     id: u64,
-    role: Option<Arc<Role>>,
+    watch: Option<RoleWatch>,
 ) {
     tokio::spawn(async move {
         loop {
             let message = poll_fn(|cx| {
                 let message = connection.poll_message(cx);
-                if let Some(role) = &role {
-                    role.observe(&connection);
+                if let Some(watch) = &watch {
+                    watch.observe(&connection);
                 }
                 message
             })

@@ -106,6 +106,8 @@ pub(crate) struct FakeState {
     pub(crate) resets: AtomicUsize,
     /// The `broken` flag of every connection ever made, by id.
     broken_flags: Mutex<Vec<Arc<AtomicBool>>>,
+    /// The pool's sweeper, given when the pool was built.
+    sweeper: Mutex<Option<tidepool_core::Sweeper>>,
     /// What a check does, unless overridden for the connection.
     check_outcome: AtomicU8,
     /// What a check does, for particular connections (by id).
@@ -289,6 +291,13 @@ impl FakeManager {
             .clone()
     }
 
+    /// Asks the pool, through the sweeper it gave, to close the idle
+    /// connections now broken.
+    pub(crate) fn sweep_soon(&self) {
+        let sweeper = self.state.sweeper.lock().expect("not poisoned").clone();
+        sweeper.expect("the pool gave its sweeper").sweep_soon();
+    }
+
     /// Whether the connection with this id was made and is not closed.
     pub(crate) fn is_alive(&self, id: usize) -> bool {
         let closed_at = self.state.closed_at.lock().expect("not poisoned");
@@ -313,6 +322,10 @@ impl Manager for FakeManager {
 
     fn target(&self) -> Option<&str> {
         Some(TARGET)
+    }
+
+    fn attach(&self, sweeper: tidepool_core::Sweeper) {
+        *self.state.sweeper.lock().expect("not poisoned") = Some(sweeper);
     }
 
     fn is_permanent(&self, error: &FakeError) -> bool {
