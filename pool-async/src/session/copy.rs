@@ -71,8 +71,10 @@ impl<'c> Session<'c> {
         self.tracker.statement(sql);
         self.begin_now().await?;
         let (own, pgbouncer) = self.own_transaction().await?;
-        let copy = self.client.copy_in(sql);
-        let copy = self.tracker.run_naming(copy, pgbouncer);
+        let copy = || {
+            self.tracker
+                .run_naming(|| self.client.copy_in(sql), pgbouncer)
+        };
         let sink = match self.tracker.traced(sql, copy).await {
             Ok(sink) => sink,
             Err(error) => return Err(OwnTransaction::abort(own, error).await),
@@ -89,8 +91,10 @@ impl<'c> Session<'c> {
         self.tracker.statement(sql);
         self.begin_now().await?;
         let (own, pgbouncer) = self.own_transaction().await?;
-        let copy = self.client.copy_out(sql);
-        let copy = self.tracker.run_naming(copy, pgbouncer);
+        let copy = || {
+            self.tracker
+                .run_naming(|| self.client.copy_out(sql), pgbouncer)
+        };
         let stream = match self.tracker.traced(sql, copy).await {
             Ok(stream) => stream,
             Err(error) => return Err(OwnTransaction::abort(own, error).await),
@@ -109,7 +113,9 @@ impl<'c> Session<'c> {
         if !pgbouncer || !self.tracker.is_outside_transactions() {
             return Ok((None, pgbouncer));
         }
-        self.tracker.run(self.client.batch_execute("BEGIN")).await?;
+        self.tracker
+            .run(|| self.client.batch_execute("BEGIN"))
+            .await?;
         // Counted as a transaction guard: a copy dropped half-way leaves the
         // connection to be rolled back by the pool.
         self.tracker.transaction_opened();
@@ -146,7 +152,9 @@ impl OwnTransaction<'_> {
     }
 
     async fn end(self, command: &str) -> Result<(), Error> {
-        self.tracker.run(self.client.batch_execute(command)).await?;
+        self.tracker
+            .run(|| self.client.batch_execute(command))
+            .await?;
         self.tracker.transaction_closed();
         Ok(())
     }

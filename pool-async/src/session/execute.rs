@@ -144,13 +144,16 @@ impl Session<'_> {
     /// the script drops prepared statements (`DISCARD ALL`, `DEALLOCATE`).
     pub(crate) async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
         self.tracker.script(sql);
-        let run = async {
+        let run = || async {
             match self.begin_script(sql)? {
                 Some(script) => {
-                    let result = self.tracker.run(self.client.batch_execute(&script)).await;
+                    let result = self
+                        .tracker
+                        .run(|| self.client.batch_execute(&script))
+                        .await;
                     self.after_begin(result)
                 }
-                None => self.tracker.run(self.client.batch_execute(sql)).await,
+                None => self.tracker.run(|| self.client.batch_execute(sql)).await,
             }
         };
         let result = self.tracker.traced(sql, run).await;
@@ -164,14 +167,14 @@ impl Session<'_> {
         sql: &str,
     ) -> Result<Vec<tokio_postgres::SimpleQueryMessage>, Error> {
         self.tracker.script(sql);
-        let run = async {
+        let run = || async {
             match self.begin_script(sql)? {
                 Some(script) => {
-                    let result = self.tracker.run(self.client.simple_query(&script)).await;
+                    let result = self.tracker.run(|| self.client.simple_query(&script)).await;
                     // The answer to BEGIN is no message of its own.
                     self.after_begin(result)
                 }
-                None => self.tracker.run(self.client.simple_query(sql)).await,
+                None => self.tracker.run(|| self.client.simple_query(sql)).await,
             }
         };
         let result = self.tracker.traced(sql, run).await;
@@ -185,10 +188,13 @@ impl Session<'_> {
     pub(crate) async fn control(&self, sql: &str) -> Result<(), Error> {
         match self.begin_script(sql)? {
             Some(script) => {
-                let result = self.tracker.run(self.client.batch_execute(&script)).await;
+                let result = self
+                    .tracker
+                    .run(|| self.client.batch_execute(&script))
+                    .await;
                 self.after_begin(result)
             }
-            None => self.tracker.run(self.client.batch_execute(sql)).await,
+            None => self.tracker.run(|| self.client.batch_execute(sql)).await,
         }
     }
 
@@ -222,34 +228,30 @@ impl Session<'_> {
         let Some(sql) = begin.take()? else {
             return Ok(());
         };
-        let result = self.tracker.run(self.client.batch_execute(sql)).await;
+        let result = self.tracker.run(|| self.client.batch_execute(sql)).await;
         self.after_begin(result)
     }
 
-    /// Runs `work`, a statement of the extended protocol, with the
-    /// transaction's `BEGIN` sent ahead of it if it was not sent yet: the
-    /// two go out together, `BEGIN` first, and their answers come back in
-    /// one round trip. A failed `BEGIN` is the statement's error, whatever
-    /// became of the statement (see the `begin` module).
-    async fn with_begin<T>(
-        &self,
-        work: impl std::future::Future<Output = Result<T, Error>>,
-    ) -> Result<T, Error> {
-        let Some(begin) = self.begin else {
-            return work.await;
-        };
-        let Some(sql) = begin.take()? else {
-            return work.await;
-        };
+    /// Runs the statement that `work` makes, a statement of the extended
+    /// protocol, behind the transaction's `BEGIN`, `sql`: the two go out
+    /// together, `BEGIN` first, and their answers come back in one round
+    /// trip. A failed `BEGIN` is the statement's error, whatever became of
+    /// the statement (see the `begin` module).
+    async fn with_begin<T, F>(&self, sql: &str, work: impl FnOnce() -> F) -> Result<T, Error>
+    where
+        F: std::future::Future<Output = Result<T, Error>>,
+    {
         // `join` polls its first future first, every time: BEGIN's request
         // is queued before the statement's.
         let (begun, result) =
-            futures_util::future::join(self.tracker.run(self.client.batch_execute(sql)), work)
+            futures_util::future::join(self.tracker.run(|| self.client.batch_execute(sql)), work())
                 .await;
         match begun {
             Ok(()) => result,
             Err(error) => {
-                begin.failed();
+                if let Some(begin) = self.begin {
+                    begin.failed();
+                }
                 Err(error)
             }
         }
@@ -269,7 +271,7 @@ impl Session<'_> {
         want: Want,
     ) -> Result<Got, Error> {
         self.tracker
-            .traced(sql, self.run_untraced(sql, params, want))
+            .traced(sql, || self.run_untraced(sql, params, want))
             .await
     }
 
@@ -281,7 +283,19 @@ impl Session<'_> {
         want: Want,
     ) -> Result<Got, Error> {
         self.tracker.statement(sql);
-        match self.with_begin(self.attempt(sql, params, want)).await {
+        let begin = match self.begin {
+            Some(begin) => begin.take()?,
+            None => None,
+        };
+        let first = match begin {
+            None => self.attempt(sql, params, want).await,
+            // Once per transaction: boxed, so that every other statement's
+            // future is not made larger by it.
+            Some(begin) => {
+                Box::pin(self.with_begin(begin, || self.attempt(sql, params, want))).await
+            }
+        };
+        match first {
             Err(error) if invalidates_cache(&error) => {
                 // A schema change made a cached plan (or the cache itself)
                 // stale: forget it, and retry once where that is safe.
@@ -313,7 +327,7 @@ impl Session<'_> {
                 let types = parameters.types.as_deref().unwrap_or(&[]);
                 let statement = self
                     .tracker
-                    .run(self.client.prepare_typed(sql, types))
+                    .run(|| self.client.prepare_typed(sql, types))
                     .await?;
                 lock(self.cache).insert(sql, statement.clone(), oids.as_deref());
                 statement
@@ -332,7 +346,7 @@ impl Session<'_> {
                 }
                 // A type of the user's own: the server says the types.
                 lock(self.cache).count_prepare();
-                self.tracker.run(self.client.prepare(sql)).await?
+                self.tracker.run(|| self.client.prepare(sql)).await?
             }
         };
         self.prepared(&statement, &parameters.values(), want).await
@@ -347,10 +361,10 @@ impl Session<'_> {
         let client = self.client;
         let tracker = self.tracker;
         Ok(match want {
-            Want::Rows => Got::Rows(tracker.run(client.query(statement, params)).await?),
-            Want::One => Got::One(tracker.run(client.query_one(statement, params)).await?),
-            Want::Opt => Got::Opt(tracker.run(client.query_opt(statement, params)).await?),
-            Want::Count => Got::Count(tracker.run(client.execute(statement, params)).await?),
+            Want::Rows => Got::Rows(tracker.run(|| client.query(statement, params)).await?),
+            Want::One => Got::One(tracker.run(|| client.query_one(statement, params)).await?),
+            Want::Opt => Got::Opt(tracker.run(|| client.query_opt(statement, params)).await?),
+            Want::Count => Got::Count(tracker.run(|| client.execute(statement, params)).await?),
         })
     }
 
@@ -366,10 +380,10 @@ impl Session<'_> {
         let client = self.client;
         let tracker = self.tracker;
         Ok(match want {
-            Want::Rows => Got::Rows(tracker.run(client.query_typed(sql, typed)).await?),
-            Want::One => Got::One(tracker.run(client.query_typed_one(sql, typed)).await?),
-            Want::Opt => Got::Opt(tracker.run(client.query_typed_opt(sql, typed)).await?),
-            Want::Count => Got::Count(tracker.run(client.execute_typed(sql, typed)).await?),
+            Want::Rows => Got::Rows(tracker.run(|| client.query_typed(sql, typed)).await?),
+            Want::One => Got::One(tracker.run(|| client.query_typed_one(sql, typed)).await?),
+            Want::Opt => Got::Opt(tracker.run(|| client.query_typed_opt(sql, typed)).await?),
+            Want::Count => Got::Count(tracker.run(|| client.execute_typed(sql, typed)).await?),
         })
     }
 }

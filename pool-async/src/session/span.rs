@@ -259,20 +259,23 @@ fn error_type(error: &Error) -> &'static str {
     }
 }
 
-/// Runs `work`, the statement `sql` on `peer`, in its span, and records how
-/// it ended.
-pub(crate) async fn traced<T>(
+/// Runs the work that `work` makes, the statement `sql` on `peer`, in its
+/// span, and records how it ended.
+pub(crate) async fn traced<T, F>(
     peer: &Peer,
     sql: &str,
     metrics: bool,
-    work: impl Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
+    work: impl FnOnce() -> F,
+) -> Result<T, Error>
+where
+    F: Future<Output = Result<T, Error>>,
+{
     let span = statement(peer, sql);
     let started = metrics.then(Instant::now);
     let result = if span.is_disabled() {
-        work.await
+        work().await
     } else {
-        work.instrument(span.clone()).await
+        work().instrument(span.clone()).await
     };
     finish(&span, peer, sql, metrics, started, &result);
     result

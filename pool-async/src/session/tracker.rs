@@ -87,25 +87,32 @@ impl Tracker {
         }
     }
 
-    /// Runs `work`, the statement `sql`, in its span (see [`crate::session::span`]).
-    pub(crate) async fn traced<T>(
-        &self,
-        sql: &str,
-        work: impl Future<Output = Result<T, Error>>,
-    ) -> Result<T, Error> {
+    /// Runs the work that `work` makes, the statement `sql`, in its span
+    /// (see [`crate::session::span`]).
+    ///
+    /// The wrappers here take a function that makes the future rather than
+    /// the future itself: an `async fn` keeps a future it was given apart
+    /// from the same future being awaited, so each layer that took one
+    /// would store the statement's future twice, and copy it, at every
+    /// statement.
+    pub(crate) async fn traced<T, F>(&self, sql: &str, work: impl FnOnce() -> F) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, Error>>,
+    {
         crate::session::span::traced(&self.peer, sql, self.statement_metrics, work).await
     }
 
-    /// Runs one operation, counting it as in flight until it finishes, and
-    /// cancelling it on the server if it outlasts the query timeout.
-    pub(crate) async fn run<T>(
-        &self,
-        operation: impl Future<Output = Result<T, tokio_postgres::Error>>,
-    ) -> Result<T, Error> {
+    /// Runs one operation, made by `operation`, counting it as in flight
+    /// until it finishes, and cancelling it on the server if it outlasts
+    /// the query timeout.
+    pub(crate) async fn run<T, F>(&self, operation: impl FnOnce() -> F) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, tokio_postgres::Error>>,
+    {
         self.in_flight.fetch_add(1, Relaxed);
         let result = match self.query_timeout {
-            None => operation.await,
-            Some(limit) => match tokio::time::timeout(limit, operation).await {
+            None => operation().await,
+            Some(limit) => match tokio::time::timeout(limit, operation()).await {
                 Ok(result) => result,
                 Err(_) => {
                     // The statement may still run: cancel it, so that the
@@ -113,7 +120,9 @@ impl Tracker {
                     // in flight, so the pool resets it on return. The cancel
                     // gets as long as the statement had: the network may be
                     // what stalled, and the caller must not hang.
-                    if !self.canceller.cancel_within(limit).await {
+                    // Boxed: it is rare, and in place it would make every
+                    // statement's future larger.
+                    if !Box::pin(self.canceller.cancel_within(limit)).await {
                         self.unusable.store(true, Relaxed);
                     }
                     return Err(Error::query_timeout(limit));
@@ -191,11 +200,14 @@ impl Tracker {
     /// statement is at risk until it returns: a dropped future may leave
     /// it prepared with nothing to close it, on a server connection that
     /// other clients use next.
-    pub(crate) async fn run_naming<T>(
+    pub(crate) async fn run_naming<T, F>(
         &self,
-        operation: impl Future<Output = Result<T, tokio_postgres::Error>>,
+        operation: impl FnOnce() -> F,
         pgbouncer: bool,
-    ) -> Result<T, Error> {
+    ) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, tokio_postgres::Error>>,
+    {
         if !pgbouncer {
             return self.run(operation).await;
         }

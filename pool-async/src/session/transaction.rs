@@ -181,7 +181,7 @@ impl<'a, R: Sync> Transaction<'a, R> {
         if end.starts_with("COMMIT") || end.starts_with("RELEASE") {
             self.begin.take()?;
         }
-        let result = self.tracker().run(self.client.batch_execute(end)).await;
+        let result = self.tracker().run(|| self.client.batch_execute(end)).await;
         self._open.finished = true;
         result
     }
@@ -297,7 +297,7 @@ impl<'a, R> TransactionBuilder<'a, R> {
     /// reset by the pool.
     pub async fn start(self) -> Result<Transaction<'a, R>, Error> {
         let sql = self.begin_sql()?.unwrap_or_else(|| "BEGIN".to_owned());
-        self.tracker.run(self.client.batch_execute(&sql)).await?;
+        self.tracker.run(|| self.client.batch_execute(&sql)).await?;
         let begin = Begin::done();
         Ok(Transaction {
             client: self.client,
