@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 use crate::error::BoxedCause;
 use crate::instruments::Instruments;
 use crate::stats::Counters;
-use crate::striped::{Alone, Striped};
+use crate::striped::{Striped, WaitingCount};
 use crate::throttle::Throttle;
 use crate::waiters::Waiters;
 
@@ -20,9 +20,8 @@ use crate::waiters::Waiters;
 pub(crate) struct Books {
     pub(crate) name: String,
     state: Mutex<State>,
-    /// Requests waiting for a connection now (alone on its cache line:
-    /// every contended checkout changes it).
-    pub(crate) waiting: Alone<AtomicUsize>,
+    /// Requests waiting for a connection now.
+    pub(crate) waiting: WaitingCount,
     /// Connections checked out by users now (a gauge for the statistics,
     /// changed by every checkout and return).
     pub(crate) in_use: Striped,
@@ -110,7 +109,7 @@ impl Books {
                 failing_since: None,
                 reconnect_reported: false,
             }),
-            waiting: Alone(AtomicUsize::new(0)),
+            waiting: WaitingCount::default(),
             in_use: Striped::default(),
             max_size: AtomicUsize::new(max_size),
             waiters: Waiters::default(),

@@ -64,17 +64,21 @@ enum Vetted {
 /// wait enters it in the pool's waiters: see [`UntilDeadline`].)
 struct Waiting<'a> {
     books: &'a Books,
+    /// Counted exactly: `max_waiting` bounds the queue.
+    exact: bool,
     accepted: bool,
 }
 
 impl<'a> Waiting<'a> {
-    /// Counts one more request waiting; returns the guard and how many wait
-    /// now, this one included.
-    fn count(books: &'a Books) -> (Self, usize) {
-        let waiting = books.waiting.fetch_add(1, Relaxed) + 1;
+    /// Counts one more request waiting; returns the guard and, when
+    /// `exact` (the queue is bounded), how many wait now, this one
+    /// included.
+    fn count(books: &'a Books, exact: bool) -> (Self, usize) {
+        let waiting = books.waiting.enter(exact);
         (
             Self {
                 books,
+                exact,
                 accepted: false,
             },
             waiting,
@@ -93,7 +97,7 @@ impl Drop for Waiting<'_> {
         if self.accepted {
             self.books.metrics.pending(-1.0);
         }
-        self.books.waiting.fetch_sub(1, Relaxed);
+        self.books.waiting.leave(self.exact);
     }
 }
 
@@ -136,8 +140,8 @@ impl<M: Manager> PoolInner<M> {
                 Ok(object) => object,
                 Err(PoolError::Closed) => break Err(Error::closed(&self.books.name)),
                 Err(_) => {
-                    let (mut waiting_guard, waiting) = Waiting::count(&self.books);
                     let max_waiting = self.config.max_waiting;
+                    let (mut waiting_guard, waiting) = Waiting::count(&self.books, max_waiting > 0);
                     if max_waiting > 0 && waiting > max_waiting {
                         break Err(Error::too_many_requests(
                             &self.books.name,
@@ -179,7 +183,7 @@ impl<M: Manager> PoolInner<M> {
                         Waited::Ready(Ok(object)) => object,
                         Waited::Ready(Err(_)) => break Err(Error::closed(&self.books.name)),
                         Waited::Ended(Ended::Expired) => {
-                            let waiting = self.books.waiting.load(Relaxed).saturating_sub(1);
+                            let waiting = self.books.waiting.load().saturating_sub(1);
                             break Err(self.timeout_error(started.elapsed(), waiting));
                         }
                         Waited::Ended(Ended::ConnectFailed(cause)) => {

@@ -91,7 +91,7 @@ impl<M: Manager> PoolInner<M> {
         }
         stats.pool_available = self.idle.status().available;
         stats.in_use = self.books.in_use.gauge();
-        stats.requests_waiting = self.books.waiting.load(Relaxed);
+        stats.requests_waiting = self.books.waiting.load();
         stats.requests_max_wait_ms =
             u64::try_from(self.books.waiters.longest_wait(Instant::now()).as_millis())
                 .unwrap_or(u64::MAX);

@@ -4,7 +4,6 @@ use std::fmt;
 use std::future::Future;
 use std::panic::Location;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -146,7 +145,7 @@ impl<M: Manager> Pool<M> {
             if tokio::time::timeout_at(deadline, progress).await.is_err() {
                 let (state, cause) = self
                     .inner
-                    .exhausted(started.elapsed(), books.waiting.load(Relaxed));
+                    .exhausted(started.elapsed(), books.waiting.load());
                 return Err(Error::wait_timeout(state, cause));
             }
         }

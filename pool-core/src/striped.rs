@@ -102,6 +102,47 @@ impl Striped {
     }
 }
 
+/// The requests waiting now. Every contended checkout adds itself and
+/// takes itself away again: striped, so that the threads do not take one
+/// cache line from each other twice per checkout; but counted exactly, in
+/// one place, where `max_waiting` bounds the queue, because the bound is
+/// checked against the count each arrival sees.
+#[derive(Debug, Default)]
+pub(crate) struct WaitingCount {
+    exact: Alone<AtomicUsize>,
+    striped: Striped,
+}
+
+impl WaitingCount {
+    /// Counts one more request; with `exact`, returns how many wait now,
+    /// this one included (without, 0: nothing is compared with it).
+    pub(crate) fn enter(&self, exact: bool) -> usize {
+        if exact {
+            self.exact.fetch_add(1, Relaxed) + 1
+        } else {
+            self.striped.bump();
+            0
+        }
+    }
+
+    /// Takes away a request counted by [`enter`](Self::enter) with the same
+    /// `exact`.
+    pub(crate) fn leave(&self, exact: bool) {
+        if exact {
+            self.exact.fetch_sub(1, Relaxed);
+        } else {
+            self.striped.drop_one();
+        }
+    }
+
+    /// How many requests wait now.
+    pub(crate) fn load(&self) -> usize {
+        self.exact
+            .load(Relaxed)
+            .saturating_add(self.striped.gauge())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +177,22 @@ mod tests {
         assert_eq!(counter.sum(), 0);
         counter.add_time(Duration::from_millis(3));
         assert_eq!(counter.sum(), 3000);
+    }
+
+    #[test]
+    fn waiting_requests_count_the_same_exact_or_striped() {
+        let waiting = WaitingCount::default();
+        assert_eq!(waiting.enter(true), 1);
+        assert_eq!(waiting.enter(true), 2);
+        assert_eq!(waiting.enter(false), 0);
+        assert_eq!(waiting.load(), 3);
+        // Taken away on another thread than the one that counted it.
+        std::thread::scope(|scope| {
+            scope.spawn(|| waiting.leave(false));
+        });
+        waiting.leave(true);
+        assert_eq!(waiting.load(), 1);
+        assert_eq!(waiting.enter(true), 2);
     }
 
     #[test]

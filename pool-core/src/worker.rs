@@ -91,10 +91,7 @@ async fn run<M: Manager>(pool: Weak<PoolInner<M>>, books: Arc<Books>) {
 fn start_connects<M: Manager>(inner: &Arc<PoolInner<M>>) -> Option<Instant> {
     // A request counts as waiting until it runs again, also after a
     // connection was handed to it; the idle count covers that gap.
-    let waiting = inner
-        .books
-        .waiting
-        .load(std::sync::atomic::Ordering::Relaxed);
+    let waiting = inner.books.waiting.load();
     let idle = inner.idle.status().available;
     let now = Instant::now();
     let mut state = inner.books.lock();
