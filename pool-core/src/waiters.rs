@@ -52,7 +52,9 @@ pub(crate) enum Waited<T> {
 ///
 /// Nothing here scans the queue, whatever its length: requests are entered
 /// in the order they arrive, so the marks in [`Slab::arrivals`] are in the
-/// order of their start (the longest wait is the first live mark's), and
+/// order of their start (the longest wait is the first live mark's; when
+/// more threads than shards wait, two that share a shard may enter a few
+/// microseconds out of order, and the figure is off by as much), and
 /// in the order of their deadlines as long as they share one timeout (the
 /// next deadline is the first live mark's). A request with a shorter
 /// timeout than one before it goes into a heap of early deadlines as well.
@@ -612,15 +614,19 @@ mod tests {
         let t0 = Instant::now();
         let s = Duration::from_secs;
         // Sixteen threads (more than the shards) enter a request each, the
-        // deadlines 1 s apart.
+        // deadlines 1 s apart. One after another: requests are entered in
+        // the order they began to wait, as checkouts are, which two threads
+        // sharing a shard would not keep if they raced.
         let places: Vec<usize> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..16u64)
+            (0..16u64)
                 .map(|i| {
                     let waiters = &waiters;
-                    scope.spawn(move || waiters.enter(t0 + s(i), t0 + s(100 + i), None).0)
+                    scope
+                        .spawn(move || waiters.enter(t0 + s(i), t0 + s(100 + i), None).0)
+                        .join()
+                        .unwrap()
                 })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+                .collect()
         });
         assert_eq!(waiters.longest_wait(t0 + s(20)), s(20));
         // The first ten deadlines pass, whichever shard holds them.
