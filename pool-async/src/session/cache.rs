@@ -1,7 +1,7 @@
 //! The per-connection statement cache: repeated statements run as named
 //! prepared statements, one round trip each.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use tokio_postgres::Statement;
@@ -57,6 +57,15 @@ pub(crate) struct StatementCache {
     entries: HashMap<Arc<str>, Entry>,
     prepared: usize,
     clock: u64,
+    /// The uses of counted (not prepared) statements, oldest first, each
+    /// with the clock it set: the least recently used one is found without
+    /// a scan, which one-off statements would otherwise cost at every
+    /// execution once the counted statements reach their bound. A record
+    /// is stale once its statement was used again, prepared or forgotten;
+    /// stale records are dropped when they reach the front, and all of
+    /// them once they outnumber the counted statements (so each costs
+    /// O(1) amortised).
+    counted_order: VecDeque<(u64, Arc<str>)>,
     stats: StatementCacheStats,
 }
 
@@ -85,6 +94,7 @@ impl StatementCache {
             entries: HashMap::new(),
             prepared: 0,
             clock: 0,
+            counted_order: VecDeque::new(),
             stats: StatementCacheStats::default(),
         }
     }
@@ -113,18 +123,24 @@ impl StatementCache {
                 return Plan::Cached(statement.clone());
             }
             entry.uses += 1;
-            return if entry.uses > threshold {
+            let plan = if entry.uses > threshold {
                 Plan::Prepare
             } else {
                 Plan::Once
             };
+            if let Some((key, _)) = self.entries.get_key_value(sql) {
+                let key = Arc::clone(key);
+                self.note_counted_use(clock, key);
+            }
+            return plan;
         }
         if threshold == 0 {
             return Plan::Prepare;
         }
         self.make_room_for_counting();
+        let key: Arc<str> = Arc::from(sql);
         self.entries.insert(
-            Arc::from(sql),
+            Arc::clone(&key),
             Entry {
                 uses: 1,
                 statement: None,
@@ -132,6 +148,7 @@ impl StatementCache {
                 last_used: clock,
             },
         );
+        self.note_counted_use(clock, key);
         Plan::Once
     }
 
@@ -140,7 +157,7 @@ impl StatementCache {
     /// cache is full.
     pub(crate) fn insert(&mut self, sql: &str, statement: Statement, types: Option<&[u32]>) {
         if self.prepared >= self.settings.max {
-            self.evict(|entry| entry.statement.is_some());
+            self.evict_prepared();
         }
         self.clock += 1;
         let entry = self.entries.entry(Arc::from(sql)).or_insert(Entry {
@@ -178,6 +195,7 @@ impl StatementCache {
     /// schema change that invalidated cached plans).
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
+        self.counted_order.clear();
         self.prepared = 0;
     }
 
@@ -190,16 +208,46 @@ impl StatementCache {
         let counted = self.entries.len() - self.prepared;
         let limit = self.settings.max.max(1) * COUNTED_PER_PREPARED;
         if counted >= limit {
-            self.evict(|entry| entry.statement.is_none());
+            self.evict_counted();
         }
     }
 
-    /// Removes the least recently used entry among those `which` selects.
-    fn evict(&mut self, which: impl Fn(&Entry) -> bool) {
+    /// Whether `record` is the latest use of a statement still counted.
+    fn is_live(&self, (clock, sql): &(u64, Arc<str>)) -> bool {
+        self.entries
+            .get(sql)
+            .is_some_and(|entry| entry.statement.is_none() && entry.last_used == *clock)
+    }
+
+    /// Records a use, at `clock`, of the counted statement `sql`.
+    fn note_counted_use(&mut self, clock: u64, sql: Arc<str>) {
+        self.counted_order.push_back((clock, sql));
+        let counted = self.entries.len() - self.prepared;
+        if self.counted_order.len() > 2 * counted + 64 {
+            let mut order = std::mem::take(&mut self.counted_order);
+            order.retain(|record| self.is_live(record));
+            self.counted_order = order;
+        }
+    }
+
+    /// Forgets the least recently used counted statement.
+    fn evict_counted(&mut self) {
+        while let Some(record) = self.counted_order.pop_front() {
+            if self.is_live(&record) {
+                self.entries.remove(&record.1);
+                return;
+            }
+        }
+    }
+
+    /// Closes the least recently used prepared statement. (A scan: it
+    /// comes only before a prepare, a round trip to the server, and a use
+    /// of a prepared statement records nothing but its clock.)
+    fn evict_prepared(&mut self) {
         let oldest = self
             .entries
             .iter()
-            .filter(|(_, entry)| which(entry))
+            .filter(|(_, entry)| entry.statement.is_some())
             .min_by_key(|(_, entry)| entry.last_used)
             .map(|(sql, _)| Arc::clone(sql));
         if let Some(sql) = oldest
@@ -281,5 +329,51 @@ mod tests {
         }
         assert!(cache.entries.len() <= 2 * COUNTED_PER_PREPARED);
         assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn the_counted_statement_used_least_recently_is_forgotten_first() {
+        let mut cache = StatementCache::new(CacheSettings {
+            threshold: Some(5),
+            max: 1,
+            pgbouncer: false,
+        });
+        for sql in ["a", "b", "c", "d"] {
+            let _ = cache.plan(sql, None);
+        }
+        // "a" is used again: "b" is now the least recently used.
+        let _ = cache.plan("a", None);
+        let _ = cache.plan("e", None);
+        assert!(cache.entries.contains_key("a"));
+        assert!(!cache.entries.contains_key("b"));
+        let _ = cache.plan("f", None);
+        assert!(!cache.entries.contains_key("c"));
+        assert!(cache.entries.contains_key("a"));
+        // A forgotten statement counts from one again.
+        assert!(matches!(cache.plan("b", None), Plan::Once));
+        assert_eq!(cache.entries["b"].uses, 1);
+    }
+
+    #[test]
+    fn repeated_uses_of_counted_statements_keep_few_records() {
+        let mut cache = StatementCache::new(CacheSettings {
+            threshold: Some(u32::MAX),
+            max: 10,
+            pgbouncer: false,
+        });
+        for i in 0..10_000 {
+            let _ = cache.plan(["a", "b", "c"][i % 3], None);
+        }
+        assert_eq!(cache.entries.len(), 3);
+        assert!(cache.counted_order.len() <= 2 * 3 + 64 + 1);
+        // Every counted statement keeps its latest record.
+        for sql in ["a", "b", "c"] {
+            assert!(
+                cache
+                    .counted_order
+                    .iter()
+                    .any(|r| &*r.1 == sql && cache.is_live(r))
+            );
+        }
     }
 }
