@@ -248,12 +248,7 @@ impl Session<'_> {
                 .await;
         match begun {
             Ok(()) => result,
-            Err(error) => {
-                if let Some(begin) = self.begin {
-                    begin.failed();
-                }
-                Err(error)
-            }
+            Err(error) => self.after_begin(Err(error)),
         }
     }
 
