@@ -24,6 +24,8 @@ const TASKS: usize = 64;
 const SERVERS: u32 = 8;
 /// Failed attempts of one iteration before the system is given up on.
 const ATTEMPTS: usize = 100;
+/// How the error of a system given up on begins.
+const GAVE_UP: &str = "gave up";
 
 /// The workload's name in the table.
 pub(crate) fn workload() -> String {
@@ -52,7 +54,7 @@ impl<S: Step> Step for Counted<S> {
             }
         }
         let last = last.map_or_else(String::new, |error| error.to_string());
-        Err(format!("{ATTEMPTS} attempts in a row failed; the last: {last}").into())
+        Err(format!("{GAVE_UP}: {ATTEMPTS} attempts in a row failed; the last: {last}").into())
     }
 }
 
@@ -75,12 +77,19 @@ async fn counted<S: Step>(
     measure.map_err(|e| e.to_string())
 }
 
-/// Puts each system's error count, over every round, in its row.
+/// Puts each system's error count, over every round, in its row. A peer
+/// given up on after [`ATTEMPTS`] failures in a row has shown what the
+/// workload is there to show, and its failure is marked as a finding.
 pub(crate) fn with_errors(rows: Vec<Row>) -> Vec<Row> {
     let errors = std::mem::take(&mut *ERRORS.lock().unwrap_or_else(|p| p.into_inner()));
     rows.into_iter()
-        .map(|row| {
+        .map(|mut row| {
             let count = errors.get(&row.system).copied().unwrap_or(0);
+            row.failure_is_finding = !row.is_tidepool()
+                && row
+                    .outcome
+                    .as_ref()
+                    .is_err_and(|error| error.starts_with(GAVE_UP));
             row.with_figure("errors", count as f64)
         })
         .collect()
@@ -233,4 +242,34 @@ pub(crate) async fn run(server: &PgServer, plan: Plan) -> Vec<Row> {
         ),
     ];
     in_turn(&workload(), systems, plan.reversed).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drive::Measure;
+
+    fn row(system: &str, outcome: Result<Measure, String>) -> Row {
+        Row::new(workload(), system, outcome)
+    }
+
+    #[test]
+    fn only_a_peer_given_up_on_is_a_finding() {
+        let gave_up = || Err(format!("{GAVE_UP}: {ATTEMPTS} attempts in a row failed"));
+        let rows = with_errors(vec![
+            row("tidepool pgbouncer(true)", gave_up()),
+            row("peer that gave up", gave_up()),
+            row(
+                "peer that never started",
+                Err("connection refused".to_owned()),
+            ),
+            row("peer that ran", Ok(Measure::empty())),
+        ]);
+        let broken: Vec<_> = rows.iter().map(Row::is_broken).collect();
+        assert_eq!(broken, [true, false, true, false]);
+        assert!(
+            rows.iter()
+                .all(|row| row.figure.is_some_and(|(name, _)| name == "errors"))
+        );
+    }
 }

@@ -31,6 +31,12 @@ pub struct Row {
     pub figure: Option<(&'static str, f64)>,
     /// What the ratio column compares.
     pub compare: Compare,
+    /// Whether a failure of this row is what the workload shows about the
+    /// system rather than a broken run: a peer that gave up behind
+    /// PgBouncer in transaction mode because its named statements were
+    /// lost. The smoke test and the exit status accept such a failure;
+    /// a tidepool row never has this set.
+    pub failure_is_finding: bool,
 }
 
 impl Row {
@@ -46,6 +52,7 @@ impl Row {
             outcome,
             figure: None,
             compare: Compare::Throughput,
+            failure_is_finding: false,
         }
     }
 
@@ -84,6 +91,12 @@ impl Row {
     pub(crate) fn with_figure(mut self, name: &'static str, value: f64) -> Self {
         self.figure = Some((name, value));
         self
+    }
+
+    /// Whether the run is broken by this row: it failed, and the failure
+    /// is not a finding about a peer ([`Row::failure_is_finding`]).
+    pub fn is_broken(&self) -> bool {
+        self.outcome.is_err() && !self.failure_is_finding
     }
 
     /// Whether the row is one of tidepool's pools.

@@ -40,6 +40,11 @@ fn every_system_produces_a_row_on_every_workload() {
     assert_eq!(report.rows.len(), expected_rows(), "{report}");
     assert_eq!(seen, report.rows.len());
     for row in &report.rows {
+        if row.outcome.is_err() && row.failure_is_finding {
+            // A peer given up on behind PgBouncer: what the workload shows.
+            assert!(!row.is_tidepool());
+            continue;
+        }
         let measure = row
             .outcome
             .as_ref()
