@@ -11,7 +11,6 @@ use crate::instruments::Instruments;
 use crate::stats::Counters;
 use crate::striped::{Striped, WaitingCount};
 use crate::throttle::Throttle;
-use crate::waiters::Waiters;
 
 /// What the pool's background workers, its connections and its callers share.
 ///
@@ -27,8 +26,6 @@ pub(crate) struct Books {
     pub(crate) in_use: Striped,
     /// `max_size`, also readable without the lock (written under it).
     pub(crate) max_size: AtomicUsize,
-    /// When the requests waiting now began to wait.
-    pub(crate) waiters: Waiters,
     pub(crate) counters: Counters,
     /// The pool's metric handles.
     pub(crate) metrics: Instruments,
@@ -112,7 +109,6 @@ impl Books {
             waiting: WaitingCount::default(),
             in_use: Striped::default(),
             max_size: AtomicUsize::new(max_size),
-            waiters: Waiters::default(),
             counters: Counters::default(),
             metrics,
             rejections: Throttle::new(),

@@ -12,6 +12,7 @@ use crate::inner::{PoolInner, ReconnectFailed};
 use crate::manager::Manager;
 use crate::pool::Pool;
 use crate::slot::Idle;
+use crate::waiters::Waiters;
 
 impl<M: Manager> Pool<M> {
     /// Starts building a pool of connections opened by `manager`.
@@ -83,6 +84,7 @@ impl<M: Manager> Builder<M> {
             // Sized to the hard limit so that the pool can grow at run time;
             // the engine's own books keep it within max_size.
             idle: Idle::new(MAX_SIZE_LIMIT),
+            waiters: Waiters::default(),
             config: self.config,
             books,
             runtime,

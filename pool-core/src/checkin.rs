@@ -46,9 +46,9 @@ impl<M: Manager> PoolInner<M> {
             return;
         }
         object.returned_at = now;
-        // Dropping the object puts it back on the idle stack, or closes the
-        // connection if the pool is closed.
-        drop(object);
+        // To the first request waiting, or back on the idle stack (or
+        // closed if the pool is closed).
+        self.waiters.give(&self.idle, object);
     }
 
     /// Why a returned connection must close rather than be kept, if it must.
@@ -95,7 +95,9 @@ impl<M: Manager> PoolInner<M> {
                 }
                 slot.returned_at = now;
                 // Fails only when the pool is closed; the connection then closes.
-                let _ = self.idle.try_add(slot);
+                if self.idle.try_add(slot).is_ok() {
+                    self.waiters.serve_from(&self.idle);
+                }
             }
             Ok(Err(error)) => {
                 tracing::warn!(pool = %self.books.name, %error, "closing a returned connection: its reset failed");

@@ -21,7 +21,7 @@ use crate::manager::Manager;
 use crate::slot::IdleObject;
 use crate::stats::bump;
 use crate::striped::Striped;
-use crate::waiters::{Ended, UntilDeadline, Waited};
+use crate::waiters::{Ended, Handoff};
 
 /// Books the time a queued request waited, however the checkout ends
 /// (served, timed out, turned away by close, or dropped).
@@ -61,7 +61,7 @@ enum Vetted {
 /// Counts a request as waiting for as long as it lives, so that a checkout
 /// future dropped while it waits is no longer counted. Once the request is
 /// accepted into the queue, it is also counted in the pending gauge. (Its
-/// wait enters it in the pool's waiters: see [`UntilDeadline`].)
+/// wait enters it in the pool's waiters: see [`Handoff`].)
 struct Waiting<'a> {
     books: &'a Books,
     /// Counted exactly: `max_waiting` bounds the queue.
@@ -101,6 +101,39 @@ impl Drop for Waiting<'_> {
     }
 }
 
+/// A connection the checkout holds while it vets it: if the checkout is
+/// dropped meanwhile (during a health check), the connection goes back to
+/// the pool, to the first request waiting.
+struct Vetting<'a, M: Manager> {
+    pool: &'a PoolInner<M>,
+    /// `Some` until [`done`](Self::done).
+    object: Option<IdleObject<M::Connection>>,
+}
+
+impl<M: Manager> Vetting<'_, M> {
+    fn object_mut(&mut self) -> &mut IdleObject<M::Connection> {
+        // Invariant: `object` is only taken by `done`, which consumes self.
+        self.object
+            .as_mut()
+            .expect("a connection being vetted is held")
+    }
+
+    fn done(mut self) -> IdleObject<M::Connection> {
+        // Invariant: see `object_mut`.
+        self.object
+            .take()
+            .expect("a connection being vetted is held")
+    }
+}
+
+impl<M: Manager> Drop for Vetting<'_, M> {
+    fn drop(&mut self) {
+        if let Some(object) = self.object.take() {
+            self.pool.waiters.give(&self.pool.idle, object);
+        }
+    }
+}
+
 /// Milliseconds, with a fraction, for trace fields.
 fn millis(elapsed: Duration) -> f64 {
     elapsed.as_secs_f64() * 1000.0
@@ -136,7 +169,13 @@ impl<M: Manager> PoolInner<M> {
         // The loop is written out here, not in a function of its own: a
         // nested future would be moved (copied) on every checkout.
         let result = loop {
-            let mut object = match self.idle.try_get() {
+            // While requests wait, a new one goes behind them.
+            let idle = if self.waiters.none_waiting() {
+                self.idle.try_get()
+            } else {
+                Err(PoolError::Timeout)
+            };
+            let object = match idle {
                 Ok(object) => object,
                 Err(PoolError::Closed) => break Err(Error::closed(&self.books.name)),
                 Err(_) => {
@@ -164,10 +203,9 @@ impl<M: Manager> PoolInner<M> {
                         self.books.wake.notify_one();
                     }
                     now = None;
-                    let acquire = std::pin::pin!(self.idle.timeout_get(None));
-                    let wait = UntilDeadline::new(
-                        acquire,
-                        &self.books.waiters,
+                    let wait = Handoff::new(
+                        &self.waiters,
+                        &self.idle,
                         &self.books.wake,
                         started,
                         deadline,
@@ -180,13 +218,13 @@ impl<M: Manager> PoolInner<M> {
                         wait.instrument(span.clone()).await
                     };
                     match waited {
-                        Waited::Ready(Ok(object)) => object,
-                        Waited::Ready(Err(_)) => break Err(Error::closed(&self.books.name)),
-                        Waited::Ended(Ended::Expired) => {
+                        Ok(object) => object,
+                        Err(Ended::Closed) => break Err(Error::closed(&self.books.name)),
+                        Err(Ended::Expired) => {
                             let waiting = self.books.waiting.load().saturating_sub(1);
                             break Err(self.timeout_error(started.elapsed(), waiting));
                         }
-                        Waited::Ended(Ended::ConnectFailed(cause)) => {
+                        Err(Ended::ConnectFailed(cause)) => {
                             break Err(Error::connect_failed(
                                 &self.books.name,
                                 started.elapsed(),
@@ -197,7 +235,13 @@ impl<M: Manager> PoolInner<M> {
                 }
             };
             let at = *now.get_or_insert_with(Instant::now);
-            match self.vet(&mut object, at, deadline, &span).await {
+            let mut vetting = Vetting {
+                pool: self,
+                object: Some(object),
+            };
+            let vetted = self.vet(vetting.object_mut(), at, deadline, &span).await;
+            let object = vetting.done();
+            match vetted {
                 Vetted::Usable => break Ok(object),
                 Vetted::Checked => {
                     // The check took time: the clock must be read again.

@@ -12,7 +12,7 @@ use crate::books::Books;
 use crate::config::PoolConfig;
 use crate::error::{BoxedCause, Error, Exhausted};
 use crate::manager::Manager;
-use crate::slot::Idle;
+use crate::slot::{Idle, Waiting};
 use crate::stats::Stats;
 
 /// The callback run when connects kept failing for `reconnect_timeout`,
@@ -25,6 +25,8 @@ pub(crate) struct PoolInner<M: Manager> {
     pub(crate) manager: M,
     pub(crate) config: PoolConfig,
     pub(crate) idle: Idle<M::Connection>,
+    /// The requests waiting for a connection, first come, first served.
+    pub(crate) waiters: Waiting<M::Connection>,
     pub(crate) books: Arc<Books>,
     pub(crate) runtime: Handle,
     pub(crate) reconnect_failed: Option<ReconnectFailed<M>>,
@@ -77,6 +79,8 @@ impl<M: Manager> PoolInner<M> {
             }
         }
         self.idle.close();
+        // The store is closed first: no request enters after this.
+        self.waiters.close_all();
         self.books.wake.notify_one();
         self.books.progress.notify_waiters();
     }
@@ -93,7 +97,7 @@ impl<M: Manager> PoolInner<M> {
         stats.in_use = self.books.in_use.gauge();
         stats.requests_waiting = self.books.waiting.load();
         stats.requests_max_wait_ms =
-            u64::try_from(self.books.waiters.longest_wait(Instant::now()).as_millis())
+            u64::try_from(self.waiters.longest_wait(Instant::now()).as_millis())
                 .unwrap_or(u64::MAX);
         self.books.counters.fill(&mut stats, reset);
         stats

@@ -23,6 +23,15 @@ const MIN_SWEEP_PERIOD: Duration = Duration::from_millis(100);
 /// that another connection served closes after this.
 const NULL_POOL_MAX_IDLE: Duration = Duration::from_millis(100);
 
+/// Hands idle connections to the requests waiting when dropped.
+struct ServeWaiting<'a, M: Manager>(&'a PoolInner<M>);
+
+impl<M: Manager> Drop for ServeWaiting<'_, M> {
+    fn drop(&mut self) {
+        self.0.waiters.serve_from(&self.0.idle);
+    }
+}
+
 impl<M: Manager> PoolInner<M> {
     /// Takes every idle connection off the stack, the most recently returned
     /// first. Requests that arrive meanwhile wait, and are served as the
@@ -38,9 +47,10 @@ impl<M: Manager> PoolInner<M> {
     /// Puts connections taken by [`take_idle`](Self::take_idle) back in
     /// their order.
     fn put_back_idle(&self, mut taken: Vec<IdleObject<M::Connection>>) {
-        // The last one taken was at the bottom of the stack: it goes back first.
+        // The last one taken was at the bottom of the stack: it goes back
+        // first. A request that waits meanwhile is served in turn.
         while let Some(object) = taken.pop() {
-            drop(object);
+            self.waiters.give(&self.idle, object);
         }
     }
 
@@ -110,6 +120,10 @@ impl<M: Manager> PoolInner<M> {
     /// Tests every idle connection now, closing those that fail; returns
     /// how many were closed.
     pub(crate) async fn check_idle(self: &Arc<Self>) -> usize {
+        // Declared first, dropped last: if the check is dropped midway, the
+        // connections not yet checked go back on the stack, and then to the
+        // requests waiting.
+        let _serve = ServeWaiting(self);
         let taken = self.take_idle();
         let mut closed = 0;
         for mut object in taken {
@@ -129,7 +143,7 @@ impl<M: Manager> PoolInner<M> {
                 None => {
                     // The idle clock (max_idle) goes on: a check is not a use.
                     object.checked_at = Instant::now();
-                    drop(object);
+                    self.waiters.give(&self.idle, object);
                 }
                 Some(reason) => {
                     closed += 1;

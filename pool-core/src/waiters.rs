@@ -1,5 +1,16 @@
-//! The requests waiting in the queue: when they began to wait (for the
-//! longest current wait) and when they must give up (their deadlines).
+//! The requests waiting in the queue, first come, first served: a returned
+//! connection is handed to the first of them directly, and the queue
+//! watches when they began to wait (for the longest current wait) and when
+//! they must give up (their deadlines).
+//!
+//! The idle connections stay in deadpool's store, but a request waits
+//! here, not on the store's semaphore. A connection that comes back while
+//! requests wait goes straight to the first of them without passing
+//! through the store, and is told to it through a cell that the request
+//! and its queue entry share: a contended checkout and return take the
+//! queue's lock twice (the request enters; the return takes it out and
+//! fills its cell) and nothing of the store's. The request then takes the
+//! connection from its cell, which only the two of them touch.
 //!
 //! Deadlines are kept here rather than in a timer per request: the pool's
 //! maintenance worker sleeps until the earliest one and wakes the requests
@@ -11,10 +22,12 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst, fence};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use deadpool::unmanaged::{self, Object, PoolError};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -29,49 +42,84 @@ pub(crate) enum Ended {
     /// The pool has no connection and a connect failed with this error,
     /// which retrying cannot fix.
     ConnectFailed(BoxedCause),
+    /// The pool closed.
+    Closed,
 }
 
-/// How a wait ([`UntilDeadline`]) ended.
-pub(crate) enum Waited<T> {
-    /// What was waited for came.
-    Ready(T),
-    /// The request gave up first.
-    Ended(Ended),
-}
-
-/// The requests waiting now.
+/// The requests waiting now, in the order they arrived, and the connections
+/// handed to them and not yet taken.
 ///
 /// Only requests that find no idle connection are entered, so the fast
-/// path of a checkout never takes these locks. A request is entered in
-/// the shard of the thread that polls it first (see [`SHARDS`]); what
-/// follows holds within each shard, and a question about all the
-/// requests (the next deadline, the longest wait) asks every shard.
-/// Entries are kept in a slab
-/// whose free places are reused: once it has grown to the largest queue
-/// seen, entering and leaving allocate nothing.
+/// path of a checkout never takes this lock. One lock keeps one order:
+/// the first request entered is the first served, and while any request
+/// waits, a new one goes behind it even if a connection is in the store
+/// (it is on its way to the first request).
+///
+/// Entries are kept in a slab whose free places are reused: once it has
+/// grown to the largest queue seen, entering and leaving allocate nothing.
 ///
 /// Nothing here scans the queue, whatever its length: requests are entered
 /// in the order they arrive, so the marks in [`Slab::arrivals`] are in the
-/// order of their start (the longest wait is the first live mark's; when
-/// more threads than shards wait, two that share a shard may enter a few
-/// microseconds out of order, and the figure is off by as much), and
-/// in the order of their deadlines as long as they share one timeout (the
-/// next deadline is the first live mark's). A request with a shorter
-/// timeout than one before it goes into a heap of early deadlines as well.
-/// A mark whose request left stays until it reaches the front (lazy
-/// deletion), and is dropped then; both collections are compacted when
+/// order of their start (the first live mark is the next served and the
+/// longest waiting), and in the order of their deadlines as long as they
+/// share one timeout (the next deadline is the first live mark's). A
+/// request with a shorter timeout than one before it goes into a heap of
+/// early deadlines as well. A request leaves the slab when it is served,
+/// gives up or is dropped; its mark stays until it reaches the front (lazy
+/// deletion), and is dropped then. Both collections are compacted when
 /// stale marks outnumber live requests, so every operation is O(1) or
 /// O(log n) amortised.
-#[derive(Debug, Default)]
-pub(crate) struct Waiters {
-    shards: [Alone<Mutex<Slab>>; SHARDS],
+#[derive(Debug)]
+pub(crate) struct Waiters<T> {
+    queue: Alone<Queue<T>>,
 }
 
-#[derive(Debug, Default)]
-struct Slab {
-    entries: Vec<Option<Entry>>,
+#[derive(Debug)]
+struct Queue<T> {
+    slab: Mutex<Slab<T>>,
+    /// Requests waiting to be served (in the slab), readable without the
+    /// lock (written under it): a return that sees none puts its
+    /// connection in the store without taking the lock.
+    queued: AtomicUsize,
+    /// Connections handed to requests and not yet taken.
+    handed: AtomicUsize,
+}
+
+impl<T> Default for Waiters<T> {
+    fn default() -> Self {
+        Self {
+            queue: Alone(Queue {
+                slab: Mutex::new(Slab::default()),
+                queued: AtomicUsize::new(0),
+                handed: AtomicUsize::new(0),
+            }),
+        }
+    }
+}
+
+/// Where a request waiting is told how its wait ended: the connection
+/// handed to it or why it must give up. The queue's entry and the request
+/// share it; once the entry leaves the queue, only this is touched, so the
+/// request takes its connection without the queue's lock.
+type Cell<T> = Arc<Mutex<Told<T>>>;
+
+#[derive(Debug)]
+struct Told<T> {
+    /// The connection handed to the request, until it takes it.
+    item: Option<Object<T>>,
+    /// Set when the wait must end unserved.
+    ended: Option<Ended>,
+    /// The request's task.
+    waker: Option<Waker>,
+    /// Set when the request is dropped: nothing may be handed to it.
+    gone: bool,
+}
+
+#[derive(Debug)]
+struct Slab<T> {
+    entries: Vec<Option<Entry<T>>>,
     free: Vec<usize>,
-    /// Requests entered and not yet left.
+    /// Requests entered and still waiting.
     live: usize,
     /// Told apart the requests that took the same place one after another.
     next_ticket: u64,
@@ -87,6 +135,21 @@ struct Slab {
     target: Option<Instant>,
 }
 
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Self {
+            entries: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            next_ticket: 0,
+            arrivals: VecDeque::new(),
+            last_in_order: None,
+            early: BinaryHeap::new(),
+            target: None,
+        }
+    }
+}
+
 /// A request's place and ticket: stale once the request left the place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Mark {
@@ -94,47 +157,40 @@ struct Mark {
     ticket: u64,
 }
 
+/// A request in the queue: it is there exactly while it waits.
 #[derive(Debug)]
-struct Entry {
+struct Entry<T> {
     ticket: u64,
     since: Instant,
     deadline: Instant,
-    /// The request's task, once it waits.
-    waker: Option<Waker>,
-    /// Set by the worker when the wait must end.
-    ended: Option<Ended>,
+    cell: Cell<T>,
 }
 
-impl Slab {
-    /// The request of `mark`, while it waits (entered, not left, not ended).
-    fn waiting(&mut self, mark: Mark) -> Option<&mut Entry> {
+/// Locks a request's cell. A panic while the lock was held cannot leave it
+/// half-written, so a poisoned lock is used as it is.
+fn told<T>(cell: &Cell<T>) -> MutexGuard<'_, Told<T>> {
+    cell.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<T> Slab<T> {
+    /// The request of `mark`, while it waits.
+    fn waiting(&self, mark: Mark) -> Option<&Entry<T>> {
         self.entries
-            .get_mut(mark.place)
-            .and_then(Option::as_mut)
-            .filter(|entry| entry.ticket == mark.ticket && entry.ended.is_none())
+            .get(mark.place)
+            .and_then(Option::as_ref)
+            .filter(|entry| entry.ticket == mark.ticket)
     }
 
     /// Drops the marks of requests no longer waiting from the front of the
-    /// arrivals; returns the first request still waiting.
-    fn first_waiting(&mut self) -> Option<&mut Entry> {
-        self.drop_stale_front();
-        let mark = *self.arrivals.front()?;
-        self.waiting(mark)
-    }
-
-    /// Drops the marks of requests no longer waiting from the front of the
-    /// arrivals.
-    fn drop_stale_front(&mut self) {
-        while let Some(mark) = self.arrivals.front() {
-            match self.entries.get(mark.place) {
-                Some(Some(entry)) if entry.ticket == mark.ticket && entry.ended.is_none() => {
-                    return;
-                }
-                _ => {
-                    self.arrivals.pop_front();
-                }
+    /// arrivals; returns the mark of the first request still waiting.
+    fn first_waiting(&mut self) -> Option<Mark> {
+        while let Some(&mark) = self.arrivals.front() {
+            if self.waiting(mark).is_some() {
+                return Some(mark);
             }
+            self.arrivals.pop_front();
         }
+        None
     }
 
     /// Drops the stale marks wherever they are, once they outnumber the
@@ -154,25 +210,30 @@ impl Slab {
         }
     }
 
-    /// Ends the wait of the request of `mark`, if it still waits: its
-    /// waker is added to `wake`.
-    fn expire(&mut self, mark: Mark, wake: &mut Vec<Waker>) {
-        if let Some(entry) = self.waiting(mark) {
-            entry.ended = Some(Ended::Expired);
-            wake.extend(entry.waker.take());
-        }
+    /// Takes the request of `mark` out of the queue, if it still waits.
+    fn take(&mut self, mark: Mark) -> Option<Entry<T>> {
+        self.waiting(mark)?;
+        let entry = self.entries.get_mut(mark.place).and_then(Option::take)?;
+        self.free.push(mark.place);
+        self.live -= 1;
+        Some(entry)
     }
-}
 
-/// Requests are entered in the shard of the thread that polls them, so
-/// that the threads of a busy runtime do not take one lock from each
-/// other at every contended checkout: a place is its index in the shard
-/// times [`SHARDS`], plus the shard.
-const SHARDS: usize = crate::striped::CELLS;
+    /// Ends the wait of the request of `mark` with `why`, if it still
+    /// waits: its waker is added to `wake`. Returns whether it ended.
+    fn end(&mut self, mark: Mark, why: Ended, wake: &mut Vec<Waker>) -> bool {
+        let Some(entry) = self.take(mark) else {
+            return false;
+        };
+        let mut told = told(&entry.cell);
+        told.ended = Some(why);
+        wake.extend(told.waker.take());
+        true
+    }
 
-impl Slab {
-    /// See [`Waiters::enter`]; `place` is the index in this shard.
-    fn enter(&mut self, since: Instant, deadline: Instant, waker: Option<Waker>) -> (usize, bool) {
+    /// Enters a request; returns its mark and whether the worker must be
+    /// woken to watch its deadline.
+    fn enter(&mut self, since: Instant, deadline: Instant, cell: Cell<T>) -> (Mark, bool) {
         if self.live == 0 {
             // No request waits: every mark left is stale, and deadlines
             // start over in order.
@@ -188,8 +249,7 @@ impl Slab {
             ticket,
             since,
             deadline,
-            waker,
-            ended: None,
+            cell,
         });
         let place = match self.free.pop() {
             Some(place) => {
@@ -213,11 +273,40 @@ impl Slab {
         if wake {
             self.target = Some(deadline);
         }
-        (place, wake)
+        (mark, wake)
     }
 
-    /// See [`Waiters::expire`]: the wakers of the requests ended go to
-    /// `wake`.
+    /// Hands `item` to the first request waiting, if any: it leaves the
+    /// queue, and its waker goes to `wake`.
+    /// `handed` counts it before the request can see it.
+    fn hand(
+        &mut self,
+        item: Object<T>,
+        handed: &AtomicUsize,
+        wake: &mut Vec<Waker>,
+    ) -> Result<(), Object<T>> {
+        loop {
+            let Some(mark) = self.first_waiting() else {
+                return Err(item);
+            };
+            self.arrivals.pop_front();
+            let Some(entry) = self.take(mark) else {
+                continue;
+            };
+            let mut told = told(&entry.cell);
+            if told.gone {
+                // Dropped before it could leave the queue itself.
+                continue;
+            }
+            handed.fetch_add(1, SeqCst);
+            told.item = Some(item);
+            wake.extend(told.waker.take());
+            return Ok(());
+        }
+    }
+
+    /// See [`Waiters::expire`]: the requests whose deadline passed are
+    /// ended, their wakers go to `wake`; returns the next deadline.
     fn expire_due(&mut self, now: Instant, wake: &mut Vec<Waker>) -> Option<Instant> {
         // The arrivals, in order of deadline but for the early ones: the
         // first live request not due has no in-order request due behind
@@ -230,7 +319,9 @@ impl Slab {
                     next = Some(deadline);
                     break;
                 }
-                Some(_) => self.expire(mark, wake),
+                Some(_) => {
+                    self.end(mark, Ended::Expired, wake);
+                }
                 None => {}
             }
             self.arrivals.pop_front();
@@ -241,7 +332,7 @@ impl Slab {
                     next = Some(next.map_or(deadline, |n: Instant| n.min(deadline)));
                     break;
                 }
-                self.expire(mark, wake);
+                self.end(mark, Ended::Expired, wake);
             }
             self.early.pop();
         }
@@ -251,57 +342,188 @@ impl Slab {
         self.target = next;
         next
     }
+
+    /// Ends every request waiting now with `why`; returns how many.
+    fn end_all(&mut self, why: &Ended, wake: &mut Vec<Waker>) -> usize {
+        let marks: Vec<Mark> = self.arrivals.iter().copied().collect();
+        marks
+            .into_iter()
+            .filter(|&mark| self.end(mark, why.clone(), wake))
+            .count()
+    }
 }
 
-impl Waiters {
-    /// Enters a request that began waiting at `since`, gives up at
-    /// `deadline` and is woken through `waker`; returns its place, and
-    /// whether the maintenance worker must be woken to watch the new
-    /// deadline.
-    pub(crate) fn enter(
+/// How a request fared when it first asked ([`Waiters::wait`]).
+enum Entered<T> {
+    /// An idle connection was there.
+    Got(Object<T>),
+    /// The pool is closed.
+    Closed,
+    /// It waits under this mark, told through the cell; the worker must be
+    /// woken to watch its deadline when `watch`.
+    Waiting {
+        mark: Mark,
+        cell: Cell<T>,
+        watch: bool,
+    },
+}
+
+impl<T> Waiters<T> {
+    /// Takes an idle connection from `idle`, or enters a request that
+    /// began waiting at `since`, gives up at `deadline` and is woken
+    /// through `waker`.
+    fn wait(
         &self,
+        idle: &unmanaged::Pool<T>,
         since: Instant,
         deadline: Instant,
-        waker: Option<Waker>,
-    ) -> (usize, bool) {
-        let shard = crate::striped::cell();
-        let (index, wake) = self.lock(shard).enter(since, deadline, waker);
-        (index * SHARDS + shard, wake)
-    }
-
-    /// Removes the request entered at `place`.
-    pub(crate) fn leave(&self, place: usize) {
-        let (shard, index) = (place % SHARDS, place / SHARDS);
-        let mut slab = self.lock(shard);
-        let Some(entry) = slab.entries.get_mut(index).and_then(Option::take) else {
-            return;
+        waker: &Waker,
+    ) -> Entered<T> {
+        let mut slab = self.lock();
+        // Counted before the store is looked at, and a return puts its
+        // connection in the store before it reads the count (both with a
+        // fence between): either the return sees this request or the
+        // request sees the connection.
+        self.queue.queued.store(slab.live + 1, SeqCst);
+        fence(SeqCst);
+        // A connection in the store while others wait is on its way to the
+        // first of them (whoever put it there serves them next): this
+        // request goes behind them.
+        let taken = if slab.live == 0 {
+            idle.try_get()
+        } else {
+            Err(PoolError::Timeout)
         };
-        slab.free.push(index);
-        slab.live -= 1;
-        // Served first come, first served, the request leaving is usually
-        // the first: its mark goes with it, and any stale marks behind it
-        // (each is dropped once: O(1) amortised).
-        slab.drop_stale_front();
-        drop(slab);
-        // Its waker (a reference to its task) is let go outside the lock.
-        drop(entry);
+        let entered = match taken {
+            Ok(item) => Entered::Got(item),
+            Err(PoolError::Closed) => Entered::Closed,
+            Err(_) => {
+                let cell = Arc::new(Mutex::new(Told {
+                    item: None,
+                    ended: None,
+                    waker: Some(waker.clone()),
+                    gone: false,
+                }));
+                let (mark, watch) = slab.enter(since, deadline, Arc::clone(&cell));
+                Entered::Waiting { mark, cell, watch }
+            }
+        };
+        self.queue.queued.store(slab.live, SeqCst);
+        entered
     }
 
-    /// Why the wait of the request at `place` must end, if it must; if
-    /// not, `waker` is woken when it must.
-    fn ended(&self, place: usize, waker: &Waker) -> Option<Ended> {
-        let mut slab = self.lock(place % SHARDS);
-        match slab.entries.get_mut(place / SHARDS) {
-            Some(Some(entry)) => {
-                if entry.ended.is_none()
-                    && !entry.waker.as_ref().is_some_and(|w| w.will_wake(waker))
-                {
-                    entry.waker = Some(waker.clone());
-                }
-                entry.ended.clone()
-            }
-            _ => Some(Ended::Expired),
+    /// The connection handed to the request told through `cell`, or why
+    /// its wait ended; if neither, `waker` is woken when one of them comes.
+    /// Takes no lock of the queue.
+    fn poll_told(&self, cell: &Cell<T>, waker: &Waker) -> Poll<Result<Object<T>, Ended>> {
+        let mut told = told(cell);
+        if let Some(item) = told.item.take() {
+            self.queue.handed.fetch_sub(1, SeqCst);
+            return Poll::Ready(Ok(item));
         }
+        if let Some(ended) = &told.ended {
+            return Poll::Ready(Err(ended.clone()));
+        }
+        if !told.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            told.waker = Some(waker.clone());
+        }
+        Poll::Pending
+    }
+
+    /// Removes the request of `mark`, told through `cell`, dropped while
+    /// it waited; returns the connection that was handed to it and not
+    /// taken, which the caller must give back.
+    fn leave(&self, mark: Mark, cell: &Cell<T>) -> Option<Object<T>> {
+        let (item, ended) = {
+            let mut told = told(cell);
+            told.gone = true;
+            (told.item.take(), told.ended.is_some())
+        };
+        if item.is_some() {
+            self.queue.handed.fetch_sub(1, SeqCst);
+            return item;
+        }
+        if !ended {
+            // Still in the queue, unless a return took it out just now (it
+            // will see `gone` and pass on).
+            let mut slab = self.lock();
+            let entry = slab.take(mark);
+            self.queue.queued.store(slab.live, SeqCst);
+            drop(slab);
+            // Its cell is let go outside the lock.
+            drop(entry);
+        }
+        None
+    }
+
+    /// Gives a connection back: to the first request waiting, or, if none
+    /// waits, to `idle`. Takes no lock while no request waits.
+    pub(crate) fn give(&self, idle: &unmanaged::Pool<T>, item: Object<T>) {
+        let item = if self.queue.queued.load(SeqCst) > 0 {
+            let mut wake = Vec::new();
+            let handed = {
+                let mut slab = self.lock();
+                let handed = slab.hand(item, &self.queue.handed, &mut wake);
+                self.queue.queued.store(slab.live, SeqCst);
+                handed
+            };
+            match handed {
+                Ok(()) => {
+                    wake_all(wake);
+                    return;
+                }
+                Err(item) => item,
+            }
+        } else {
+            item
+        };
+        // Dropping the object puts it in the store (or closes the
+        // connection if the pool is closed).
+        drop(item);
+        self.serve_from(idle);
+    }
+
+    /// Hands connections from `idle` to the requests waiting, while both
+    /// last. Called after connections were put in the store otherwise
+    /// than through [`give`](Self::give): a request that entered
+    /// meanwhile would not see them.
+    pub(crate) fn serve_from(&self, idle: &unmanaged::Pool<T>) {
+        fence(SeqCst);
+        if self.queue.queued.load(SeqCst) == 0 {
+            return;
+        }
+        let mut wake = Vec::new();
+        let mut unhanded = None;
+        {
+            let mut slab = self.lock();
+            while slab.first_waiting().is_some() {
+                let Ok(item) = idle.try_get() else { break };
+                match slab.hand(item, &self.queue.handed, &mut wake) {
+                    Ok(()) => {}
+                    Err(item) => {
+                        // Every request left was dropped meanwhile.
+                        unhanded = Some(item);
+                        break;
+                    }
+                }
+            }
+            self.queue.queued.store(slab.live, SeqCst);
+        }
+        // Back in the store, outside the lock.
+        drop(unhanded);
+        wake_all(wake);
+    }
+
+    /// Whether no request waits: a checkout then takes an idle connection
+    /// straight from the store, and otherwise queues behind the others.
+    pub(crate) fn none_waiting(&self) -> bool {
+        self.queue.queued.load(SeqCst) == 0
+    }
+
+    /// Connections handed to requests that have not taken them yet: those
+    /// requests are served, though still counted as waiting.
+    pub(crate) fn handed(&self) -> usize {
+        self.queue.handed.load(SeqCst)
     }
 
     /// Marks the requests whose deadline is at or before `now` and wakes
@@ -310,138 +532,220 @@ impl Waiters {
     /// drops, nothing per request still waiting.
     pub(crate) fn expire(&self, now: Instant) -> Option<Instant> {
         let mut wake = Vec::new();
-        let mut next: Option<Instant> = None;
-        for shard in 0..SHARDS {
-            if let Some(at) = self.lock(shard).expire_due(now, &mut wake) {
-                next = Some(next.map_or(at, |n| n.min(at)));
-            }
-        }
-        for waker in wake {
-            waker.wake();
-        }
+        let next = {
+            let mut slab = self.lock();
+            let next = slab.expire_due(now, &mut wake);
+            self.queue.queued.store(slab.live, SeqCst);
+            next
+        };
+        wake_all(wake);
         next
+    }
+
+    /// Ends the wait of every request waiting now with `why`; returns how
+    /// many.
+    fn end_all(&self, why: &Ended) -> usize {
+        let mut wake = Vec::new();
+        let ended = {
+            let mut slab = self.lock();
+            let ended = slab.end_all(why, &mut wake);
+            self.queue.queued.store(slab.live, SeqCst);
+            ended
+        };
+        wake_all(wake);
+        ended
     }
 
     /// Ends the wait of every request waiting now, with `cause`: a connect
     /// failed with an error that waiting cannot fix. Returns how many.
     pub(crate) fn fail_all(&self, cause: &BoxedCause) -> usize {
-        let mut wake = Vec::new();
-        let mut ended = 0;
-        for shard in 0..SHARDS {
-            let mut slab = self.lock(shard);
-            for entry in slab.entries.iter_mut().flatten() {
-                if entry.ended.is_none() {
-                    entry.ended = Some(Ended::ConnectFailed(BoxedCause::clone(cause)));
-                    wake.extend(entry.waker.take());
-                    ended += 1;
-                }
-            }
-        }
-        for waker in wake {
-            waker.wake();
-        }
-        ended
+        self.end_all(&Ended::ConnectFailed(BoxedCause::clone(cause)))
+    }
+
+    /// Ends the wait of every request waiting now: the pool closed (its
+    /// store is closed first, so no request enters afterwards).
+    pub(crate) fn close_all(&self) -> usize {
+        self.end_all(&Ended::Closed)
     }
 
     /// How long the request waiting longest has waited, at `now`; zero when
-    /// no request waits. O(1) amortised per shard: requests are entered in
-    /// the order they began to wait.
+    /// no request waits. O(1) amortised: requests are entered in the order
+    /// they began to wait.
     pub(crate) fn longest_wait(&self, now: Instant) -> Duration {
-        (0..SHARDS)
-            .filter_map(|shard| {
-                self.lock(shard)
-                    .first_waiting()
-                    .map(|entry| now.saturating_duration_since(entry.since))
-            })
-            .max()
-            .unwrap_or(Duration::ZERO)
+        let mut slab = self.lock();
+        let since = slab
+            .first_waiting()
+            .and_then(|mark| slab.waiting(mark))
+            .map(|entry| entry.since);
+        since.map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
     }
 
     /// A panic while the lock was held cannot leave an entry half-written,
     /// so a poisoned lock is used as it is.
-    fn lock(&self, shard: usize) -> std::sync::MutexGuard<'_, Slab> {
-        self.shards[shard]
+    fn lock(&self) -> MutexGuard<'_, Slab<T>> {
+        self.queue
+            .slab
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-/// Waits for `inner` until `deadline` (or until the worker ends the wait,
-/// see [`Ended`]). The request
-/// is entered in the waiters when it first has to wait, and leaves them
-/// when the wait ends or is dropped.
-pub(crate) struct UntilDeadline<'a, F> {
-    inner: Pin<&'a mut F>,
-    waiters: &'a Waiters,
+fn wake_all(wake: Vec<Waker>) {
+    for waker in wake {
+        waker.wake();
+    }
+}
+
+/// How a wait ([`Handoff`]) ended.
+pub(crate) type Waited<T> = Result<Object<T>, Ended>;
+
+/// A request's wait for a connection, until it is handed one, its
+/// `deadline` passes, or the worker or the pool's close ends it (see
+/// [`Ended`]). The request is entered in the waiters at its first poll
+/// unless an idle connection is there, and leaves them when the wait ends
+/// or is dropped; a connection handed to it and not taken is given back.
+pub(crate) struct Handoff<'a, T> {
+    waiters: &'a Waiters<T>,
+    idle: &'a unmanaged::Pool<T>,
     /// Wakes the maintenance worker, which watches the deadlines.
     worker: &'a Notify,
     since: Instant,
     deadline: Instant,
-    place: Option<usize>,
+    /// Set while the request is entered and has not taken a connection.
+    entered: Option<(Mark, Cell<T>)>,
 }
 
-impl<'a, F> UntilDeadline<'a, F> {
+impl<'a, T> Handoff<'a, T> {
     pub(crate) fn new(
-        inner: Pin<&'a mut F>,
-        waiters: &'a Waiters,
+        waiters: &'a Waiters<T>,
+        idle: &'a unmanaged::Pool<T>,
         worker: &'a Notify,
         since: Instant,
         deadline: Instant,
     ) -> Self {
         Self {
-            inner,
             waiters,
+            idle,
             worker,
             since,
             deadline,
-            place: None,
+            entered: None,
         }
     }
 }
 
-impl<F: Future> Future for UntilDeadline<'_, F> {
-    type Output = Waited<F::Output>;
+impl<T> Future for Handoff<'_, T> {
+    type Output = Waited<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if let Poll::Ready(output) = this.inner.as_mut().poll(cx) {
-            return Poll::Ready(Waited::Ready(output));
-        }
-        match this.place {
-            // One lock to enter the request with its waker.
-            None => {
-                let (place, watch) =
-                    this.waiters
-                        .enter(this.since, this.deadline, Some(cx.waker().clone()));
-                this.place = Some(place);
-                if watch {
-                    this.worker.notify_one();
+        match &this.entered {
+            // One lock to take an idle connection or enter with the waker.
+            None => match this
+                .waiters
+                .wait(this.idle, this.since, this.deadline, cx.waker())
+            {
+                Entered::Got(item) => Poll::Ready(Ok(item)),
+                Entered::Closed => Poll::Ready(Err(Ended::Closed)),
+                Entered::Waiting { mark, cell, watch } => {
+                    this.entered = Some((mark, cell));
+                    if watch {
+                        this.worker.notify_one();
+                    }
+                    Poll::Pending
                 }
-                Poll::Pending
-            }
-            Some(place) => match this.waiters.ended(place, cx.waker()) {
-                Some(ended) => Poll::Ready(Waited::Ended(ended)),
-                None => Poll::Pending,
             },
+            Some((_, cell)) => {
+                let waited = std::task::ready!(this.waiters.poll_told(cell, cx.waker()));
+                if waited.is_ok() {
+                    // Taken: the request is out of the queue.
+                    this.entered = None;
+                }
+                Poll::Ready(waited)
+            }
         }
     }
 }
 
-impl<F> Drop for UntilDeadline<'_, F> {
+impl<T> Drop for Handoff<'_, T> {
     fn drop(&mut self) {
-        if let Some(place) = self.place {
-            self.waiters.leave(place);
+        if let Some((mark, cell)) = self.entered.take()
+            && let Some(item) = self.waiters.leave(mark, &cell)
+        {
+            self.waiters.give(self.idle, item);
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
     use super::*;
+
+    /// The queue's bookkeeping without a store: requests entered directly,
+    /// each known by a number, the order of its entry.
+    #[derive(Default)]
+    struct Book {
+        waiters: Waiters<u32>,
+        entered: Mutex<Vec<(Mark, Cell<u32>)>>,
+    }
+
+    impl std::ops::Deref for Book {
+        type Target = Waiters<u32>;
+
+        fn deref(&self) -> &Waiters<u32> {
+            &self.waiters
+        }
+    }
+
+    impl Book {
+        fn enter(&self, since: Instant, deadline: Instant, waker: Option<Waker>) -> (usize, bool) {
+            let cell = Arc::new(Mutex::new(Told {
+                item: None,
+                ended: None,
+                waker,
+                gone: false,
+            }));
+            let (mark, wake) = {
+                let mut slab = self.waiters.lock();
+                let entered = slab.enter(since, deadline, Arc::clone(&cell));
+                self.waiters.queue.queued.store(slab.live, SeqCst);
+                entered
+            };
+            let mut entered = self.entered.lock().unwrap();
+            entered.push((mark, cell));
+            (entered.len() - 1, wake)
+        }
+
+        fn request(&self, id: usize) -> (Mark, Cell<u32>) {
+            let (mark, cell) = &self.entered.lock().unwrap()[id];
+            (*mark, Arc::clone(cell))
+        }
+
+        /// The request's place in the slab.
+        fn place(&self, id: usize) -> usize {
+            self.request(id).0.place
+        }
+
+        fn ended(&self, id: usize, waker: &Waker) -> Option<Ended> {
+            match self.waiters.poll_told(&self.request(id).1, waker) {
+                Poll::Pending => None,
+                Poll::Ready(Err(ended)) => Some(ended),
+                Poll::Ready(Ok(_)) => panic!("no connection was handed"),
+            }
+        }
+
+        fn leave(&self, id: usize) {
+            let (mark, cell) = self.request(id);
+            assert!(self.waiters.leave(mark, &cell).is_none());
+        }
+    }
 
     #[test]
     fn the_longest_wait_is_that_of_the_oldest_request_still_waiting() {
-        let waiters = Waiters::default();
+        let waiters = Book::default();
         let t0 = Instant::now();
         let now = t0 + Duration::from_secs(10);
         let far = t0 + Duration::from_secs(60);
@@ -454,7 +758,7 @@ mod tests {
         assert_eq!(waiters.longest_wait(now), Duration::from_secs(6));
         // A freed place is reused.
         let (again, _) = waiters.enter(t0 + Duration::from_secs(9), far, None);
-        assert_eq!(again, oldest);
+        assert_eq!(waiters.place(again), waiters.place(oldest));
         waiters.leave(middle);
         waiters.leave(middle);
         assert_eq!(waiters.longest_wait(now), Duration::from_secs(3));
@@ -462,7 +766,7 @@ mod tests {
 
     #[test]
     fn only_an_earlier_deadline_wakes_the_worker_and_expired_requests_are_told() {
-        let waiters = Waiters::default();
+        let waiters = Book::default();
         let t0 = Instant::now();
         let s = Duration::from_secs;
         let (first, wake) = waiters.enter(t0, t0 + s(30), None);
@@ -485,7 +789,7 @@ mod tests {
 
     #[test]
     fn a_permanent_connect_error_ends_every_wait_in_progress_and_no_later_one() {
-        let waiters = Waiters::default();
+        let waiters = Book::default();
         let t0 = Instant::now();
         let far = t0 + Duration::from_secs(60);
         let (a, _) = waiters.enter(t0, far, Some(Waker::noop().clone()));
@@ -532,7 +836,7 @@ mod tests {
 
     #[test]
     fn shorter_timeouts_entered_later_expire_first_and_are_watched() {
-        let waiters = Waiters::default();
+        let waiters = Book::default();
         let t0 = Instant::now();
         let s = Duration::from_secs;
         let waker = Waker::noop();
@@ -559,7 +863,7 @@ mod tests {
     /// a plain list: the same requests end, at the same times.
     #[test]
     fn expiry_matches_a_plain_scan_whatever_the_order() {
-        let waiters = Waiters::default();
+        let waiters = Book::default();
         let t0 = Instant::now();
         let ms = Duration::from_millis;
         let mut random = Lcg(7);
@@ -610,7 +914,7 @@ mod tests {
 
     #[test]
     fn requests_entered_on_many_threads_expire_and_fail_together() {
-        let waiters = Waiters::default();
+        let waiters = Book::default();
         let t0 = Instant::now();
         let s = Duration::from_secs;
         // Sixteen threads (more than the shards) enter a request each, the
@@ -647,7 +951,7 @@ mod tests {
 
     #[test]
     fn marks_of_requests_that_left_do_not_pile_up() {
-        let waiters = Waiters::default();
+        let waiters = Book::default();
         let t0 = Instant::now();
         let far = t0 + Duration::from_secs(60);
         // One request waits all along at the front; thousands come and go
@@ -662,7 +966,7 @@ mod tests {
             let (place, _) = waiters.enter(t0, deadline, None);
             waiters.leave(place);
         }
-        let slab = waiters.lock(crate::striped::cell());
+        let slab = waiters.lock();
         assert!(
             slab.arrivals.len() <= 2 * slab.live + 65,
             "{}",
@@ -674,5 +978,284 @@ mod tests {
             slab.early.len()
         );
         assert!(slab.entries.len() <= 2);
+    }
+
+    /// A store of `n` connections, numbered from 0.
+    fn store(n: u32) -> unmanaged::Pool<u32> {
+        let idle = unmanaged::Pool::new(16);
+        for i in 0..n {
+            idle.try_add(i).expect("room in the store");
+        }
+        idle
+    }
+
+    /// Polls a wait once, with a waker that counts its wakes.
+    fn poll_once<T>(wait: &mut Handoff<'_, T>, waker: &Waker) -> Poll<Waited<T>> {
+        Pin::new(wait).poll(&mut Context::from_waker(waker))
+    }
+
+    /// A waker that sets a flag.
+    struct Flag(AtomicBool);
+
+    impl std::task::Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, SeqCst);
+        }
+    }
+
+    fn flag() -> (Arc<Flag>, Waker) {
+        let flag = Arc::new(Flag(AtomicBool::new(false)));
+        (Arc::clone(&flag), Waker::from(flag))
+    }
+
+    #[test]
+    fn a_returned_connection_goes_to_the_first_request_waiting_not_to_the_store() {
+        let waiters = Waiters::default();
+        let idle = store(1);
+        let notify = Notify::new();
+        let t0 = Instant::now();
+        let far = t0 + Duration::from_secs(60);
+        let Poll::Ready(Ok(held)) = poll_once(
+            &mut Handoff::new(&waiters, &idle, &notify, t0, far),
+            Waker::noop(),
+        ) else {
+            panic!("an idle connection is taken at once");
+        };
+        let mut first = Handoff::new(&waiters, &idle, &notify, t0, far);
+        let mut second = Handoff::new(&waiters, &idle, &notify, t0, far);
+        let (first_woken, first_waker) = flag();
+        let (second_woken, second_waker) = flag();
+        assert!(poll_once(&mut first, &first_waker).is_pending());
+        assert!(poll_once(&mut second, &second_waker).is_pending());
+        assert_eq!(
+            waiters.longest_wait(t0 + Duration::from_secs(3)),
+            Duration::from_secs(3)
+        );
+        waiters.give(&idle, held);
+        assert!(first_woken.0.load(SeqCst), "the first request is woken");
+        assert!(!second_woken.0.load(SeqCst), "the second is not");
+        assert_eq!(idle.status().available, 0, "the store was passed by");
+        assert_eq!(waiters.handed(), 1);
+        // The second request asks again (a spurious poll): still waiting.
+        assert!(poll_once(&mut second, &second_waker).is_pending());
+        let Poll::Ready(Ok(held)) = poll_once(&mut first, &first_waker) else {
+            panic!("the first request takes what it was handed");
+        };
+        assert_eq!(*held, 0);
+        assert_eq!(waiters.handed(), 0);
+        drop(first);
+        // With nobody waiting, a return goes to the store, without a lock.
+        drop(second);
+        waiters.give(&idle, held);
+        assert_eq!(idle.status().available, 1);
+        assert_eq!(waiters.longest_wait(t0), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_request_dropped_after_it_was_handed_a_connection_passes_it_on() {
+        let waiters = Waiters::default();
+        let idle = store(1);
+        let notify = Notify::new();
+        let t0 = Instant::now();
+        let far = t0 + Duration::from_secs(60);
+        let held = idle.try_get().expect("one idle connection");
+        let mut first = Handoff::new(&waiters, &idle, &notify, t0, far);
+        let mut second = Handoff::new(&waiters, &idle, &notify, t0, far);
+        assert!(poll_once(&mut first, Waker::noop()).is_pending());
+        assert!(poll_once(&mut second, Waker::noop()).is_pending());
+        waiters.give(&idle, held);
+        // The first request is cancelled before it runs again.
+        drop(first);
+        let Poll::Ready(Ok(held)) = poll_once(&mut second, Waker::noop()) else {
+            panic!("the connection passes to the next request");
+        };
+        drop(second);
+        // And with nobody left, to the store.
+        let mut third = Handoff::new(&waiters, &idle, &notify, t0, far);
+        assert!(poll_once(&mut third, Waker::noop()).is_pending());
+        waiters.give(&idle, held);
+        drop(third);
+        assert_eq!(
+            idle.status().available,
+            1,
+            "the connection is back in the store"
+        );
+        assert_eq!(waiters.handed(), 0);
+    }
+
+    #[test]
+    fn connections_added_to_the_store_serve_the_requests_waiting() {
+        let waiters = Waiters::default();
+        let idle = store(0);
+        let notify = Notify::new();
+        let t0 = Instant::now();
+        let far = t0 + Duration::from_secs(60);
+        let mut waits: Vec<_> = (0..3)
+            .map(|_| Handoff::new(&waiters, &idle, &notify, t0, far))
+            .collect();
+        for wait in &mut waits {
+            assert!(poll_once(wait, Waker::noop()).is_pending());
+        }
+        idle.try_add(7).expect("room");
+        idle.try_add(8).expect("room");
+        waiters.serve_from(&idle);
+        let served: Vec<Option<u32>> = waits
+            .iter_mut()
+            .map(|wait| match poll_once(wait, Waker::noop()) {
+                Poll::Ready(Ok(held)) => Some(*held),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            served,
+            [Some(8), Some(7), None],
+            "first come, first served, from the top of the stack"
+        );
+    }
+
+    #[test]
+    fn closing_ends_every_wait_and_turns_away_later_requests() {
+        let waiters = Waiters::default();
+        let idle = store(0);
+        let notify = Notify::new();
+        let t0 = Instant::now();
+        let far = t0 + Duration::from_secs(60);
+        let mut wait = Handoff::new(&waiters, &idle, &notify, t0, far);
+        assert!(poll_once(&mut wait, Waker::noop()).is_pending());
+        idle.close();
+        assert_eq!(waiters.close_all(), 1);
+        assert!(matches!(
+            poll_once(&mut wait, Waker::noop()),
+            Poll::Ready(Err(Ended::Closed))
+        ));
+        let mut late = Handoff::new(&waiters, &idle, &notify, t0, far);
+        assert!(matches!(
+            poll_once(&mut late, Waker::noop()),
+            Poll::Ready(Err(Ended::Closed))
+        ));
+    }
+
+    #[test]
+    fn a_request_whose_deadline_passed_is_not_handed_a_connection() {
+        let waiters = Waiters::default();
+        let idle = store(1);
+        let notify = Notify::new();
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let held = idle.try_get().expect("one idle connection");
+        let mut short = Handoff::new(&waiters, &idle, &notify, t0, t0 + s(1));
+        let mut long = Handoff::new(&waiters, &idle, &notify, t0, t0 + s(60));
+        assert!(poll_once(&mut short, Waker::noop()).is_pending());
+        assert!(poll_once(&mut long, Waker::noop()).is_pending());
+        assert_eq!(waiters.expire(t0 + s(1)), Some(t0 + s(60)));
+        waiters.give(&idle, held);
+        assert!(matches!(
+            poll_once(&mut short, Waker::noop()),
+            Poll::Ready(Err(Ended::Expired))
+        ));
+        assert!(matches!(
+            poll_once(&mut long, Waker::noop()),
+            Poll::Ready(Ok(_))
+        ));
+    }
+
+    #[test]
+    fn a_new_request_goes_behind_those_waiting_even_when_a_connection_is_idle() {
+        let waiters = Waiters::default();
+        let idle = store(0);
+        let notify = Notify::new();
+        let t0 = Instant::now();
+        let far = t0 + Duration::from_secs(60);
+        let mut first = Handoff::new(&waiters, &idle, &notify, t0, far);
+        assert!(poll_once(&mut first, Waker::noop()).is_pending());
+        assert!(!waiters.none_waiting());
+        // A connection reaches the store (a connect finished), and a new
+        // request comes before it is handed on.
+        idle.try_add(1).expect("room");
+        let mut second = Handoff::new(&waiters, &idle, &notify, t0, far);
+        assert!(poll_once(&mut second, Waker::noop()).is_pending());
+        waiters.serve_from(&idle);
+        assert!(matches!(
+            poll_once(&mut first, Waker::noop()),
+            Poll::Ready(Ok(_))
+        ));
+        assert!(poll_once(&mut second, Waker::noop()).is_pending());
+    }
+
+    /// Threads take connections and give them back while others wait, as
+    /// fast as they can, some giving up as they are served: every wait ends
+    /// served, no connection is lost, and none is left stranded in the
+    /// store while a request waits.
+    #[test]
+    fn connections_given_back_on_many_threads_always_reach_the_waiting() {
+        const CONNECTIONS: u32 = 3;
+        const THREADS: usize = 6;
+        const ROUNDS: usize = 20_000;
+        let waiters = Waiters::default();
+        let idle = store(CONNECTIONS);
+        let notify = Notify::new();
+        let far = Instant::now() + Duration::from_secs(3600);
+        std::thread::scope(|scope| {
+            for _ in 0..THREADS {
+                scope.spawn(|| {
+                    let thread = std::thread::current();
+                    let waker = Waker::from(Arc::new(Unpark(thread)));
+                    for round in 0..ROUNDS {
+                        let mut wait = Handoff::new(&waiters, &idle, &notify, Instant::now(), far);
+                        // Every seventh request gives up once it waits,
+                        // racing the return that may be handing it a
+                        // connection; it asks again at once.
+                        let mut first = None;
+                        if round % 7 == 0 {
+                            match poll_once(&mut wait, &waker) {
+                                Poll::Ready(Ok(held)) => first = Some(held),
+                                Poll::Ready(Err(ended)) => panic!("{ended:?}"),
+                                Poll::Pending => {
+                                    drop(wait);
+                                    wait = Handoff::new(
+                                        &waiters,
+                                        &idle,
+                                        &notify,
+                                        Instant::now(),
+                                        far,
+                                    );
+                                }
+                            }
+                        }
+                        let held = if let Some(held) = first { held } else { loop {
+                            match poll_once(&mut wait, &waker) {
+                                Poll::Ready(Ok(held)) => break held,
+                                Poll::Ready(Err(ended)) => panic!("{ended:?}"),
+                                // A lost hand-off would park this thread for
+                                // good; the timeout makes that a failure.
+                                Poll::Pending => {
+                                    let parked = std::time::Instant::now();
+                                    std::thread::park_timeout(Duration::from_secs(10));
+                                    assert!(
+                                        parked.elapsed() < Duration::from_secs(10),
+                                        "a request waited with connections in the store: {} idle",
+                                        idle.status().available
+                                    );
+                                }
+                            }
+                        } };
+                        drop(wait);
+                        waiters.give(&idle, held);
+                    }
+                });
+            }
+        });
+        assert_eq!(idle.status().available, CONNECTIONS as usize);
+        assert_eq!(waiters.handed(), 0);
+        assert_eq!(waiters.queue.queued.load(SeqCst), 0);
+    }
+
+    /// Unparks a thread.
+    struct Unpark(std::thread::Thread);
+
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
     }
 }

@@ -70,7 +70,7 @@ async fn run<M: Manager>(pool: Weak<PoolInner<M>>, books: Arc<Books>) {
             }
             // Requests past their deadline give up; the next deadline is
             // when to look again.
-            let deadline = books.waiters.expire(now);
+            let deadline = inner.waiters.expire(now);
             let retry_at = start_connects(&inner);
             [retry_at, next_sweep, deadline].into_iter().flatten().min()
         };
@@ -90,8 +90,12 @@ async fn run<M: Manager>(pool: Weak<PoolInner<M>>, books: Arc<Books>) {
 /// look again if a backoff holds connects back.
 fn start_connects<M: Manager>(inner: &Arc<PoolInner<M>>) -> Option<Instant> {
     // A request counts as waiting until it runs again, also after a
-    // connection was handed to it; the idle count covers that gap.
-    let waiting = inner.books.waiting.load();
+    // connection was handed to it: those are served.
+    let waiting = inner
+        .books
+        .waiting
+        .load()
+        .saturating_sub(inner.waiters.handed());
     let idle = inner.idle.status().available;
     let now = Instant::now();
     let mut state = inner.books.lock();
@@ -242,7 +246,9 @@ async fn open_one<M: Manager>(inner: Arc<PoolInner<M>>, mut connecting: Connecti
                 let slot = Slot::new(conn, inner.config.max_lifetime, generation, size);
                 // Fails only when the pool closed meanwhile; the slot then
                 // closes the connection.
-                let _ = inner.idle.try_add(Box::new(slot));
+                if inner.idle.try_add(Box::new(slot)).is_ok() {
+                    inner.waiters.serve_from(&inner.idle);
+                }
             }
             books.metrics.created.increment(1);
             tracing::debug!(pool = %books.name, elapsed = ?elapsed, "opened a connection");
@@ -293,7 +299,7 @@ fn connect_failed<M: Manager>(
         (delay, failing_for, report, fail_waiters)
     };
     if fail_waiters {
-        let failed = books.waiters.fail_all(&error);
+        let failed = inner.waiters.fail_all(&error);
         if failed > 0 {
             tracing::debug!(
                 pool = %books.name,
