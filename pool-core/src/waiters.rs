@@ -277,14 +277,9 @@ impl<T> Slab<T> {
     }
 
     /// Hands `item` to the first request waiting, if any: it leaves the
-    /// queue, and its waker goes to `wake`.
+    /// queue, and its waker is returned, to be woken outside the lock.
     /// `handed` counts it before the request can see it.
-    fn hand(
-        &mut self,
-        item: Object<T>,
-        handed: &AtomicUsize,
-        wake: &mut Vec<Waker>,
-    ) -> Result<(), Object<T>> {
+    fn hand(&mut self, item: Object<T>, handed: &AtomicUsize) -> Result<Option<Waker>, Object<T>> {
         loop {
             let Some(mark) = self.first_waiting() else {
                 return Err(item);
@@ -300,8 +295,7 @@ impl<T> Slab<T> {
             }
             handed.fetch_add(1, SeqCst);
             told.item = Some(item);
-            wake.extend(told.waker.take());
-            return Ok(());
+            return Ok(told.waker.take());
         }
     }
 
@@ -460,16 +454,17 @@ impl<T> Waiters<T> {
     /// waits, to `idle`. Takes no lock while no request waits.
     pub(crate) fn give(&self, idle: &unmanaged::Pool<T>, item: Object<T>) {
         let item = if self.queue.queued.load(SeqCst) > 0 {
-            let mut wake = Vec::new();
             let handed = {
                 let mut slab = self.lock();
-                let handed = slab.hand(item, &self.queue.handed, &mut wake);
+                let handed = slab.hand(item, &self.queue.handed);
                 self.queue.queued.store(slab.live, SeqCst);
                 handed
             };
             match handed {
-                Ok(()) => {
-                    wake_all(wake);
+                Ok(waker) => {
+                    if let Some(waker) = waker {
+                        waker.wake();
+                    }
                     return;
                 }
                 Err(item) => item,
@@ -498,8 +493,8 @@ impl<T> Waiters<T> {
             let mut slab = self.lock();
             while slab.first_waiting().is_some() {
                 let Ok(item) = idle.try_get() else { break };
-                match slab.hand(item, &self.queue.handed, &mut wake) {
-                    Ok(()) => {}
+                match slab.hand(item, &self.queue.handed) {
+                    Ok(waker) => wake.extend(waker),
                     Err(item) => {
                         // Every request left was dropped meanwhile.
                         unhanded = Some(item);
