@@ -12,7 +12,7 @@ use crate::books::Books;
 use crate::config::PoolConfig;
 use crate::error::{BoxedCause, Error, Exhausted};
 use crate::manager::Manager;
-use crate::slot::{Idle, Waiting};
+use crate::slot::{Idle, WaitQueue};
 use crate::stats::Stats;
 
 /// The callback run when connects kept failing for `reconnect_timeout`,
@@ -26,7 +26,7 @@ pub(crate) struct PoolInner<M: Manager> {
     pub(crate) config: PoolConfig,
     pub(crate) idle: Idle<M::Connection>,
     /// The requests waiting for a connection, first come, first served.
-    pub(crate) waiters: Waiting<M::Connection>,
+    pub(crate) waiters: WaitQueue<M::Connection>,
     pub(crate) books: Arc<Books>,
     pub(crate) runtime: Handle,
     pub(crate) reconnect_failed: Option<ReconnectFailed<M>>,

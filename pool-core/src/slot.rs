@@ -12,14 +12,14 @@ use crate::jitter::unit_random;
 use crate::waiters::Waiters;
 
 /// The idle connections: a LIFO stack in deadpool's store. Requests that
-/// find it empty wait in [`Waiting`], not on the store's semaphore.
+/// find it empty wait in [`WaitQueue`], not on the store's semaphore.
 pub(crate) type Idle<C> = unmanaged::Pool<Box<Slot<C>>>;
 /// A connection taken from the idle stack. Dropping it puts it back on the
 /// stack, where a request already waiting would not see it: the pool gives
 /// it back through [`Waiters::give`](crate::waiters::Waiters::give).
 pub(crate) type IdleObject<C> = unmanaged::Object<Box<Slot<C>>>;
 /// The requests waiting for a connection.
-pub(crate) type Waiting<C> = Waiters<Box<Slot<C>>>;
+pub(crate) type WaitQueue<C> = Waiters<Box<Slot<C>>>;
 
 /// The most a connection's lifetime is shortened, at random, below
 /// `max_lifetime`.

@@ -440,10 +440,7 @@ impl<T> Waiters<T> {
         if !ended {
             // Still in the queue, unless a return took it out just now (it
             // will see `gone` and pass on).
-            let mut slab = self.lock();
-            let entry = slab.take(mark);
-            self.queue.queued.store(slab.live, SeqCst);
-            drop(slab);
+            let entry = self.change(|slab, _| slab.take(mark));
             // Its cell is let go outside the lock.
             drop(entry);
         }
@@ -487,26 +484,19 @@ impl<T> Waiters<T> {
         if self.queue.queued.load(SeqCst) == 0 {
             return;
         }
-        let mut wake = Vec::new();
-        let mut unhanded = None;
-        {
-            let mut slab = self.lock();
+        let unhanded = self.change(|slab, wake| {
             while slab.first_waiting().is_some() {
                 let Ok(item) = idle.try_get() else { break };
                 match slab.hand(item, &self.queue.handed) {
                     Ok(waker) => wake.extend(waker),
-                    Err(item) => {
-                        // Every request left was dropped meanwhile.
-                        unhanded = Some(item);
-                        break;
-                    }
+                    // Every request left was dropped meanwhile.
+                    Err(item) => return Some(item),
                 }
             }
-            self.queue.queued.store(slab.live, SeqCst);
-        }
+            None
+        });
         // Back in the store, outside the lock.
         drop(unhanded);
-        wake_all(wake);
     }
 
     /// Whether no request waits: a checkout then takes an idle connection
@@ -526,29 +516,13 @@ impl<T> Waiters<T> {
     /// must look again. Costs O(log n) per request it ends or mark it
     /// drops, nothing per request still waiting.
     pub(crate) fn expire(&self, now: Instant) -> Option<Instant> {
-        let mut wake = Vec::new();
-        let next = {
-            let mut slab = self.lock();
-            let next = slab.expire_due(now, &mut wake);
-            self.queue.queued.store(slab.live, SeqCst);
-            next
-        };
-        wake_all(wake);
-        next
+        self.change(|slab, wake| slab.expire_due(now, wake))
     }
 
     /// Ends the wait of every request waiting now with `why`; returns how
     /// many.
     fn end_all(&self, why: &Ended) -> usize {
-        let mut wake = Vec::new();
-        let ended = {
-            let mut slab = self.lock();
-            let ended = slab.end_all(why, &mut wake);
-            self.queue.queued.store(slab.live, SeqCst);
-            ended
-        };
-        wake_all(wake);
-        ended
+        self.change(|slab, wake| slab.end_all(why, wake))
     }
 
     /// Ends the wait of every request waiting now, with `cause`: a connect
@@ -575,6 +549,23 @@ impl<T> Waiters<T> {
         since.map_or(Duration::ZERO, |since| now.saturating_duration_since(since))
     }
 
+    /// Runs `change` on the queue under its lock, then keeps the count
+    /// readable without the lock in step, and wakes the requests whose
+    /// wakers `change` gathered, outside the lock.
+    fn change<R>(&self, change: impl FnOnce(&mut Slab<T>, &mut Vec<Waker>) -> R) -> R {
+        let mut wake = Vec::new();
+        let outcome = {
+            let mut slab = self.lock();
+            let outcome = change(&mut slab, &mut wake);
+            self.queue.queued.store(slab.live, SeqCst);
+            outcome
+        };
+        for waker in wake {
+            waker.wake();
+        }
+        outcome
+    }
+
     /// A panic while the lock was held cannot leave an entry half-written,
     /// so a poisoned lock is used as it is.
     fn lock(&self) -> MutexGuard<'_, Slab<T>> {
@@ -582,12 +573,6 @@ impl<T> Waiters<T> {
             .slab
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-fn wake_all(wake: Vec<Waker>) {
-    for waker in wake {
-        waker.wake();
     }
 }
 
