@@ -22,7 +22,11 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst, fence};
+use std::sync::atomic::{
+    AtomicUsize,
+    Ordering::{Release, SeqCst},
+    fence,
+};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -32,7 +36,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::error::BoxedCause;
-use crate::striped::Alone;
+use crate::striped::{Alone, Striped};
 
 /// Why a request stopped waiting before it was served.
 #[derive(Debug, Clone)]
@@ -72,17 +76,23 @@ pub(crate) enum Ended {
 #[derive(Debug)]
 pub(crate) struct Waiters<T> {
     queue: Alone<Queue<T>>,
+    /// Connections handed to requests and not yet taken: counted on the
+    /// returning thread and taken away on the request's, each in its own
+    /// cache line, away from the queue's lock.
+    handed: Striped,
 }
 
+///
+/// The count comes first, beside the lock's word, so that a return reads
+/// it and takes the lock in one cache line.
 #[derive(Debug)]
+#[repr(C)]
 struct Queue<T> {
-    slab: Mutex<Slab<T>>,
     /// Requests waiting to be served (in the slab), readable without the
     /// lock (written under it): a return that sees none puts its
     /// connection in the store without taking the lock.
     queued: AtomicUsize,
-    /// Connections handed to requests and not yet taken.
-    handed: AtomicUsize,
+    slab: Mutex<Slab<T>>,
 }
 
 impl<T> Default for Waiters<T> {
@@ -91,8 +101,8 @@ impl<T> Default for Waiters<T> {
             queue: Alone(Queue {
                 slab: Mutex::new(Slab::default()),
                 queued: AtomicUsize::new(0),
-                handed: AtomicUsize::new(0),
             }),
+            handed: Striped::default(),
         }
     }
 }
@@ -276,27 +286,12 @@ impl<T> Slab<T> {
         (mark, wake)
     }
 
-    /// Hands `item` to the first request waiting, if any: it leaves the
-    /// queue, and its waker is returned, to be woken outside the lock.
-    /// `handed` counts it before the request can see it.
-    fn hand(&mut self, item: Object<T>, handed: &AtomicUsize) -> Result<Option<Waker>, Object<T>> {
-        loop {
-            let Some(mark) = self.first_waiting() else {
-                return Err(item);
-            };
-            self.arrivals.pop_front();
-            let Some(entry) = self.take(mark) else {
-                continue;
-            };
-            let mut told = told(&entry.cell);
-            if told.gone {
-                // Dropped before it could leave the queue itself.
-                continue;
-            }
-            handed.fetch_add(1, SeqCst);
-            told.item = Some(item);
-            return Ok(told.waker.take());
-        }
+    /// Takes the first request waiting out of the queue, to be served:
+    /// its cell is filled outside the lock ([`Waiters::tell`]).
+    fn take_first(&mut self) -> Option<Entry<T>> {
+        let mark = self.first_waiting()?;
+        self.arrivals.pop_front();
+        self.take(mark)
     }
 
     /// See [`Waiters::expire`]: the requests whose deadline passed are
@@ -373,37 +368,39 @@ impl<T> Waiters<T> {
         deadline: Instant,
         waker: &Waker,
     ) -> Entered<T> {
+        // Made before the lock is taken, to keep the lock short: the
+        // checkout found no idle connection, so it most likely waits.
+        let cell = Arc::new(Mutex::new(Told {
+            item: None,
+            ended: None,
+            waker: Some(waker.clone()),
+            gone: false,
+        }));
         let mut slab = self.lock();
-        // Counted before the store is looked at, and a return puts its
-        // connection in the store before it reads the count (both with a
-        // fence between): either the return sees this request or the
-        // request sees the connection.
-        self.queue.queued.store(slab.live + 1, SeqCst);
-        fence(SeqCst);
         // A connection in the store while others wait is on its way to the
         // first of them (whoever put it there serves them next): this
-        // request goes behind them.
-        let taken = if slab.live == 0 {
-            idle.try_get()
-        } else {
-            Err(PoolError::Timeout)
-        };
-        let entered = match taken {
-            Ok(item) => Entered::Got(item),
-            Err(PoolError::Closed) => Entered::Closed,
-            Err(_) => {
-                let cell = Arc::new(Mutex::new(Told {
-                    item: None,
-                    ended: None,
-                    waker: Some(waker.clone()),
-                    gone: false,
-                }));
-                let (mark, watch) = slab.enter(since, deadline, Arc::clone(&cell));
-                Entered::Waiting { mark, cell, watch }
+        // request goes behind them, without looking.
+        if slab.live == 0 {
+            // Counted before the store is looked at, and a return puts its
+            // connection in the store before it reads the count (both with
+            // a fence between): either the return sees this request or the
+            // request sees the connection.
+            self.queue.queued.store(1, SeqCst);
+            fence(SeqCst);
+            let taken = match idle.try_get() {
+                Ok(item) => Some(Entered::Got(item)),
+                Err(PoolError::Closed) => Some(Entered::Closed),
+                Err(_) => None,
+            };
+            if let Some(taken) = taken {
+                self.count(&slab);
+                drop(slab);
+                return taken;
             }
-        };
-        self.queue.queued.store(slab.live, SeqCst);
-        entered
+        }
+        let (mark, watch) = slab.enter(since, deadline, Arc::clone(&cell));
+        self.count(&slab);
+        Entered::Waiting { mark, cell, watch }
     }
 
     /// The connection handed to the request told through `cell`, or why
@@ -412,7 +409,7 @@ impl<T> Waiters<T> {
     fn poll_told(&self, cell: &Cell<T>, waker: &Waker) -> Poll<Result<Object<T>, Ended>> {
         let mut told = told(cell);
         if let Some(item) = told.item.take() {
-            self.queue.handed.fetch_sub(1, SeqCst);
+            self.handed.drop_one();
             return Poll::Ready(Ok(item));
         }
         if let Some(ended) = &told.ended {
@@ -434,7 +431,7 @@ impl<T> Waiters<T> {
             (told.item.take(), told.ended.is_some())
         };
         if item.is_some() {
-            self.queue.handed.fetch_sub(1, SeqCst);
+            self.handed.drop_one();
             return item;
         }
         if !ended {
@@ -449,30 +446,45 @@ impl<T> Waiters<T> {
 
     /// Gives a connection back: to the first request waiting, or, if none
     /// waits, to `idle`. Takes no lock while no request waits.
-    pub(crate) fn give(&self, idle: &unmanaged::Pool<T>, item: Object<T>) {
-        let item = if self.queue.queued.load(SeqCst) > 0 {
-            let handed = {
+    pub(crate) fn give(&self, idle: &unmanaged::Pool<T>, mut item: Object<T>) {
+        while self.queue.queued.load(SeqCst) > 0 {
+            let first = {
                 let mut slab = self.lock();
-                let handed = slab.hand(item, &self.queue.handed);
-                self.queue.queued.store(slab.live, SeqCst);
-                handed
+                let first = slab.take_first();
+                self.count(&slab);
+                first
             };
-            match handed {
-                Ok(waker) => {
-                    if let Some(waker) = waker {
-                        waker.wake();
-                    }
-                    return;
-                }
-                Err(item) => item,
+            let Some(first) = first else { break };
+            match self.tell(first, item) {
+                Ok(()) => return,
+                // Dropped before it could leave the queue itself: the next.
+                Err(back) => item = back,
             }
-        } else {
-            item
-        };
+        }
         // Dropping the object puts it in the store (or closes the
         // connection if the pool is closed).
         drop(item);
         self.serve_from(idle);
+    }
+
+    /// Hands `item` to the request of `entry`, taken out of the queue, and
+    /// wakes it; gives `item` back if the request was dropped meanwhile.
+    /// The request's cell is locked, not the queue.
+    fn tell(&self, entry: Entry<T>, item: Object<T>) -> Result<(), Object<T>> {
+        let waker = {
+            let mut told = told(&entry.cell);
+            if told.gone {
+                return Err(item);
+            }
+            // Counted before the request can see it.
+            self.handed.bump();
+            told.item = Some(item);
+            told.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
     }
 
     /// Hands connections from `idle` to the requests waiting, while both
@@ -484,19 +496,20 @@ impl<T> Waiters<T> {
         if self.queue.queued.load(SeqCst) == 0 {
             return;
         }
-        let unhanded = self.change(|slab, wake| {
-            while slab.first_waiting().is_some() {
-                let Ok(item) = idle.try_get() else { break };
-                match slab.hand(item, &self.queue.handed) {
-                    Ok(waker) => wake.extend(waker),
-                    // Every request left was dropped meanwhile.
-                    Err(item) => return Some(item),
-                }
+        loop {
+            let served = self.change(|slab, _| {
+                slab.first_waiting()?;
+                let item = idle.try_get().ok()?;
+                // Invariant: `first_waiting` found a request just now.
+                let first = slab.take_first().expect("a request waits");
+                Some((first, item))
+            });
+            let Some((first, item)) = served else { return };
+            if let Err(item) = self.tell(first, item) {
+                // Dropped meanwhile: back in the store, for the next.
+                drop(item);
             }
-            None
-        });
-        // Back in the store, outside the lock.
-        drop(unhanded);
+        }
     }
 
     /// Whether no request waits: a checkout then takes an idle connection
@@ -508,7 +521,7 @@ impl<T> Waiters<T> {
     /// Connections handed to requests that have not taken them yet: those
     /// requests are served, though still counted as waiting.
     pub(crate) fn handed(&self) -> usize {
-        self.queue.handed.load(SeqCst)
+        self.handed.gauge()
     }
 
     /// Marks the requests whose deadline is at or before `now` and wakes
@@ -557,13 +570,25 @@ impl<T> Waiters<T> {
         let outcome = {
             let mut slab = self.lock();
             let outcome = change(&mut slab, &mut wake);
-            self.queue.queued.store(slab.live, SeqCst);
+            self.count(&slab);
             outcome
         };
         for waker in wake {
             waker.wake();
         }
         outcome
+    }
+
+    /// Publishes the count of requests in the queue, under its lock.
+    ///
+    /// A plain store is enough: the one store that must be ordered before
+    /// a read of the store of idle connections (a request entering an
+    /// empty queue) is made apart, with a fence. A return that reads a
+    /// count gone stale either takes the lock and finds the queue as it
+    /// is, or puts its connection in the store and serves the queue after
+    /// a fence ([`serve_from`](Self::serve_from)).
+    fn count(&self, slab: &Slab<T>) {
+        self.queue.queued.store(slab.live, Release);
     }
 
     /// A panic while the lock was held cannot leave an entry half-written,
