@@ -12,7 +12,6 @@ use crate::inner::{PoolInner, ReconnectFailed};
 use crate::manager::Manager;
 use crate::pool::Pool;
 use crate::slot::Idle;
-use crate::waiters::Waiters;
 
 impl<M: Manager> Pool<M> {
     /// Starts building a pool of connections opened by `manager`.
@@ -79,17 +78,16 @@ impl<M: Manager> Builder<M> {
         ));
         self.manager
             .attach(crate::Sweeper::new(Arc::downgrade(&books)));
-        let inner = Arc::new(PoolInner {
-            manager: self.manager,
+        let inner = Arc::new(PoolInner::new(
+            self.manager,
+            self.config,
             // Sized to the hard limit so that the pool can grow at run time;
             // the engine's own books keep it within max_size.
-            idle: Idle::new(MAX_SIZE_LIMIT),
-            waiters: Waiters::default(),
-            config: self.config,
+            Idle::new(MAX_SIZE_LIMIT),
             books,
             runtime,
-            reconnect_failed: self.reconnect_failed,
-        });
+            self.reconnect_failed,
+        ));
         crate::worker::spawn(&inner);
         Ok(Pool::from_inner(inner))
     }

@@ -272,7 +272,7 @@ impl<M: Manager> PoolInner<M> {
             .config
             .leak_detection_threshold
             .map(|threshold| self.watch_for_leak(threshold, now, caller));
-        Ok(Pooled::new(object, Arc::downgrade(self), now, leak_watch))
+        Ok(Pooled::new(object, Arc::clone(self), now, leak_watch))
     }
 
     /// Books how a checkout ended after waiting `waited`: the counters,

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool::unmanaged::Object;
@@ -9,7 +10,7 @@ use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use crate::error::Secs;
-use crate::inner::WeakInner;
+use crate::inner::PoolInner;
 use crate::manager::Manager;
 use crate::slot::{IdleObject, Slot};
 
@@ -22,7 +23,10 @@ use crate::slot::{IdleObject, Slot};
 pub struct Pooled<M: Manager> {
     /// Always `Some` until the guard is dropped or detached.
     object: Option<IdleObject<M::Connection>>,
-    pool: WeakInner<M>,
+    /// The pool's state: held, so that the return costs no more than
+    /// letting it go (the pool may have closed meanwhile; the connection
+    /// then closes).
+    pool: Arc<PoolInner<M>>,
     checked_out_at: Instant,
     /// The timer of `leak_detection_threshold`, when it is set.
     leak_watch: Option<AbortHandle>,
@@ -31,7 +35,7 @@ pub struct Pooled<M: Manager> {
 impl<M: Manager> Pooled<M> {
     pub(crate) fn new(
         object: IdleObject<M::Connection>,
-        pool: WeakInner<M>,
+        pool: Arc<PoolInner<M>>,
         checked_out_at: Instant,
         leak_watch: Option<AbortHandle>,
     ) -> Self {
@@ -125,11 +129,7 @@ impl<M: Manager> Drop for Pooled<M> {
             return;
         };
         self.check_in(&object, true);
-        match self.pool.upgrade() {
-            Some(pool) => pool.put_back(object, self.checked_out_at),
-            // The pool is gone: the connection closes with the object.
-            None => drop(Object::take(object)),
-        }
+        self.pool.put_back(object, self.checked_out_at);
     }
 }
 

@@ -1,8 +1,9 @@
 //! The state behind every pool handle, and what reads it whole: the
 //! pool's description for errors, its statistics, and shutting it.
 
-use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::{AcqRel, Relaxed};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
@@ -14,6 +15,7 @@ use crate::error::{BoxedCause, Error, Exhausted};
 use crate::manager::Manager;
 use crate::slot::{Idle, WaitQueue};
 use crate::stats::Stats;
+use crate::striped::Alone;
 
 /// The callback run when connects kept failing for `reconnect_timeout`,
 /// given the pool's state (the builder wraps the user's callback, which
@@ -30,6 +32,11 @@ pub(crate) struct PoolInner<M: Manager> {
     pub(crate) books: Arc<Books>,
     pub(crate) runtime: Handle,
     pub(crate) reconnect_failed: Option<ReconnectFailed<M>>,
+    /// The [`Pool`](crate::Pool) handles alive: the pool shuts when the
+    /// last goes. (The connections checked out hold the state too, so
+    /// that a return costs no more than dropping that hold, but they do
+    /// not keep the pool open.)
+    handles: Alone<AtomicUsize>,
 }
 
 impl<M: Manager> PoolInner<M> {
@@ -64,6 +71,40 @@ impl<M: Manager> PoolInner<M> {
             waiting,
         };
         (exhausted, state.last_error.clone())
+    }
+
+    /// A new state, with no handle yet.
+    pub(crate) fn new(
+        manager: M,
+        config: PoolConfig,
+        idle: Idle<M::Connection>,
+        books: Arc<Books>,
+        runtime: Handle,
+        reconnect_failed: Option<ReconnectFailed<M>>,
+    ) -> Self {
+        Self {
+            manager,
+            config,
+            idle,
+            waiters: WaitQueue::default(),
+            books,
+            runtime,
+            reconnect_failed,
+            handles: Alone(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Counts one more [`Pool`](crate::Pool) handle.
+    pub(crate) fn handle_made(&self) {
+        self.handles.fetch_add(1, Relaxed);
+    }
+
+    /// Counts a [`Pool`](crate::Pool) handle dropped; the last shuts the
+    /// pool.
+    pub(crate) fn handle_dropped(&self) {
+        if self.handles.fetch_sub(1, AcqRel) == 1 {
+            self.shut();
+        }
     }
 
     /// Closes the pool: waiters fail, idle connections close now, connections
@@ -109,6 +150,3 @@ impl<M: Manager> Drop for PoolInner<M> {
         self.shut();
     }
 }
-
-/// A weak link from a guard back to its pool.
-pub(crate) type WeakInner<M> = Weak<PoolInner<M>>;

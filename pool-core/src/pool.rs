@@ -26,14 +26,20 @@ pub struct Pool<M: Manager> {
 
 impl<M: Manager> Clone for Pool<M> {
     fn clone(&self) -> Self {
-        Self {
-            inner: Arc::clone(&self.inner),
-        }
+        Self::from_inner(Arc::clone(&self.inner))
+    }
+}
+
+impl<M: Manager> Drop for Pool<M> {
+    fn drop(&mut self) {
+        self.inner.handle_dropped();
     }
 }
 
 impl<M: Manager> Pool<M> {
+    /// A new handle to the pool of `inner`.
     pub(crate) fn from_inner(inner: Arc<PoolInner<M>>) -> Self {
+        inner.handle_made();
         Self { inner }
     }
 

@@ -103,3 +103,22 @@ async fn dropping_the_last_handle_closes_the_pool() {
     drop(clone);
     monitor.wait_sessions(&app, 0).await;
 }
+
+#[tokio::test]
+async fn a_connection_checked_out_does_not_keep_a_dropped_pool_open() {
+    let db = database();
+    let (app, url) = tagged_url(&db, "closedropheld");
+    let monitor = Monitor::connect(db.url()).await;
+    let pool = ok(Pool::builder(&url).min_size(3).max_size(3).build());
+    ok(pool.wait().await);
+    monitor.wait_sessions(&app, 3).await;
+    let held = ok(pool.get().await);
+
+    // The last handle goes while a connection is out: the idle sessions
+    // end at once, the one in use when it comes back.
+    drop(pool);
+    monitor.wait_sessions(&app, 1).await;
+    ok(held.simple_query("SELECT 1").await);
+    drop(held);
+    monitor.wait_sessions(&app, 0).await;
+}
