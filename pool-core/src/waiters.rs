@@ -7,10 +7,11 @@
 //! here, not on the store's semaphore. A connection that comes back while
 //! requests wait goes straight to the first of them without passing
 //! through the store, and is told to it through a cell that the request
-//! and its queue entry share: a contended checkout and return take the
-//! queue's lock twice (the request enters; the return takes it out and
-//! fills its cell) and nothing of the store's. The request then takes the
-//! connection from its cell, which only the two of them touch.
+//! and its place in the queue share: a contended checkout and return take
+//! the queue's lock twice (the request enters; the return takes it out,
+//! then fills its cell outside the lock) and nothing of the store's. The
+//! request then takes the connection from its cell, which only the two of
+//! them touch.
 //!
 //! Deadlines are kept here rather than in a timer per request: the pool's
 //! maintenance worker sleeps until the earliest one and wakes the requests
@@ -66,7 +67,7 @@ pub(crate) enum Ended {
 /// allocate nothing (but the request's own cell).
 ///
 /// Nothing here scans the queue, whatever its length: requests are entered
-/// in the order they arrive, so [`Slab::line`] is in the order of their
+/// in the order they arrive, so [`Line::places`] is in the order of their
 /// start (the first live place is the next served and the longest
 /// waiting), and in the order of their deadlines as long as they share one
 /// timeout (the next deadline is the first live place's). A request with a
@@ -85,9 +86,9 @@ pub(crate) struct Waiters<T> {
     handed: Striped,
 }
 
-///
-/// The count comes first, beside the lock's word, so that a return reads
-/// it and takes the lock in one cache line.
+/// The line of requests under its lock, and their count, readable
+/// without it. The count comes first, beside the lock's word, so that a
+/// return reads it and takes the lock in one cache line.
 #[derive(Debug)]
 #[repr(C)]
 struct Queue<T> {
@@ -95,14 +96,14 @@ struct Queue<T> {
     /// lock (written under it): a return that sees none puts its
     /// connection in the store without taking the lock.
     queued: AtomicUsize,
-    slab: Mutex<Slab<T>>,
+    line: Mutex<Line<T>>,
 }
 
 impl<T> Default for Waiters<T> {
     fn default() -> Self {
         Self {
             queue: Alone(Queue {
-                slab: Mutex::new(Slab::default()),
+                line: Mutex::new(Line::default()),
                 queued: AtomicUsize::new(0),
             }),
             handed: Striped::default(),
@@ -172,11 +173,12 @@ struct Place<T> {
     cell: Option<Cell<T>>,
 }
 
+/// The requests in the order of entry, and what finds the next deadline.
 #[derive(Debug)]
-struct Slab<T> {
+struct Line<T> {
     /// Every request entered and not yet dropped from the front, in the
     /// order of entry (so of ticket).
-    line: VecDeque<Place<T>>,
+    places: VecDeque<Place<T>>,
     /// Requests entered and still waiting.
     live: usize,
     /// The ticket of the next request.
@@ -191,10 +193,10 @@ struct Slab<T> {
     target: Option<Instant>,
 }
 
-impl<T> Default for Slab<T> {
+impl<T> Default for Line<T> {
     fn default() -> Self {
         Self {
-            line: VecDeque::new(),
+            places: VecDeque::new(),
             live: 0,
             next_ticket: 0,
             last_in_order: None,
@@ -204,17 +206,17 @@ impl<T> Default for Slab<T> {
     }
 }
 
-impl<T> Slab<T> {
+impl<T> Line<T> {
     /// Where in the line the request of `mark` is, if its place is there
     /// (it may be empty). Its place is found at once unless the line was
     /// compacted since it entered; then by a binary search.
     fn find(&self, mark: Mark) -> Option<usize> {
-        let front = self.line.front()?.ticket;
+        let front = self.places.front()?.ticket;
         let guess = usize::try_from(mark.checked_sub(front)?).ok()?;
-        match self.line.get(guess) {
+        match self.places.get(guess) {
             Some(place) if place.ticket == mark => Some(guess),
             _ => self
-                .line
+                .places
                 .binary_search_by_key(&mark, |place| place.ticket)
                 .ok(),
         }
@@ -222,16 +224,16 @@ impl<T> Slab<T> {
 
     /// The request of `mark`, while it waits.
     fn waiting(&self, mark: Mark) -> Option<&Cell<T>> {
-        self.line.get(self.find(mark)?)?.cell.as_ref()
+        self.places.get(self.find(mark)?)?.cell.as_ref()
     }
 
     /// Drops the empty places from the front of the line; returns the
     /// first request still waiting.
     fn first_waiting(&mut self) -> Option<&Cell<T>> {
-        while self.line.front()?.cell.is_none() {
-            self.line.pop_front();
+        while self.places.front()?.cell.is_none() {
+            self.places.pop_front();
         }
-        self.line.front()?.cell.as_ref()
+        self.places.front()?.cell.as_ref()
     }
 
     /// Drops the empty places and stale marks wherever they are, once they
@@ -239,8 +241,8 @@ impl<T> Slab<T> {
     /// this costs O(1) amortised per request.
     fn compact(&mut self) {
         let limit = 2 * self.live + 64;
-        if self.line.len() > limit {
-            self.line.retain(|place| place.cell.is_some());
+        if self.places.len() > limit {
+            self.places.retain(|place| place.cell.is_some());
         }
         if self.early.len() > limit {
             let mut early = std::mem::take(&mut self.early).into_vec();
@@ -252,7 +254,7 @@ impl<T> Slab<T> {
     /// Takes the request of `mark` out of the queue, if it still waits.
     fn take(&mut self, mark: Mark) -> Option<Cell<T>> {
         let at = self.find(mark)?;
-        let cell = self.line.get_mut(at)?.cell.take()?;
+        let cell = self.places.get_mut(at)?.cell.take()?;
         self.live -= 1;
         Some(cell)
     }
@@ -261,7 +263,7 @@ impl<T> Slab<T> {
     /// its cell is filled outside the lock ([`Waiters::tell`]).
     fn take_first(&mut self) -> Option<Cell<T>> {
         loop {
-            let place = self.line.pop_front()?;
+            let place = self.places.pop_front()?;
             if let Some(cell) = place.cell {
                 self.live -= 1;
                 return Some(cell);
@@ -288,7 +290,7 @@ impl<T> Slab<T> {
         if self.live == 0 {
             // No request waits: every place and mark left is stale, and
             // deadlines start over in order.
-            self.line.clear();
+            self.places.clear();
             self.early.clear();
             self.last_in_order = None;
         } else {
@@ -296,7 +298,7 @@ impl<T> Slab<T> {
         }
         let mark = self.next_ticket;
         self.next_ticket += 1;
-        self.line.push_back(Place {
+        self.places.push_back(Place {
             ticket: mark,
             cell: Some(cell),
         });
@@ -321,7 +323,7 @@ impl<T> Slab<T> {
         // it (an early request's deadline is before those entered after
         // it, and it is in the heap too).
         let mut next = None;
-        while let Some(place) = self.line.front_mut() {
+        while let Some(place) = self.places.front_mut() {
             if let Some(cell) = &place.cell {
                 if cell.deadline > now {
                     next = Some(cell.deadline);
@@ -334,7 +336,7 @@ impl<T> Slab<T> {
                 told.ended = Some(Ended::Expired);
                 wake.extend(told.waker.take());
             }
-            self.line.pop_front();
+            self.places.pop_front();
         }
         while let Some(&Reverse((deadline, mark))) = self.early.peek() {
             if self.waiting(mark).is_some() {
@@ -356,7 +358,7 @@ impl<T> Slab<T> {
     /// Ends every request waiting now with `why`; returns how many.
     fn end_all(&mut self, why: &Ended, wake: &mut Vec<Waker>) -> usize {
         let mut ended = 0;
-        for place in std::mem::take(&mut self.line) {
+        for place in std::mem::take(&mut self.places) {
             if let Some(cell) = place.cell {
                 let mut told = cell.told();
                 told.ended = Some(why.clone());
@@ -400,11 +402,11 @@ impl<T> Waiters<T> {
         // Made before the lock is taken, to keep the lock short: the
         // checkout found no idle connection, so it most likely waits.
         let cell = Request::new(since, deadline, Some(waker.clone()));
-        let mut slab = self.lock();
+        let mut line = self.lock();
         // A connection in the store while others wait is on its way to the
         // first of them (whoever put it there serves them next): this
         // request goes behind them, without looking.
-        if slab.live == 0 {
+        if line.live == 0 {
             // Counted before the store is looked at, and a return puts its
             // connection in the store before it reads the count (both with
             // a fence between): either the return sees this request or the
@@ -417,13 +419,13 @@ impl<T> Waiters<T> {
                 Err(_) => None,
             };
             if let Some(taken) = taken {
-                self.count(&slab);
-                drop(slab);
+                self.count(&line);
+                drop(line);
                 return taken;
             }
         }
-        let (mark, watch) = slab.enter(Arc::clone(&cell));
-        self.count(&slab);
+        let (mark, watch) = line.enter(Arc::clone(&cell));
+        self.count(&line);
         Entered::Waiting { mark, cell, watch }
     }
 
@@ -461,7 +463,7 @@ impl<T> Waiters<T> {
         if !ended {
             // Still in the queue, unless a return took it out just now (it
             // will see `gone` and pass on).
-            let taken = self.change(|slab, _| slab.take(mark));
+            let taken = self.change(|line, _| line.take(mark));
             // Its cell is let go outside the lock.
             drop(taken);
         }
@@ -473,9 +475,9 @@ impl<T> Waiters<T> {
     pub(crate) fn give(&self, idle: &unmanaged::Pool<T>, mut item: Object<T>) {
         while self.queue.queued.load(SeqCst) > 0 {
             let first = {
-                let mut slab = self.lock();
-                let first = slab.take_first();
-                self.count(&slab);
+                let mut line = self.lock();
+                let first = line.take_first();
+                self.count(&line);
                 first
             };
             let Some(first) = first else { break };
@@ -521,11 +523,11 @@ impl<T> Waiters<T> {
             return;
         }
         loop {
-            let served = self.change(|slab, _| {
-                slab.first_waiting()?;
+            let served = self.change(|line, _| {
+                line.first_waiting()?;
                 let item = idle.try_get().ok()?;
                 // Invariant: `first_waiting` found a request just now.
-                let first = slab.take_first().expect("a request waits");
+                let first = line.take_first().expect("a request waits");
                 Some((first, item))
             });
             let Some((first, item)) = served else { return };
@@ -553,13 +555,13 @@ impl<T> Waiters<T> {
     /// must look again. Costs O(log n) per request it ends or mark it
     /// drops, nothing per request still waiting.
     pub(crate) fn expire(&self, now: Instant) -> Option<Instant> {
-        self.change(|slab, wake| slab.expire_due(now, wake))
+        self.change(|line, wake| line.expire_due(now, wake))
     }
 
     /// Ends the wait of every request waiting now with `why`; returns how
     /// many.
     fn end_all(&self, why: &Ended) -> usize {
-        self.change(|slab, wake| slab.end_all(why, wake))
+        self.change(|line, wake| line.end_all(why, wake))
     }
 
     /// Ends the wait of every request waiting now, with `cause`: a connect
@@ -585,12 +587,12 @@ impl<T> Waiters<T> {
     /// Runs `change` on the queue under its lock, then keeps the count
     /// readable without the lock in step, and wakes the requests whose
     /// wakers `change` gathered, outside the lock.
-    fn change<R>(&self, change: impl FnOnce(&mut Slab<T>, &mut Vec<Waker>) -> R) -> R {
+    fn change<R>(&self, change: impl FnOnce(&mut Line<T>, &mut Vec<Waker>) -> R) -> R {
         let mut wake = Vec::new();
         let outcome = {
-            let mut slab = self.lock();
-            let outcome = change(&mut slab, &mut wake);
-            self.count(&slab);
+            let mut line = self.lock();
+            let outcome = change(&mut line, &mut wake);
+            self.count(&line);
             outcome
         };
         for waker in wake {
@@ -607,15 +609,15 @@ impl<T> Waiters<T> {
     /// count gone stale either takes the lock and finds the queue as it
     /// is, or puts its connection in the store and serves the queue after
     /// a fence ([`serve_from`](Self::serve_from)).
-    fn count(&self, slab: &Slab<T>) {
-        self.queue.queued.store(slab.live, Release);
+    fn count(&self, line: &Line<T>) {
+        self.queue.queued.store(line.live, Release);
     }
 
     /// A panic while the lock was held cannot leave an entry half-written,
     /// so a poisoned lock is used as it is.
-    fn lock(&self) -> MutexGuard<'_, Slab<T>> {
+    fn lock(&self) -> MutexGuard<'_, Line<T>> {
         self.queue
-            .slab
+            .line
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -729,9 +731,9 @@ mod tests {
         fn enter(&self, since: Instant, deadline: Instant, waker: Option<Waker>) -> (usize, bool) {
             let cell = Request::new(since, deadline, waker);
             let (mark, wake) = {
-                let mut slab = self.waiters.lock();
-                let entered = slab.enter(Arc::clone(&cell));
-                self.waiters.count(&slab);
+                let mut line = self.waiters.lock();
+                let entered = line.enter(Arc::clone(&cell));
+                self.waiters.count(&line);
                 entered
             };
             let mut entered = self.entered.lock().unwrap();
@@ -981,15 +983,19 @@ mod tests {
             let (place, _) = waiters.enter(t0, deadline, None);
             waiters.leave(place);
         }
-        let slab = waiters.lock();
-        assert!(slab.line.len() <= 2 * slab.live + 65, "{}", slab.line.len());
+        let line = waiters.lock();
         assert!(
-            slab.early.len() <= 2 * slab.live + 65,
+            line.places.len() <= 2 * line.live + 65,
             "{}",
-            slab.early.len()
+            line.places.len()
+        );
+        assert!(
+            line.early.len() <= 2 * line.live + 65,
+            "{}",
+            line.early.len()
         );
         // The line's memory stays that of a short queue.
-        assert!(slab.line.capacity() <= 4 * (2 * slab.live + 65));
+        assert!(line.places.capacity() <= 4 * (2 * line.live + 65));
     }
 
     /// A store of `n` connections, numbered from 0.
