@@ -83,7 +83,7 @@ impl Tally {
             end: measure_from + plan.duration,
             last: Instant::now(),
             ops: 0,
-            latencies: Latencies::default(),
+            latencies: Latencies::ready(),
         }
     }
 
