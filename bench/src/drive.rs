@@ -76,14 +76,19 @@ struct Tally {
 }
 
 impl Tally {
-    fn new(started: Instant, plan: &Plan) -> Self {
+    /// A task's books, recording into `latencies` (made [`ready`]
+    /// before the clock started: making them is the benchmark's cost, not
+    /// the pool's, and must not eat into the measured time).
+    ///
+    /// [`ready`]: Latencies::ready
+    fn new(started: Instant, plan: &Plan, latencies: Latencies) -> Self {
         let measure_from = started + plan.warmup;
         Self {
             measure_from,
             end: measure_from + plan.duration,
             last: Instant::now(),
             ops: 0,
-            latencies: Latencies::ready(),
+            latencies,
         }
     }
 
@@ -110,14 +115,22 @@ impl Tally {
     }
 }
 
+/// Histograms for `plan.tasks` tasks, made before the clock starts.
+fn histograms(plan: &Plan) -> Vec<Latencies> {
+    (0..plan.tasks).map(|_| Latencies::ready()).collect()
+}
+
 /// Runs `step` on `plan.tasks` tokio tasks.
 pub(crate) async fn tasks<S: Step>(step: Arc<S>, plan: Plan) -> Result<Measure, BoxError> {
+    let histograms = histograms(&plan);
     let started = Instant::now();
-    let handles: Vec<_> = (0..plan.tasks)
-        .map(|task| {
+    let handles: Vec<_> = histograms
+        .into_iter()
+        .enumerate()
+        .map(|(task, latencies)| {
             let step = Arc::clone(&step);
             tokio::spawn(async move {
-                let mut tally = Tally::new(started, &plan);
+                let mut tally = Tally::new(started, &plan, latencies);
                 let mut n = 0i32;
                 while tally.running() {
                     let own = step.run(task, n).await?;
@@ -140,8 +153,9 @@ fn blocking_loop<S: BlockingStep>(
     step: &S,
     started: Instant,
     plan: &Plan,
+    latencies: Latencies,
 ) -> Result<Tally, BoxError> {
-    let mut tally = Tally::new(started, plan);
+    let mut tally = Tally::new(started, plan, latencies);
     let mut n = 0i32;
     while tally.running() {
         step.run(n)?;
@@ -162,11 +176,13 @@ pub(crate) fn spawn_blocking<S: BlockingStep + Send + 'static>(
         .max_blocking_threads(plan.tasks)
         .enable_all()
         .build()?;
+    let histograms = histograms(&plan);
     let started = Instant::now();
-    let handles: Vec<_> = (0..plan.tasks)
-        .map(|_| {
+    let handles: Vec<_> = histograms
+        .into_iter()
+        .map(|latencies| {
             let step = Arc::clone(&step);
-            runtime.spawn_blocking(move || blocking_loop(&*step, started, &plan))
+            runtime.spawn_blocking(move || blocking_loop(&*step, started, &plan, latencies))
         })
         .collect();
     // The step's last handle is dropped here, outside the runtime: a
@@ -182,10 +198,12 @@ pub(crate) fn spawn_blocking<S: BlockingStep + Send + 'static>(
 
 /// Runs `step` on `plan.tasks` threads.
 pub(crate) fn threads<S: BlockingStep>(step: &S, plan: Plan) -> Result<Measure, BoxError> {
+    let histograms = histograms(&plan);
     let started = Instant::now();
     std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..plan.tasks)
-            .map(|_| scope.spawn(|| blocking_loop(step, started, &plan)))
+        let handles: Vec<_> = histograms
+            .into_iter()
+            .map(|latencies| scope.spawn(|| blocking_loop(step, started, &plan, latencies)))
             .collect();
         let mut measure = Measure::empty();
         for handle in handles {
