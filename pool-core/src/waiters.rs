@@ -502,7 +502,13 @@ impl<T> Waiters<T> {
             if told.gone {
                 return Err(item);
             }
-            // Counted before the request can see it.
+            // Counted before the request can see it. From the moment the
+            // request left the line until here, the maintenance worker may
+            // count it as waiting and unserved: its count is a hint (read
+            // without a snapshot), and the worst it does is begin one
+            // connect within max_size. Counting it before it leaves the
+            // line (under the queue's lock, or before taking it) cost 3-5 %
+            // of contended checkouts.
             self.handed.bump();
             told.item = Some(item);
             told.waker.take()
