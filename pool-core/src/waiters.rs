@@ -141,6 +141,14 @@ impl<T> Request<T> {
         })
     }
 
+    /// Tells the request, out of the queue, that its wait ended with
+    /// `why`; its waker goes to `wake`.
+    fn end(&self, why: Ended, wake: &mut Vec<Waker>) {
+        let mut told = self.told();
+        told.ended = Some(why);
+        wake.extend(told.waker.take());
+    }
+
     /// Locks what the request is told. A panic while the lock was held
     /// cannot leave it half-written, so a poisoned lock is used as it is.
     fn told(&self) -> MutexGuard<'_, Told<T>> {
@@ -277,9 +285,7 @@ impl<T> Line<T> {
         let Some(cell) = self.take(mark) else {
             return false;
         };
-        let mut told = cell.told();
-        told.ended = Some(why);
-        wake.extend(told.waker.take());
+        cell.end(why, wake);
         true
     }
 
@@ -332,9 +338,7 @@ impl<T> Line<T> {
                 // Invariant: checked just above.
                 let cell = place.cell.take().expect("a request waits here");
                 self.live -= 1;
-                let mut told = cell.told();
-                told.ended = Some(Ended::Expired);
-                wake.extend(told.waker.take());
+                cell.end(Ended::Expired, wake);
             }
             self.places.pop_front();
         }
@@ -360,9 +364,7 @@ impl<T> Line<T> {
         let mut ended = 0;
         for place in std::mem::take(&mut self.places) {
             if let Some(cell) = place.cell {
-                let mut told = cell.told();
-                told.ended = Some(why.clone());
-                wake.extend(told.waker.take());
+                cell.end(why.clone(), wake);
                 ended += 1;
             }
         }
