@@ -3,6 +3,7 @@
 
 use std::sync::{Mutex, MutexGuard};
 
+use futures_util::TryStreamExt;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row, Statement};
@@ -99,8 +100,11 @@ impl Session<'_> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<F::Output>, Error> {
-        let rows = self.query(sql, params).await?;
-        factory.make_all(rows).map_err(Error::row)
+        match self.run(sql, params, Want::Rows).await? {
+            Got::Rows(rows) => factory.make_all(rows).map_err(Error::row),
+            // Invariant: `run` answers in the form it was asked for.
+            _ => unreachable!("run returns what was wanted"),
+        }
     }
 
     /// Runs a statement that returns exactly one row, built by `factory`.
@@ -312,19 +316,18 @@ impl Session<'_> {
         want: Want,
     ) -> Result<Got, Error> {
         let parameters = Parameters::new(params);
-        let oids = parameters.oids();
-        let plan = lock(self.cache).plan(sql, oids.as_deref());
-        crate::session::span::record_plan(&tracing::Span::current(), &plan);
+        let plan = lock(self.cache).plan(sql, parameters.oids());
+        crate::session::span::record_plan(&plan);
         let statement = match plan {
             Plan::Cached(statement) => statement,
             Plan::Prepare => {
                 lock(self.cache).count_prepare();
-                let types = parameters.types.as_deref().unwrap_or(&[]);
+                let types = parameters.types().unwrap_or_default();
                 let statement = self
                     .tracker
-                    .run(|| self.client.prepare_typed(sql, types))
+                    .run(|| self.client.prepare_typed(sql, &types))
                     .await?;
-                lock(self.cache).insert(sql, statement.clone(), oids.as_deref());
+                lock(self.cache).insert(sql, statement.clone(), parameters.oids());
                 statement
             }
             Plan::Once | Plan::Unnamed => {
@@ -344,22 +347,45 @@ impl Session<'_> {
                 self.tracker.run(|| self.client.prepare(sql)).await?
             }
         };
-        self.prepared(&statement, &parameters.values(), want).await
+        self.prepared(&statement, &parameters, want).await
     }
 
     async fn prepared(
         &self,
         statement: &Statement,
-        params: &[&(dyn ToSql + Sync)],
+        parameters: &Parameters<'_>,
         want: Want,
     ) -> Result<Got, Error> {
         let client = self.client;
         let tracker = self.tracker;
+        // The values are bound from where they are, without a list of
+        // their own, for the two most common forms.
+        let bound = || parameters.bound.iter();
         Ok(match want {
-            Want::Rows => Got::Rows(tracker.run(|| client.query(statement, params)).await?),
-            Want::One => Got::One(tracker.run(|| client.query_one(statement, params)).await?),
-            Want::Opt => Got::Opt(tracker.run(|| client.query_opt(statement, params)).await?),
-            Want::Count => Got::Count(tracker.run(|| client.execute(statement, params)).await?),
+            Want::Rows => Got::Rows(
+                tracker
+                    .run(|| async {
+                        client
+                            .query_raw(statement, bound())
+                            .await?
+                            .try_collect()
+                            .await
+                    })
+                    .await?,
+            ),
+            Want::One => {
+                let values = parameters.values();
+                Got::One(tracker.run(|| client.query_one(statement, &values)).await?)
+            }
+            Want::Opt => {
+                let values = parameters.values();
+                Got::Opt(tracker.run(|| client.query_opt(statement, &values)).await?)
+            }
+            Want::Count => Got::Count(
+                tracker
+                    .run(|| client.execute_raw(statement, bound()))
+                    .await?,
+            ),
         })
     }
 

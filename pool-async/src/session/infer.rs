@@ -13,7 +13,7 @@ use tokio_postgres::types::{Format, IsNull, Kind, ToSql, Type, WrongType};
 /// accepts is used. Integers take their own width, and so on; the server
 /// converts from there as it would for a typed literal. A value that takes
 /// `text` is a string, sent untyped instead.
-const CANDIDATES: &[Type] = &[
+static CANDIDATES: [Type; 34] = [
     Type::BOOL,
     Type::INT2,
     Type::INT4,
@@ -103,40 +103,43 @@ impl ToSql for Bound<'_> {
 pub(crate) struct Parameters<'a> {
     /// Each value as it is sent.
     pub(crate) bound: Vec<Bound<'a>>,
-    /// The type each one is declared with in a Parse message (strings
-    /// [`UNSPECIFIED`]); `None` when a value's Rust type takes none of the
-    /// candidates (a type of the user's own), whose statement must be
-    /// prepared for the server to say the types.
-    pub(crate) types: Option<Vec<Type>>,
+    /// The OID of the type each one is declared with in a Parse message (0
+    /// for a string: [`UNSPECIFIED`]); `None` when a value's Rust type takes
+    /// none of the candidates (a type of the user's own), whose statement
+    /// must be prepared for the server to say the types. The OIDs key the
+    /// statement cache: the same text run with other types is another
+    /// statement.
+    oids: Option<Vec<u32>>,
 }
 
 impl<'a> Parameters<'a> {
     /// Sorts `params` into strings and typed values.
     pub(crate) fn new(params: &[&'a (dyn ToSql + Sync)]) -> Self {
-        let mut scratch = BytesMut::new();
         let mut bound = Vec::with_capacity(params.len());
-        let mut types = Some(Vec::with_capacity(params.len()));
-        for param in params {
-            match infer(*param, &mut scratch) {
-                Some(ty) if ty == Type::TEXT => {
-                    bound.push(Bound::Text(*param));
-                    if let Some(types) = &mut types {
-                        types.push(UNSPECIFIED.clone());
+        let mut oids = Some(Vec::with_capacity(params.len()));
+        with_scratch(|scratch| {
+            for param in params {
+                match infer(*param, scratch) {
+                    Some(ty) if *ty == Type::TEXT => {
+                        bound.push(Bound::Text(*param));
+                        if let Some(oids) = &mut oids {
+                            oids.push(UNSPECIFIED_OID);
+                        }
                     }
-                }
-                Some(ty) => {
-                    bound.push(Bound::Value(*param));
-                    if let Some(types) = &mut types {
-                        types.push(ty);
+                    Some(ty) => {
+                        bound.push(Bound::Value(*param));
+                        if let Some(oids) = &mut oids {
+                            oids.push(ty.oid());
+                        }
                     }
-                }
-                None => {
-                    bound.push(Bound::Value(*param));
-                    types = None;
+                    None => {
+                        bound.push(Bound::Value(*param));
+                        oids = None;
+                    }
                 }
             }
-        }
-        Self { bound, types }
+        });
+        Self { bound, oids }
     }
 
     /// The values, to bind to a prepared statement.
@@ -147,36 +150,80 @@ impl<'a> Parameters<'a> {
             .collect()
     }
 
-    /// The values with their declared types, to run unnamed; `None` when a
+    /// The OIDs of the declared types (0 for a string); `None` when a type
+    /// cannot be taken from its value.
+    pub(crate) fn oids(&self) -> Option<&[u32]> {
+        self.oids.as_deref()
+    }
+
+    /// The declared types, to prepare the statement with; `None` when a
     /// type cannot be taken from its value.
-    pub(crate) fn typed(&self) -> Option<Vec<(&(dyn ToSql + Sync), Type)>> {
-        let types = self.types.as_ref()?;
+    pub(crate) fn types(&self) -> Option<Vec<Type>> {
         Some(
-            self.bound
+            self.oids
+                .as_ref()?
                 .iter()
-                .zip(types)
-                .map(|(bound, ty)| (bound as &(dyn ToSql + Sync), ty.clone()))
+                .map(|&oid| declared(oid))
                 .collect(),
         )
     }
 
-    /// The OIDs of the declared types, which key the statement cache: the
-    /// same text run with other types is another statement.
-    pub(crate) fn oids(&self) -> Option<Vec<u32>> {
-        self.types
-            .as_ref()
-            .map(|types| types.iter().map(Type::oid).collect())
+    /// The values with their declared types, to run unnamed; `None` when a
+    /// type cannot be taken from its value.
+    pub(crate) fn typed(&self) -> Option<Vec<(&(dyn ToSql + Sync), Type)>> {
+        let oids = self.oids.as_ref()?;
+        Some(
+            self.bound
+                .iter()
+                .zip(oids)
+                .map(|(bound, &oid)| (bound as &(dyn ToSql + Sync), declared(oid)))
+                .collect(),
+        )
     }
 }
 
+/// The OID that declares no type.
+const UNSPECIFIED_OID: u32 = 0;
+
+/// The type an OID of [`Parameters::oids`] declares.
+fn declared(oid: u32) -> Type {
+    // Every OID there is a candidate's or the unspecified one.
+    Type::from_oid(oid).unwrap_or_else(|| UNSPECIFIED.clone())
+}
+
+/// The largest buffer kept between statements for trial encodings: a
+/// larger one (a big `bytea` value's) is let go.
+const SCRATCH_KEPT: usize = 64 * 1024;
+
+thread_local! {
+    /// The buffer that the trial encodings of [`infer`] write to, kept per
+    /// thread so that a statement does not allocate one.
+    static SCRATCH: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
+}
+
+/// Runs `work` with the thread's scratch buffer (or a new one, should the
+/// thread's be in use).
+fn with_scratch<T>(work: impl FnOnce(&mut BytesMut) -> T) -> T {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => {
+            let result = work(&mut scratch);
+            if scratch.capacity() > SCRATCH_KEPT {
+                *scratch = BytesMut::new();
+            }
+            result
+        }
+        Err(_) => work(&mut BytesMut::new()),
+    })
+}
+
 /// The first candidate type that `param` accepts.
-fn infer(param: &(dyn ToSql + Sync), scratch: &mut BytesMut) -> Option<Type> {
-    for ty in CANDIDATES {
+fn infer(param: &(dyn ToSql + Sync), scratch: &mut BytesMut) -> Option<&'static Type> {
+    for ty in &CANDIDATES {
         scratch.clear();
         match param.to_sql_checked(ty, scratch) {
             Err(error) if error.is::<WrongType>() => continue,
             // Accepted (an encoding error shows again when it runs).
-            _ => return Some(ty.clone()),
+            _ => return Some(ty),
         }
     }
     None
@@ -193,7 +240,7 @@ mod tests {
         let none: Option<&str> = None;
         let params: [&(dyn ToSql + Sync); 4] = [&text, &owned, &7i32, &none];
         let parameters = Parameters::new(&params);
-        assert_eq!(parameters.oids(), Some(vec![0, 0, Type::INT4.oid(), 0]));
+        assert_eq!(parameters.oids(), Some(&[0, 0, Type::INT4.oid(), 0][..]));
         let mut out = BytesMut::new();
         // Sent as its text for a parameter the server typed `uuid`.
         let bound = &parameters.bound[0];

@@ -177,8 +177,14 @@ pub(crate) fn describe_metrics() {
     );
 }
 
-/// Records on `span` how the statement cache ran the statement.
-pub(crate) fn record_plan(span: &Span, plan: &Plan) {
+/// Records on the current span, the statement's, how the statement cache
+/// ran the statement.
+pub(crate) fn record_plan(plan: &Plan) {
+    // Nothing to look up when no subscriber wants statement spans.
+    if !tracing::enabled!(target: TARGET, tracing::Level::DEBUG) {
+        return;
+    }
+    let span = Span::current();
     if span.is_disabled() {
         return;
     }

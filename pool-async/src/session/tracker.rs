@@ -95,11 +95,19 @@ impl Tracker {
     /// from the same future being awaited, so each layer that took one
     /// would store the statement's future twice, and copy it, at every
     /// statement.
-    pub(crate) async fn traced<T, F>(&self, sql: &str, work: impl FnOnce() -> F) -> Result<T, Error>
+    ///
+    /// Not an `async fn`: it hands on the span's future as it is, rather
+    /// than wrapping it in one more layer to be moved.
+    pub(crate) fn traced<'a, T, F>(
+        &'a self,
+        sql: &'a str,
+        work: impl FnOnce() -> F + 'a,
+    ) -> impl Future<Output = Result<T, Error>> + 'a
     where
-        F: Future<Output = Result<T, Error>>,
+        T: 'a,
+        F: Future<Output = Result<T, Error>> + 'a,
     {
-        crate::session::span::traced(&self.peer, sql, self.statement_metrics, work).await
+        crate::session::span::traced(&self.peer, sql, self.statement_metrics, work)
     }
 
     /// Runs one operation, made by `operation`, counting it as in flight
