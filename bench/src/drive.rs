@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::latency::Latencies;
+use crate::process_cpu;
 
 /// The error of a step: whatever the system under test returned.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -46,6 +47,10 @@ pub struct Measure {
     pub elapsed: Duration,
     /// The latency of each measured iteration.
     pub latencies: Latencies,
+    /// The CPU time the whole process used (user and system, every
+    /// thread) in the measured time, when it was measured: by [`tasks`]
+    /// on Linux, not by the blocking drivers.
+    pub cpu: Option<Duration>,
 }
 
 impl Measure {
@@ -120,10 +125,24 @@ fn histograms(plan: &Plan) -> Vec<Latencies> {
     (0..plan.tasks).map(|_| Latencies::ready()).collect()
 }
 
+/// The process's CPU time from `from` for `duration`, read when each end
+/// comes (the thread sleeps in between); `None` where it cannot be read.
+fn cpu_during(from: Instant, duration: Duration) -> Option<Duration> {
+    std::thread::sleep(from.saturating_duration_since(Instant::now()));
+    let start = process_cpu::used().ok()?;
+    std::thread::sleep((from + duration).saturating_duration_since(Instant::now()));
+    let end = process_cpu::used().ok()?;
+    Some(end.saturating_sub(start))
+}
+
 /// Runs `step` on `plan.tasks` tokio tasks.
 pub(crate) async fn tasks<S: Step>(step: Arc<S>, plan: Plan) -> Result<Measure, BoxError> {
     let histograms = histograms(&plan);
     let started = Instant::now();
+    // Read on a thread of its own, not one of the runtime's workers, which
+    // the tasks keep busy: the readings are taken when the measured time
+    // starts and ends, not when a worker comes to them.
+    let cpu = tokio::task::spawn_blocking(move || cpu_during(started + plan.warmup, plan.duration));
     let handles: Vec<_> = histograms
         .into_iter()
         .enumerate()
@@ -145,6 +164,7 @@ pub(crate) async fn tasks<S: Step>(step: Arc<S>, plan: Plan) -> Result<Measure, 
     for handle in handles {
         measure.add(&handle.await??);
     }
+    measure.cpu = cpu.await?;
     Ok(measure)
 }
 
@@ -222,14 +242,16 @@ impl Measure {
             ops: 0,
             elapsed: Duration::ZERO,
             latencies: Latencies::default(),
+            cpu: None,
         }
     }
 
-    /// Adds another round of the same system: iterations, time and
-    /// latencies.
+    /// Adds another round of the same system: iterations, time, latencies
+    /// and CPU time (known only when known in both).
     pub(crate) fn merge(&mut self, other: &Measure) {
         self.ops += other.ops;
         self.elapsed += other.elapsed;
         self.latencies.merge(&other.latencies);
+        self.cpu = self.cpu.zip(other.cpu).map(|(ours, theirs)| ours + theirs);
     }
 }

@@ -25,6 +25,10 @@
 //!   16 connections, against deadpool-postgres, bb8-postgres and sqlx;
 //! * transaction: `BEGIN; SELECT $1; COMMIT` through each pool's
 //!   transaction API;
+//! * client CPU: 32 statements in flight on one connection, so that the
+//!   server's round trip is out of the picture: the process's CPU time per
+//!   statement, tidepool against deadpool-postgres (`prepare_cached`) and
+//!   tokio-postgres with a prepared statement (the floor);
 //! * PgBouncer: 16 connections through a PgBouncer in transaction mode
 //!   with 8 server connections, 64 tasks; each system's errors counted.
 //!
@@ -33,6 +37,7 @@
 
 mod blocking;
 mod bouncer;
+mod client_cpu;
 mod database;
 mod drive;
 mod end_to_end;
@@ -43,6 +48,7 @@ mod fake;
 mod latency;
 mod machine;
 mod options;
+mod process_cpu;
 mod recovery;
 mod report;
 mod spike;

@@ -60,7 +60,7 @@ out).
                     running, to measure what tracing costs
   --only WORKLOAD   run only this workload (repeatable): end-to-end, blocking,
                     engine, fairness, spike, recovery, failover, unique-sql,
-                    transaction, pgbouncer
+                    transaction, client-cpu, pgbouncer
 ";
 
 impl Options {

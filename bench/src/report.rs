@@ -37,6 +37,9 @@ pub struct Row {
     /// lost. The smoke test and the exit status accept such a failure;
     /// a tidepool row never has this set.
     pub failure_is_finding: bool,
+    /// Whether the table shows the row's iterations per second: not for a
+    /// row of one timed event or one burst, where they mean nothing.
+    pub shows_throughput: bool,
 }
 
 impl Row {
@@ -53,6 +56,7 @@ impl Row {
             figure: None,
             compare: Compare::Throughput,
             failure_is_finding: false,
+            shows_throughput: true,
         }
     }
 
@@ -72,10 +76,12 @@ impl Row {
                     ops: 1,
                     elapsed: took,
                     latencies,
+                    cpu: None,
                 };
                 Self::new(workload, system, Ok(measure))
                     .with_figure(figure, took.as_secs_f64() * 1000.0)
                     .compared_on(Compare::Figure)
+                    .without_throughput()
             }
             Err(error) => Self::new(workload, system, Err(error)),
         }
@@ -90,6 +96,12 @@ impl Row {
     /// Adds a figure of the workload's own.
     pub(crate) fn with_figure(mut self, name: &'static str, value: f64) -> Self {
         self.figure = Some((name, value));
+        self
+    }
+
+    /// Leaves the row's iterations per second out of the table.
+    pub(crate) fn without_throughput(mut self) -> Self {
+        self.shows_throughput = false;
         self
     }
 
@@ -161,11 +173,10 @@ impl fmt::Display for Report {
             match &row.outcome {
                 Ok(m) => {
                     let l = &m.latencies;
-                    let throughput = match row.compare {
-                        // The row's own figure says it all; iterations per
-                        // second mean nothing there.
-                        Compare::Figure => "-".to_owned(),
-                        _ => format!("{:.0}", m.throughput()),
+                    let throughput = if row.shows_throughput {
+                        format!("{:.0}", m.throughput())
+                    } else {
+                        "-".to_owned()
                     };
                     let _ = write!(
                         line,
@@ -179,7 +190,7 @@ impl fmt::Display for Report {
                         other.push(format!("{} {}", quantile_name(q), Latency(l.quantile(q))));
                     }
                     if let Some((name, value)) = row.figure {
-                        other.push(format!("{name} {value:.0}"));
+                        other.push(format!("{name} {}", Figure(value)));
                     }
                     let _ = write!(line, "| {} ", other.join(", "));
                 }
@@ -200,6 +211,23 @@ impl fmt::Display for Report {
 
 fn quantile_name(q: f64) -> String {
     format!("p{}", q * 100.0)
+}
+
+/// A figure with the digits that tell: a whole number as it is, others
+/// with two decimals below 10, one below 100 and none from 100 up.
+struct Figure(f64);
+
+impl fmt::Display for Figure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = self.0;
+        if value.fract() == 0.0 || value.abs() >= 100.0 {
+            write!(f, "{value:.0}")
+        } else if value.abs() >= 10.0 {
+            write!(f, "{value:.1}")
+        } else {
+            write!(f, "{value:.2}")
+        }
+    }
 }
 
 /// A latency in the unit that suits it.
@@ -232,6 +260,7 @@ mod tests {
             ops,
             elapsed: Duration::from_secs(1),
             latencies,
+            cpu: None,
         }
     }
 
@@ -257,5 +286,38 @@ mod tests {
         assert!(table.contains("3.00 (ops/s)"), "{table}");
         assert!(table.contains("0.50 (p99.99)"), "{table}");
         assert!(table.contains("failed: refused"), "{table}");
+    }
+
+    #[test]
+    fn figures_keep_the_digits_that_tell() {
+        let shown = |value| Figure(value).to_string();
+        assert_eq!(shown(3.0), "3");
+        assert_eq!(shown(6.4321), "6.43");
+        assert_eq!(shown(12.34), "12.3");
+        assert_eq!(shown(1234.6), "1235");
+    }
+
+    #[test]
+    fn a_row_may_leave_its_throughput_out() {
+        let report = Report {
+            machine: Vec::new(),
+            rows: vec![
+                Row::new("w", "tidepool", Ok(measure(300, 10)))
+                    .with_figure("µs CPU/statement", 6.5)
+                    .compared_on(Compare::Figure),
+                Row::new("w", "peer", Ok(measure(100, 10)))
+                    .with_figure("µs CPU/statement", 13.0)
+                    .compared_on(Compare::Figure),
+                Row::new("x", "tidepool", Ok(measure(50, 10)))
+                    .with_figure("connects", 5.0)
+                    .compared_on(Compare::Figure)
+                    .without_throughput(),
+            ],
+        };
+        let table = report.to_string();
+        assert!(table.contains("| w | tidepool | 300 | "), "{table}");
+        assert!(table.contains("µs CPU/statement 6.50"), "{table}");
+        assert!(table.contains("0.50 (µs CPU/statement)"), "{table}");
+        assert!(table.contains("| x | tidepool | - | "), "{table}");
     }
 }

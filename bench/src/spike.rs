@@ -45,6 +45,7 @@ async fn burst<P: Checkout>(pool: P, delay: Duration) -> Result<(Measure, usize)
         ops: REQUESTS as u64,
         elapsed,
         latencies,
+        cpu: None,
     };
     Ok((measure, opened))
 }
@@ -62,7 +63,8 @@ async fn row<P: Checkout>(
     match outcome {
         Ok((measure, opened)) => Row::new(workload, system, Ok(measure))
             .with_figure("connects", opened as f64)
-            .compared_on(Compare::Figure),
+            .compared_on(Compare::Figure)
+            .without_throughput(),
         Err(error) => Row::new(workload, system, Err(error.to_string())),
     }
 }

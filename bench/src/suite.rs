@@ -7,7 +7,8 @@ use crate::report::{Report, Row};
 use crate::turns::add_up;
 use crate::workload::Workload;
 use crate::{
-    blocking, bouncer, end_to_end, engine, failover, fairness, machine, recovery, spike, statements,
+    blocking, bouncer, client_cpu, end_to_end, engine, failover, fairness, machine, recovery,
+    spike, statements,
 };
 
 /// Runs the workloads of `options` and returns the table; `on_row` sees
@@ -103,6 +104,9 @@ pub fn run(options: &Options, on_row: &mut dyn FnMut(&Row)) -> Result<Report, St
             Workload::Transaction => {
                 rounds(&|plan| runtime.block_on(statements::transaction(url, plan)))
             }
+            Workload::ClientCpu => client_cpu::per_statement(rounds(&|plan| {
+                runtime.block_on(client_cpu::run(url, plan))
+            })),
             Workload::PgBouncer => match database.as_ref().and_then(Database::own_server) {
                 Some(server) => bouncer::with_errors(rounds(&|plan| {
                     runtime.block_on(bouncer::run(&server, plan))

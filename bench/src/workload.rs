@@ -24,6 +24,9 @@ pub enum Workload {
     UniqueSql,
     /// `BEGIN; SELECT $1; COMMIT` through each pool's transaction API.
     Transaction,
+    /// 32 statements in flight on one connection: the client's CPU time
+    /// per statement.
+    ClientCpu,
     /// Behind PgBouncer in transaction mode: 16 connections over 8 server
     /// connections, 64 tasks, errors counted.
     PgBouncer,
@@ -31,7 +34,7 @@ pub enum Workload {
 
 impl Workload {
     /// Every workload, in the order of a full run.
-    pub const ALL: [Workload; 10] = [
+    pub const ALL: [Workload; 11] = [
         Workload::EndToEnd,
         Workload::Blocking,
         Workload::Engine,
@@ -41,6 +44,7 @@ impl Workload {
         Workload::Failover,
         Workload::UniqueSql,
         Workload::Transaction,
+        Workload::ClientCpu,
         Workload::PgBouncer,
     ];
 
@@ -56,6 +60,7 @@ impl Workload {
             Workload::Failover => "failover",
             Workload::UniqueSql => "unique-sql",
             Workload::Transaction => "transaction",
+            Workload::ClientCpu => "client-cpu",
             Workload::PgBouncer => "pgbouncer",
         }
     }
@@ -74,6 +79,7 @@ impl Workload {
                 | Workload::Recovery
                 | Workload::UniqueSql
                 | Workload::Transaction
+                | Workload::ClientCpu
                 | Workload::PgBouncer
         )
     }

@@ -25,6 +25,8 @@ fn expected_rows() -> usize {
             Workload::Failover => 3,
             // tidepool, deadpool-postgres, bb8, sqlx.
             Workload::UniqueSql | Workload::Transaction => 4,
+            // tidepool, deadpool-postgres, tokio-postgres.
+            Workload::ClientCpu => 3,
             // tidepool twice, deadpool-postgres twice, bb8, sqlx twice.
             Workload::PgBouncer if restarts => 7,
             Workload::PgBouncer => 0,
