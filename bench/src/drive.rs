@@ -48,7 +48,7 @@ pub struct Measure {
     /// The latency of each measured iteration.
     pub latencies: Latencies,
     /// The CPU time the whole process used (user and system, every
-    /// thread) in the measured time, when it was measured: by [`tasks`]
+    /// thread) in the measured time, when it was measured: by `tasks`
     /// on Linux, not by the blocking drivers.
     pub cpu: Option<Duration>,
 }
