@@ -261,6 +261,21 @@ mod tests {
     }
 
     #[test]
+    fn the_scratch_buffer_of_a_large_value_is_not_kept() {
+        let big = vec![7u8; 4 * SCRATCH_KEPT];
+        let params: [&(dyn ToSql + Sync); 1] = [&big];
+        let parameters = Parameters::new(&params);
+        assert_eq!(parameters.oids(), Some(&[Type::BYTEA.oid()][..]));
+        let kept = SCRATCH.with(|cell| cell.borrow().capacity());
+        assert!(kept <= SCRATCH_KEPT, "kept {kept} bytes");
+        // A small value's buffer stays for the next statement.
+        let params: [&(dyn ToSql + Sync); 1] = [&7i64];
+        Parameters::new(&params);
+        let kept = SCRATCH.with(|cell| cell.borrow().capacity());
+        assert!(kept > 0 && kept <= SCRATCH_KEPT, "kept {kept} bytes");
+    }
+
+    #[test]
     fn a_type_of_the_users_own_has_no_declared_types() {
         #[derive(Debug)]
         struct Mine;
