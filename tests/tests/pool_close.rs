@@ -52,22 +52,44 @@ async fn close_fails_the_waiters_and_every_later_checkout() {
     assert_eq!(one, 1);
 }
 
-#[tokio::test]
-async fn close_ends_idle_sessions_at_once_and_the_others_when_returned() {
+/// A pool of three open sessions on the server, one of them checked out.
+struct OneHeld {
+    /// Keeps the test server up for as long as the test runs.
+    _db: tidepool_testdb::TestDatabase,
+    pool: Pool,
+    held: tidepool_async::PooledConnection,
+    monitor: Monitor,
+    /// The sessions' `application_name`.
+    app: String,
+}
+
+async fn three_sessions_one_held(tag: &str) -> OneHeld {
     let db = database();
-    let (app, url) = tagged_url(&db, "closeidle");
+    let (app, url) = tagged_url(&db, tag);
     let monitor = Monitor::connect(db.url()).await;
     let pool = ok(Pool::builder(&url).min_size(3).max_size(3).build());
     ok(pool.wait().await);
     monitor.wait_sessions(&app, 3).await;
     let held = ok(pool.get().await);
+    OneHeld {
+        _db: db,
+        pool,
+        held,
+        monitor,
+        app,
+    }
+}
 
-    pool.close();
-    monitor.wait_sessions(&app, 1).await;
+#[tokio::test]
+async fn close_ends_idle_sessions_at_once_and_the_others_when_returned() {
+    let one = three_sessions_one_held("closeidle").await;
 
-    drop(held);
-    monitor.wait_sessions(&app, 0).await;
-    let stats = pool.stats();
+    one.pool.close();
+    one.monitor.wait_sessions(&one.app, 1).await;
+
+    drop(one.held);
+    one.monitor.wait_sessions(&one.app, 0).await;
+    let stats = one.pool.stats();
     assert_eq!(stats.pool_size, 0, "{stats:?}");
     assert_eq!(stats.pool_available, 0, "{stats:?}");
 }
@@ -106,19 +128,13 @@ async fn dropping_the_last_handle_closes_the_pool() {
 
 #[tokio::test]
 async fn a_connection_checked_out_does_not_keep_a_dropped_pool_open() {
-    let db = database();
-    let (app, url) = tagged_url(&db, "closedropheld");
-    let monitor = Monitor::connect(db.url()).await;
-    let pool = ok(Pool::builder(&url).min_size(3).max_size(3).build());
-    ok(pool.wait().await);
-    monitor.wait_sessions(&app, 3).await;
-    let held = ok(pool.get().await);
+    let one = three_sessions_one_held("closedropheld").await;
 
     // The last handle goes while a connection is out: the idle sessions
     // end at once, the one in use when it comes back.
-    drop(pool);
-    monitor.wait_sessions(&app, 1).await;
-    ok(held.simple_query("SELECT 1").await);
-    drop(held);
-    monitor.wait_sessions(&app, 0).await;
+    drop(one.pool);
+    one.monitor.wait_sessions(&one.app, 1).await;
+    ok(one.held.simple_query("SELECT 1").await);
+    drop(one.held);
+    one.monitor.wait_sessions(&one.app, 0).await;
 }
