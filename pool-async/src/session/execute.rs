@@ -32,6 +32,17 @@ enum Got {
     Count(u64),
 }
 
+impl Got {
+    /// The rows of a statement run for [`Want::Rows`].
+    fn into_rows(self) -> Vec<Row> {
+        match self {
+            Got::Rows(rows) => rows,
+            // Invariant: `run` answers in the form it was asked for.
+            _ => unreachable!("run returns what was wanted"),
+        }
+    }
+}
+
 /// A client with the state of its connection: the tracker and the cache.
 /// Transactions run on the same client, so they share both.
 #[derive(Clone, Copy)]
@@ -60,11 +71,7 @@ impl Session<'_> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, Error> {
-        match self.run(sql, params, Want::Rows).await? {
-            Got::Rows(rows) => Ok(rows),
-            // Invariant: `run` answers in the form it was asked for.
-            _ => unreachable!("run returns what was wanted"),
-        }
+        Ok(self.run(sql, params, Want::Rows).await?.into_rows())
     }
 
     /// Runs a statement that returns exactly one row.
@@ -100,11 +107,8 @@ impl Session<'_> {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<F::Output>, Error> {
-        match self.run(sql, params, Want::Rows).await? {
-            Got::Rows(rows) => factory.make_all(rows).map_err(Error::row),
-            // Invariant: `run` answers in the form it was asked for.
-            _ => unreachable!("run returns what was wanted"),
-        }
+        let rows = self.run(sql, params, Want::Rows).await?.into_rows();
+        factory.make_all(rows).map_err(Error::row)
     }
 
     /// Runs a statement that returns exactly one row, built by `factory`.
