@@ -11,20 +11,23 @@ pub(crate) const INITIAL_DELAY: Duration = Duration::from_millis(250);
 /// The longest delay between two attempts.
 pub(crate) const MAX_DELAY: Duration = Duration::from_secs(10);
 /// After a pool lost its connections (a restart, a failover), while
-/// requests wait and no connection is open, the first retry comes this
-/// soon, and each next one after as long as the outage has lasted so far,
-/// at most [`QUICK_MAX_GAP`] (10, 20, 40, 65, 90, 115 ms, ...): the server
-/// is likely back within a moment, and the requests waiting are served
-/// within 25 ms of it, while a server that stays down (or is starting up,
-/// and forks a process for each attempt) sees at most forty attempts a
-/// second, for one second. These quick retries do not count as rounds of
-/// the backoff.
-pub(crate) const QUICK_RETRY: Duration = Duration::from_millis(10);
-/// The longest gap between two quick retries.
+/// requests wait and no connection is open, the next retry comes this soon
+/// after a failed one during the first [`QUICK_EARLY`] of the outage: a
+/// server restarted on purpose is typically back within 50 to 150 ms, and
+/// the requests waiting are then served within 5 ms of it, as soon as by a
+/// pool that connects on every request. One attempt at a time, so a server
+/// that is down (it refuses, at no cost to it) or starting up (it forks a
+/// process to say so) sees at most fifty attempts in that quarter second.
+/// These quick retries do not count as rounds of the backoff.
+pub(crate) const QUICK_RETRY: Duration = Duration::from_millis(5);
+/// How long into the outage the retries come every [`QUICK_RETRY`].
+pub(crate) const QUICK_EARLY: Duration = Duration::from_millis(250);
+/// The gap between two quick retries after [`QUICK_EARLY`], to the end of
+/// [`QUICK_WINDOW`]: about thirty more attempts.
 pub(crate) const QUICK_MAX_GAP: Duration = Duration::from_millis(25);
 /// Quick retries last at most this long into a run of failures (about
-/// forty attempts); then the backoff alone spaces the attempts, up to its
-/// cap.
+/// eighty attempts in all); then the backoff alone spaces the attempts, up
+/// to its cap.
 pub(crate) const QUICK_WINDOW: Duration = Duration::from_secs(1);
 /// The delay varies by up to this fraction either way, so that many pools
 /// (or many processes) do not retry in step.

@@ -125,9 +125,9 @@ fn start_connects<M: Manager>(inner: &Arc<PoolInner<M>>) -> Option<Instant> {
 
 /// When the next connect may begin after failures: when the backoff
 /// allows, or sooner while requests wait on a pool that lost every
-/// connection, in the first moments of the outage ([`backoff::QUICK_RETRY`],
-/// spaced as long again as the outage has lasted, at most
-/// [`backoff::QUICK_MAX_GAP`]).
+/// connection, in the first second of the outage: [`backoff::QUICK_RETRY`]
+/// after the last failure during the first [`backoff::QUICK_EARLY`], then
+/// [`backoff::QUICK_MAX_GAP`].
 /// An error that retrying cannot fix is never retried sooner.
 fn retry_at(state: &State, waiting: usize, now: Instant) -> Option<Instant> {
     let after_backoff = state.retry_at?;
@@ -140,10 +140,12 @@ fn retry_at(state: &State, waiting: usize, now: Instant) -> Option<Instant> {
             .is_some_and(|since| now.saturating_duration_since(since) < backoff::QUICK_WINDOW);
     match (state.failed_at, state.failing_since) {
         (Some(failed_at), Some(since)) if quick => {
-            // As long again as the outage has lasted, within bounds:
-            // 10, 20, 40, 65, 90, ... ms.
             let lasted = failed_at.saturating_duration_since(since);
-            let gap = lasted.clamp(backoff::QUICK_RETRY, backoff::QUICK_MAX_GAP);
+            let gap = if lasted < backoff::QUICK_EARLY {
+                backoff::QUICK_RETRY
+            } else {
+                backoff::QUICK_MAX_GAP
+            };
             Some(after_backoff.min(failed_at + gap))
         }
         _ => Some(after_backoff),

@@ -66,26 +66,25 @@ async fn a_waiting_request_is_served_within_milliseconds_of_the_server_coming_ba
         let pool = pool.clone();
         tokio::spawn(async move { timed(pool.get()).await })
     };
-    // Down for 100 ms: the backoff alone would retry at about 0.25 s.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Down for 102 ms: the backoff alone would retry at about 0.25 s.
+    tokio::time::sleep(Duration::from_millis(102)).await;
     manager.set_fail_connects(false);
     let back = Instant::now();
     let (conn, _) = request.await.unwrap();
     let conn = conn.expect("served once the server is back");
     let served_after = Instant::now() - back;
-    // Quick retries are at most 25 ms apart: the one after 90 ms comes at
-    // 115 ms.
+    // Quick retries are 5 ms apart: the one after 100 ms comes at 105 ms.
     assert!(
-        served_after <= Duration::from_millis(26),
+        served_after <= Duration::from_millis(5),
         "served {served_after:?} after the server came back"
     );
     drop(conn);
-    // Quick retries, one at a time, each as long again as the outage has
-    // lasted but at most 25 ms apart (10, 20, 40, 65, 90 ms), instead of
-    // one at 0.25 s.
+    // Quick retries, one at a time, 5 ms apart in the first quarter second
+    // of the outage, instead of one at 0.25 s.
     let quick = retries(&manager, t0, back);
     let ms: Vec<u128> = quick.iter().map(Duration::as_millis).collect();
-    assert_eq!(ms, [10, 20, 40, 65, 90], "retries at {quick:?}");
+    let expected: Vec<u128> = (1..=20).map(|n| n * 5).collect();
+    assert_eq!(ms, expected, "retries at {quick:?}");
 }
 
 #[tokio::test(start_paused = true)]
@@ -104,10 +103,10 @@ async fn quick_retries_stop_after_a_second_and_the_backoff_holds_its_cap() {
     tokio::time::sleep(Duration::from_secs(100)).await;
     let s = Duration::from_secs;
     let quick = attempts_between(&manager, t0, t0 + s(1));
-    // The first round, then 10, 20, 40 ms and every 25 ms to the end of
-    // the first second: about forty attempts, not a storm.
+    // The first round, then every 5 ms to 0.25 s and every 25 ms to the
+    // end of the first second: about eighty attempts, not a storm.
     assert!(
-        (38..=46).contains(&quick),
+        (78..=84).contains(&quick),
         "{quick} attempts in the first second"
     );
     // Then the backoff alone: doubling, at most 1.1 times each, then every
