@@ -3,15 +3,27 @@
 //! line from each other at every checkout, and a reader sums the cells
 //! (statistics are read far less often than they are written). Java's
 //! `LongAdder` is the same idea.
+//!
+//! The first [`CELLS`] threads to count hold a cell each for as long as
+//! they live, alone, and add to it with a plain read and write: an atomic
+//! read-modify-write waits for the thread's earlier writes to reach the
+//! cache, which cost more than the add itself, several times per checkout.
+//! Threads beyond them share [`SHARED_CELLS`] more cells, in turn, with
+//! atomic adds. A cell let go by a thread that ended goes to the next
+//! thread that counts, its value kept.
 
-use std::cell::Cell;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU32, AtomicU64, AtomicUsize,
+    Ordering::{AcqRel, Acquire, Relaxed, Release},
+};
 use std::time::Duration;
 
-/// Cells per counter: a thread's cell is its number modulo this, so
-/// threads share cells only beyond this many.
-pub(crate) const CELLS: usize = 8;
+/// Cells held by one thread each. At most 32 (one bit each in [`FREE`]).
+pub(crate) const CELLS: usize = 16;
+
+/// Cells shared by the threads beyond the first [`CELLS`], in turn.
+const SHARED_CELLS: usize = 8;
 
 /// A value alone on its cache line (two lines: some CPUs fetch lines in
 /// pairs), so that writing it does not slow readers of its neighbours.
@@ -27,40 +39,82 @@ impl<T> Deref for Alone<T> {
     }
 }
 
-/// A counter spread over [`CELLS`] cache lines. Adds wrap, so a gauge can
-/// go up on one thread and down on another; the sum is right whatever the
-/// cells hold.
+/// A counter spread over cache lines: one per thread holding a cell, and
+/// [`SHARED_CELLS`] for the others. Adds wrap, so a gauge can go up on one thread and down on
+/// another; the sum is right whatever the cells hold.
 #[derive(Debug, Default)]
 pub(crate) struct Striped {
-    cells: [Alone<AtomicU64>; CELLS],
+    cells: [Alone<AtomicU64>; CELLS + SHARED_CELLS],
+    /// How much of the sum [`take`](Self::take) has handed out: readers
+    /// never write the cells, which their holders write without atomic
+    /// read-modify-writes.
+    taken: AtomicU64,
+}
+
+/// The cells no living thread holds, one bit each.
+static FREE: AtomicU32 = AtomicU32::new(u32::MAX >> (32 - CELLS));
+
+/// Hands out the shared cells in turn.
+static NEXT_SHARED: AtomicUsize = AtomicUsize::new(0);
+
+/// A thread's cell: one it holds alone until it ends (below [`CELLS`]), or
+/// a shared one.
+struct Held(usize);
+
+impl Held {
+    /// Takes a free cell, or a shared one when none is free.
+    fn claim() -> Self {
+        let mut free = FREE.load(Relaxed);
+        loop {
+            if free == 0 {
+                return Self(shared());
+            }
+            let bit = free.trailing_zeros();
+            // Acquire: the last holder's writes to the cell are seen here.
+            match FREE.compare_exchange_weak(free, free & !(1 << bit), Acquire, Relaxed) {
+                Ok(_) => return Self(bit as usize),
+                Err(now) => free = now,
+            }
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if self.0 < CELLS {
+            // Release: the next holder sees this thread's last writes.
+            FREE.fetch_or(1 << self.0, Release);
+        }
+    }
 }
 
 thread_local! {
-    /// This thread's cell, given on first use.
-    static CELL: Cell<usize> = const { Cell::new(usize::MAX) };
+    /// This thread's cell, taken at its first count.
+    static CELL: Held = Held::claim();
 }
 
-/// Hands out cells to threads in turn.
-static NEXT_CELL: AtomicUsize = AtomicUsize::new(0);
+/// A shared cell, the next in turn.
+fn shared() -> usize {
+    CELLS + NEXT_SHARED.fetch_add(1, Relaxed) % SHARED_CELLS
+}
 
 /// The calling thread's cell.
-pub(crate) fn cell() -> usize {
-    CELL.try_with(|cell| match cell.get() {
-        usize::MAX => {
-            let index = NEXT_CELL.fetch_add(1, Relaxed) % CELLS;
-            cell.set(index);
-            index
-        }
-        index => index,
-    })
-    // A thread's locals are being destroyed: any cell will do.
-    .unwrap_or(0)
+fn cell() -> usize {
+    // A thread's locals are being destroyed: a shared cell.
+    CELL.try_with(|held| held.0).unwrap_or_else(|_| shared())
 }
 
 impl Striped {
-    /// Adds `n`.
+    /// Adds `n` (wrapping).
     pub(crate) fn add(&self, n: u64) {
-        self.cells[cell()].fetch_add(n, Relaxed);
+        let index = cell();
+        let cell = &self.cells[index];
+        if index < CELLS {
+            // Only this thread writes this cell while it holds it.
+            cell.store(cell.load(Relaxed).wrapping_add(n), Relaxed);
+        } else {
+            cell.fetch_add(n, Relaxed);
+        }
     }
 
     /// Adds one.
@@ -70,7 +124,7 @@ impl Striped {
 
     /// Takes one away (a gauge).
     pub(crate) fn drop_one(&self) {
-        self.cells[cell()].fetch_sub(1, Relaxed);
+        self.add(u64::MAX);
     }
 
     /// Adds a duration, in microseconds.
@@ -78,26 +132,35 @@ impl Striped {
         self.add(crate::stats::micros(elapsed));
     }
 
-    /// The counter's value.
-    pub(crate) fn sum(&self) -> u64 {
+    /// The sum of the cells, with nothing taken away.
+    fn raw(&self) -> u64 {
         self.cells
             .iter()
             .fold(0u64, |sum, cell| sum.wrapping_add(cell.load(Relaxed)))
     }
 
+    /// The counter's value, less what [`take`](Self::take) handed out.
+    pub(crate) fn sum(&self) -> u64 {
+        // A sum read just before another reader's take can be below it.
+        self.raw().saturating_sub(self.taken.load(Acquire))
+    }
+
     /// The counter's value, setting it back to zero; an add that races
-    /// with this counts in this value or the next.
+    /// with this counts in this value or the next. For counters that only
+    /// grow.
     pub(crate) fn take(&self) -> u64 {
-        self.cells
-            .iter()
-            .fold(0u64, |sum, cell| sum.wrapping_add(cell.swap(0, Relaxed)))
+        let raw = self.raw();
+        // Two readers taking at once: the larger sum wins, and the other
+        // takes nothing more than it.
+        let before = self.taken.fetch_max(raw, AcqRel);
+        raw.saturating_sub(before)
     }
 
     /// The value of a gauge: what was added less what was taken away,
     /// never below zero (a reader can see a decrease before the increase
-    /// it follows).
+    /// it follows). Gauges are never [taken](Self::take).
     pub(crate) fn gauge(&self) -> usize {
-        let value = self.sum() as i64;
+        let value = self.raw() as i64;
         usize::try_from(value.max(0)).unwrap_or(usize::MAX)
     }
 }
@@ -177,6 +240,60 @@ mod tests {
         assert_eq!(counter.sum(), 0);
         counter.add_time(Duration::from_millis(3));
         assert_eq!(counter.sum(), 3000);
+    }
+
+    #[test]
+    fn threads_beyond_the_cells_and_threads_that_ended_lose_no_add() {
+        // Waves of more threads than there are cells, all adding at once:
+        // the first to count hold a cell alone (plain writes), the others
+        // share; each wave's threads end, and the next wave takes their
+        // cells over. Two threads writing one held cell would lose adds.
+        let counter = Striped::default();
+        let gauge = Striped::default();
+        let threads = CELLS + 2 * SHARED_CELLS;
+        for _ in 0..3 {
+            std::thread::scope(|scope| {
+                for _ in 0..threads {
+                    scope.spawn(|| {
+                        for _ in 0..2000 {
+                            counter.bump();
+                            gauge.bump();
+                            gauge.drop_one();
+                        }
+                        gauge.bump();
+                    });
+                }
+            });
+        }
+        assert_eq!(counter.sum(), 3 * threads as u64 * 2000);
+        assert_eq!(gauge.gauge(), 3 * threads);
+    }
+
+    #[test]
+    fn takes_racing_with_adds_hand_out_each_add_once() {
+        let counter = Striped::default();
+        let taken = AtomicU64::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for _ in 0..10_000 {
+                        counter.bump();
+                    }
+                });
+            }
+            for _ in 0..2 {
+                scope.spawn(|| {
+                    for _ in 0..200 {
+                        taken.fetch_add(counter.take(), Relaxed);
+                    }
+                });
+            }
+        });
+        let rest = counter.take();
+        assert_eq!(taken.load(Relaxed) + rest, 40_000);
+        assert_eq!(counter.sum(), 0);
+        counter.add(5);
+        assert_eq!(counter.sum(), 5);
     }
 
     #[test]
