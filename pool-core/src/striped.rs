@@ -40,8 +40,8 @@ impl<T> Deref for Alone<T> {
 }
 
 /// A counter spread over cache lines: one per thread holding a cell, and
-/// [`SHARED_CELLS`] for the others. Adds wrap, so a gauge can go up on one thread and down on
-/// another; the sum is right whatever the cells hold.
+/// [`SHARED_CELLS`] for the others. Adds wrap, so a gauge can go up on one
+/// thread and down on another; the sum is right whatever the cells hold.
 #[derive(Debug, Default)]
 pub(crate) struct Striped {
     cells: [Alone<AtomicU64>; CELLS + SHARED_CELLS],
